@@ -1,0 +1,232 @@
+"""Command-line entry point: the GUI (no sub-command) and the headless commands.
+
+Importing this module loads neither Qt nor torch: each command imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sd21_desktop import APP_ID, __version__
+from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
+from sd21_desktop.engine.request import DEFAULT_MODEL, PREDICTION_TYPES
+from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from sd21_desktop.errors import GenerationCancelled, UserFacingError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line and status 2, like our own errors."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UserFacingError(f"{message}.", f"See `{self.prog} --help`.")
+
+
+def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and device")
+    group.add_argument("--model", default=None, help=f"hub id, diffusers folder or .safetensors file (default {DEFAULT_MODEL})")
+    group.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="default: CUDA, then MPS, then CPU")
+    group.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto", help="default: float16 on CUDA, float32 elsewhere")
+    group.add_argument("--data-dir", default=None, help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)")
+
+
+def _add_memory_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("memory")
+    group.add_argument("--attention", choices=ATTENTION_CHOICES, default="sdpa", help="attention kernel (xformers must be installed)")
+    group.add_argument("--attention-slicing", action="store_true", help="less memory, slower")
+    group.add_argument("--vae-slicing", action="store_true", help="decode a batch one image at a time")
+    group.add_argument("--vae-tiling", action="store_true", help="decode large images in tiles")
+    group.add_argument("--cpu-offload", action="store_true", help="keep idle model parts in RAM (CUDA only)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=APP_ID, description="SD21 Desktop: Stable Diffusion 2.x on your own machine. With no command, opens the window.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--smoke-test", action="store_true", help="open the window, process events, exit 0")
+    _add_runtime_options(parser)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    generate = commands.add_parser("generate", help="make images without the window")
+    generate.add_argument("--prompt", required=True)
+    generate.add_argument("--negative-prompt", default="")
+    generate.add_argument("--seed", type=int, default=None, help="0 to 4294967295; random if left out")
+    generate.add_argument("--steps", type=int, default=25)
+    generate.add_argument("--guidance", type=float, default=7.5)
+    generate.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=f"one of {', '.join(SCHEDULER_NAMES)}")
+    generate.add_argument("--width", type=int, default=None, help="default: the model's native size")
+    generate.add_argument("--height", type=int, default=None, help="default: the model's native size")
+    generate.add_argument("--batch-size", type=int, default=1)
+    generate.add_argument("--prediction-type", choices=PREDICTION_TYPES, default="auto", help="override what a single-file checkpoint predicts")
+    generate.add_argument("--out", default=None, help="folder for the PNGs (default: the gallery folder)")
+    generate.add_argument("--json", action="store_true", help="print one JSON object per image on stdout")
+    generate.add_argument("--offline", action="store_true", help="never download; use only local models")
+    _add_runtime_options(generate)
+    _add_memory_options(generate)
+
+    models = commands.add_parser("models", help="list the known models and which are present locally")
+    models.add_argument("--json", action="store_true")
+    _add_runtime_options(models)
+    return parser
+
+
+def _merged(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    """Options may come before or after the command; the later one wins."""
+    value = getattr(args, name, None)
+    return default if value is None else value
+
+
+class _StderrProgress:
+    """A tqdm bar on stderr driven by the engine's step callback."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.bar: Any = None
+
+    def __call__(self, info: Any) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None or self.bar.total != info.total:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=info.total, file=self.stream, unit="step", desc="denoising", leave=False)
+        self.bar.update(info.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from sd21_desktop.engine.device import RuntimeOptions
+    from sd21_desktop.engine.models import identify, native_size_hint
+    from sd21_desktop.engine.request import GenerationRequest, random_seed
+    from sd21_desktop.engine.runner import Engine
+    from sd21_desktop.paths import resolve_paths
+
+    paths = resolve_paths(_merged(args, "data_dir"))
+    model = _merged(args, "model", DEFAULT_MODEL)
+    source = identify(model)
+    if source.notice:
+        print(f"note: {source.notice}", file=stderr)
+    size = native_size_hint(source)
+    # Validate every setting before the (slow) model load; the size may come from the model.
+    request = GenerationRequest(
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        model=source.location if source.kind == "hub" else str(Path(source.location)),
+        seed=random_seed() if args.seed is None else args.seed,
+        steps=args.steps,
+        guidance_scale=args.guidance,
+        scheduler=args.scheduler,
+        width=args.width or size or 512,
+        height=args.height or size or 512,
+        batch_size=args.batch_size,
+        prediction_type=args.prediction_type,
+    )
+    options = RuntimeOptions(
+        device=_merged(args, "device", "auto"),
+        dtype=_merged(args, "dtype", "auto"),
+        attention=args.attention,
+        attention_slicing=args.attention_slicing,
+        vae_slicing=args.vae_slicing,
+        vae_tiling=args.vae_tiling,
+        cpu_offload=args.cpu_offload,
+    )
+    out_dir = Path(args.out).expanduser() if args.out else paths.ensure().gallery_dir
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserFacingError(f"Cannot create the output folder {out_dir}: {error.strerror}.", "Choose another --out folder.") from error
+    engine = Engine(options, allow_download=not args.offline)
+    status: Callable[[str], None] = lambda text: print(text, file=stderr)  # noqa: E731
+    loaded = engine.load(request.model, status)
+    if size is None and (args.width is None or args.height is None):
+        request = request.replace(
+            width=args.width or loaded.native_size, height=args.height or loaded.native_size
+        )
+    progress = _StderrProgress(stderr)
+    try:
+        result = engine.generate(request, on_step=progress, on_status=None)
+    finally:
+        progress.close()
+    _save_results(result, out_dir, stdout, stderr, as_json=args.json)
+    return EXIT_OK
+
+
+def _save_results(result: Any, out_dir: Path, stdout: TextIO, stderr: TextIO, as_json: bool) -> None:
+    from sd21_desktop.gallery.files import unique_path, write_atomic
+    from sd21_desktop.gallery.metadata import ImageRecord, encode_png
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    runtime = result.runtime.to_dict()
+    for index, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
+        record = ImageRecord(result.request, seed, index, runtime)
+        path = unique_path(out_dir, f"{stamp}-{seed}")
+        write_atomic(path, encode_png(image, record))
+        if as_json:
+            line = {"path": str(path), "seed": seed, "batch_index": index, "request": result.request.to_dict(), "runtime": runtime, "timings": result.timings}
+            print(json.dumps(line, ensure_ascii=False), file=stdout, flush=True)
+        else:
+            print(f"saved {path} (seed {seed})", file=stderr)
+
+
+def run_models(args: argparse.Namespace, stdout: TextIO) -> int:
+    from sd21_desktop.engine.models import hub_cache_dir, list_known_models
+
+    rows = list_known_models()
+    if args.json:
+        for row in rows:
+            print(json.dumps({"id": row.repo_id, "label": row.label, "kind": row.kind, "native_size": row.native_size, "local_path": str(row.local_path) if row.local_path else None}), file=stdout)
+        return EXIT_OK
+    print(f"Hugging Face cache: {hub_cache_dir()}", file=stdout)
+    for row in rows:
+        state = "present" if row.local_path else "not downloaded"
+        print(f"  {row.repo_id:48} {row.kind:8} {row.native_size:>4}px  {state}", file=stdout)
+    return EXIT_OK
+
+
+def run_gui(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    try:
+        from sd21_desktop.app import main as gui_main
+    except ImportError as error:
+        raise UserFacingError(f"The window cannot open: {error}.", "Reinstall SD21 Desktop (pip install -e .).") from error
+    return gui_main(list(argv))
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    debug = "--debug" in argv or bool(__import__("os").environ.get("SD21_DESKTOP_DEBUG"))
+    argv = [a for a in argv if a != "--debug"]
+    started = time.perf_counter()
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "generate":
+            return run_generate(args, stdout, stderr)
+        if args.command == "models":
+            return run_models(args, stdout)
+        return run_gui(args, argv)
+    except UserFacingError as error:
+        print(f"error: {error}", file=stderr)
+        return EXIT_USER
+    except (GenerationCancelled, KeyboardInterrupt):
+        print(f"cancelled after {time.perf_counter() - started:.1f}s; nothing was saved.", file=stderr)
+        return EXIT_CANCELLED
+    except Exception as error:  # the last line of defence: one line, not a traceback
+        if debug:
+            raise
+        print(f"internal error: {type(error).__name__}: {error} (run with --debug for details)", file=stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

