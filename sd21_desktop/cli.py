@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_options(generate)
     _add_memory_options(generate)
 
+    from sd21_desktop import cli_gallery
+
+    cli_gallery.add_commands(commands, _add_runtime_options)
+
     models = commands.add_parser("models", help="list the known models and which are present locally")
     models.add_argument("--json", action="store_true")
     _add_runtime_options(models)
@@ -214,6 +218,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
             return run_generate(args, stdout, stderr)
         if args.command == "models":
             return run_models(args, stdout)
+        if args.command is not None:
+            from sd21_desktop import cli_gallery
+
+            return cli_gallery.run(args, stdout, stderr)
         return run_gui(args, argv)
     except UserFacingError as error:
         print(f"error: {error}", file=stderr)

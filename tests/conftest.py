@@ -1,0 +1,45 @@
+"""Shared fixtures: offscreen Qt, an isolated data folder, tiny SD2 model folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test reaches the network
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = REPO_ROOT.parent / "shared"
+FIXTURE_IMAGES = SHARED_DIR / "fixtures" / "metadata-images"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes under a temporary data folder, never the user's real one."""
+    data_dir = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("SD21_DESKTOP_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+@pytest.fixture
+def data_dir(_isolated_data_dir: Path) -> Path:
+    return _isolated_data_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SD2.1-style (v-prediction, attention upcast) diffusers folder with random weights."""
+    from sd21_desktop.engine.synthetic import save_synthetic_model
+
+    return save_synthetic_model(tmp_path_factory.mktemp("models") / "tiny-sd21-v", flavour="v")
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SD2.1-base-style (epsilon, PNDM) diffusers folder with random weights."""
+    from sd21_desktop.engine.synthetic import save_synthetic_model
+
+    return save_synthetic_model(tmp_path_factory.mktemp("models") / "tiny-sd21-base", flavour="base")
