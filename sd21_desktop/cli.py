@@ -32,42 +32,93 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and device")
-    group.add_argument("--model", default=None, help=f"hub id, diffusers folder or .safetensors file (default {DEFAULT_MODEL})")
-    group.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="default: CUDA, then MPS, then CPU")
-    group.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto", help="default: float16 on CUDA, float32 elsewhere")
-    group.add_argument("--data-dir", default=None, help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)")
+    group.add_argument(
+        "--model",
+        default=None,
+        help=f"hub id, diffusers folder or .safetensors file (default {DEFAULT_MODEL})",
+    )
+    group.add_argument(
+        "--device", choices=DEVICE_CHOICES, default="auto", help="default: CUDA, then MPS, then CPU"
+    )
+    group.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default="auto",
+        help="default: float16 on CUDA, float32 elsewhere",
+    )
+    group.add_argument(
+        "--data-dir",
+        default=None,
+        help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)",
+    )
 
 
 def _add_memory_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("memory")
-    group.add_argument("--attention", choices=ATTENTION_CHOICES, default="sdpa", help="attention kernel (xformers must be installed)")
+    group.add_argument(
+        "--attention",
+        choices=ATTENTION_CHOICES,
+        default="sdpa",
+        help="attention kernel (xformers must be installed)",
+    )
     group.add_argument("--attention-slicing", action="store_true", help="less memory, slower")
-    group.add_argument("--vae-slicing", action="store_true", help="decode a batch one image at a time")
+    group.add_argument(
+        "--vae-slicing", action="store_true", help="decode a batch one image at a time"
+    )
     group.add_argument("--vae-tiling", action="store_true", help="decode large images in tiles")
-    group.add_argument("--cpu-offload", action="store_true", help="keep idle model parts in RAM (CUDA only)")
+    group.add_argument(
+        "--cpu-offload", action="store_true", help="keep idle model parts in RAM (CUDA only)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=APP_ID, description="SD21 Desktop: Stable Diffusion 2.x on your own machine. With no command, opens the window.")
+    parser = _Parser(
+        prog=APP_ID,
+        description=(
+            "SD21 Desktop: Stable Diffusion 2.x on your own machine. "
+            "With no command, opens the window."
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--smoke-test", action="store_true", help="open the window, process events, exit 0")
+    parser.add_argument(
+        "--smoke-test", action="store_true", help="open the window, process events, exit 0"
+    )
     _add_runtime_options(parser)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     generate = commands.add_parser("generate", help="make images without the window")
     generate.add_argument("--prompt", required=True)
     generate.add_argument("--negative-prompt", default="")
-    generate.add_argument("--seed", type=int, default=None, help="0 to 4294967295; random if left out")
+    generate.add_argument(
+        "--seed", type=int, default=None, help="0 to 4294967295; random if left out"
+    )
     generate.add_argument("--steps", type=int, default=25)
     generate.add_argument("--guidance", type=float, default=7.5)
-    generate.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=f"one of {', '.join(SCHEDULER_NAMES)}")
-    generate.add_argument("--width", type=int, default=None, help="default: the model's native size")
-    generate.add_argument("--height", type=int, default=None, help="default: the model's native size")
+    generate.add_argument(
+        "--scheduler", default=DEFAULT_SCHEDULER, help=f"one of {', '.join(SCHEDULER_NAMES)}"
+    )
+    generate.add_argument(
+        "--width", type=int, default=None, help="default: the model's native size"
+    )
+    generate.add_argument(
+        "--height", type=int, default=None, help="default: the model's native size"
+    )
     generate.add_argument("--batch-size", type=int, default=1)
-    generate.add_argument("--prediction-type", choices=PREDICTION_TYPES, default="auto", help="override what a single-file checkpoint predicts")
-    generate.add_argument("--out", default=None, help="folder for the PNGs (default: the gallery folder)")
-    generate.add_argument("--json", action="store_true", help="print one JSON object per image on stdout")
-    generate.add_argument("--offline", action="store_true", help="never download; use only local models")
+    generate.add_argument(
+        "--prediction-type",
+        choices=PREDICTION_TYPES,
+        default="auto",
+        help="override what a single-file checkpoint predicts",
+    )
+    generate.add_argument(
+        "--out", default=None, help="folder for the PNGs (default: the gallery folder)"
+    )
+    generate.add_argument(
+        "--json", action="store_true", help="print one JSON object per image on stdout"
+    )
+    generate.add_argument(
+        "--offline", action="store_true", help="never download; use only local models"
+    )
     _add_runtime_options(generate)
     _add_memory_options(generate)
 
@@ -75,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_gallery.add_commands(commands, _add_runtime_options)
 
-    models = commands.add_parser("models", help="list the known models and which are present locally")
+    models = commands.add_parser(
+        "models", help="list the known models and which are present locally"
+    )
     models.add_argument("--json", action="store_true")
     _add_runtime_options(models)
     return parser
@@ -100,7 +153,9 @@ class _StderrProgress:
         if self.bar is None or self.bar.total != info.total:
             if self.bar is not None:
                 self.bar.close()
-            self.bar = tqdm(total=info.total, file=self.stream, unit="step", desc="denoising", leave=False)
+            self.bar = tqdm(
+                total=info.total, file=self.stream, unit="step", desc="denoising", leave=False
+            )
         self.bar.update(info.step - self.bar.n)
 
     def close(self) -> None:
@@ -148,7 +203,10 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserFacingError(f"Cannot create the output folder {out_dir}: {error.strerror}.", "Choose another --out folder.") from error
+        raise UserFacingError(
+            f"Cannot create the output folder {out_dir}: {error.strerror}.",
+            "Choose another --out folder.",
+        ) from error
     engine = Engine(options, allow_download=not args.offline)
     status: Callable[[str], None] = lambda text: print(text, file=stderr)  # noqa: E731
     loaded = engine.load(request.model, status)
@@ -165,7 +223,9 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     return EXIT_OK
 
 
-def _save_results(result: Any, out_dir: Path, stdout: TextIO, stderr: TextIO, as_json: bool) -> None:
+def _save_results(
+    result: Any, out_dir: Path, stdout: TextIO, stderr: TextIO, as_json: bool
+) -> None:
     from sd21_desktop.gallery.files import unique_path, write_atomic
     from sd21_desktop.gallery.metadata import ImageRecord, encode_png
 
@@ -176,7 +236,14 @@ def _save_results(result: Any, out_dir: Path, stdout: TextIO, stderr: TextIO, as
         path = unique_path(out_dir, f"{stamp}-{seed}")
         write_atomic(path, encode_png(image, record))
         if as_json:
-            line = {"path": str(path), "seed": seed, "batch_index": index, "request": result.request.to_dict(), "runtime": runtime, "timings": result.timings}
+            line = {
+                "path": str(path),
+                "seed": seed,
+                "batch_index": index,
+                "request": result.request.to_dict(),
+                "runtime": runtime,
+                "timings": result.timings,
+            }
             print(json.dumps(line, ensure_ascii=False), file=stdout, flush=True)
         else:
             print(f"saved {path} (seed {seed})", file=stderr)
@@ -188,7 +255,18 @@ def run_models(args: argparse.Namespace, stdout: TextIO) -> int:
     rows = list_known_models()
     if args.json:
         for row in rows:
-            print(json.dumps({"id": row.repo_id, "label": row.label, "kind": row.kind, "native_size": row.native_size, "local_path": str(row.local_path) if row.local_path else None}), file=stdout)
+            print(
+                json.dumps(
+                    {
+                        "id": row.repo_id,
+                        "label": row.label,
+                        "kind": row.kind,
+                        "native_size": row.native_size,
+                        "local_path": str(row.local_path) if row.local_path else None,
+                    }
+                ),
+                file=stdout,
+            )
         return EXIT_OK
     print(f"Hugging Face cache: {hub_cache_dir()}", file=stdout)
     for row in rows:
@@ -201,11 +279,15 @@ def run_gui(args: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         from sd21_desktop.app import main as gui_main
     except ImportError as error:
-        raise UserFacingError(f"The window cannot open: {error}.", "Reinstall SD21 Desktop (pip install -e .).") from error
+        raise UserFacingError(
+            f"The window cannot open: {error}.", "Reinstall SD21 Desktop (pip install -e .)."
+        ) from error
     return gui_main(list(argv))
 
 
-def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -227,12 +309,17 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         print(f"error: {error}", file=stderr)
         return EXIT_USER
     except (GenerationCancelled, KeyboardInterrupt):
-        print(f"cancelled after {time.perf_counter() - started:.1f}s; nothing was saved.", file=stderr)
+        print(
+            f"cancelled after {time.perf_counter() - started:.1f}s; nothing was saved.", file=stderr
+        )
         return EXIT_CANCELLED
     except Exception as error:  # the last line of defence: one line, not a traceback
         if debug:
             raise
-        print(f"internal error: {type(error).__name__}: {error} (run with --debug for details)", file=stderr)
+        print(
+            f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
+            file=stderr,
+        )
         return EXIT_INTERNAL
 
 

@@ -84,7 +84,7 @@ def resolve_paths(data_dir: str | os.PathLike[str] | None = None) -> AppPaths:
 
 
 def resources_dir() -> Path:
-    """The ``resources/`` folder: beside the package in a checkout, inside the bundle when frozen."""
+    """The ``resources/`` folder: beside the package in a checkout, in the bundle when frozen."""
     import sys
 
     frozen_root = getattr(sys, "_MEIPASS", None)

@@ -17,7 +17,9 @@ FIXTURE_IMAGES = SHARED_DIR / "fixtures" / "metadata-images"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test writes under a temporary data folder, never the user's real one."""
     data_dir = tmp_path_factory.mktemp("data")
     monkeypatch.setenv("SD21_DESKTOP_DATA_DIR", str(data_dir))
@@ -42,4 +44,6 @@ def tiny_base_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny SD2.1-base-style (epsilon, PNDM) diffusers folder with random weights."""
     from sd21_desktop.engine.synthetic import save_synthetic_model
 
-    return save_synthetic_model(tmp_path_factory.mktemp("models") / "tiny-sd21-base", flavour="base")
+    return save_synthetic_model(
+        tmp_path_factory.mktemp("models") / "tiny-sd21-base", flavour="base"
+    )

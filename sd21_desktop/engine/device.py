@@ -76,7 +76,8 @@ def resolve_dtype(preference: str, device: str) -> Any:
         return torch.float16 if device.startswith("cuda") else torch.float32
     if preference in ("float16", "bfloat16") and device == "cpu":
         raise UserFacingError(
-            f"--dtype {preference} is not supported on the CPU (it is slow and gives wrong colours).",
+            f"--dtype {preference} is not supported on the CPU "
+            "(it is slow and gives wrong colours).",
             "Use --dtype float32, or run on a GPU.",
         )
     return getattr(torch, preference)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +58,20 @@ class LoadedPipeline:
         return {**dict(self.base_scheduler_config), "prediction_type": prediction_type}
 
 
+def _error_chain_text(error: BaseException) -> str:
+    """The messages of an error and its causes: diffusers wraps torch's refusal in an OSError."""
+    parts: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(parts) < 5:
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return " | ".join(parts)
+
+
 def _wrap_load_error(location: str, error: Exception) -> ModelLoadError:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    lowered = text.lower()
-    if "weights only load failed" in lowered or "unpickl" in lowered:
+    lowered = _error_chain_text(error).lower()
+    if "weights only load failed" in lowered or "unpicklingerror" in lowered:
         return ModelLoadError(
             f"Refused to load {location}: the .ckpt file contains Python code, not only weights "
             "(unpickling it could run that code).",
@@ -68,7 +79,8 @@ def _wrap_load_error(location: str, error: Exception) -> ModelLoadError:
         )
     if "size mismatch" in lowered or "shape" in lowered:
         return ModelLoadError(
-            f"{location} is not a Stable Diffusion 2.x model (its layer sizes differ: {text[:160]}).",
+            f"{location} is not a Stable Diffusion 2.x model "
+            f"(its layer sizes differ: {text[:160]}).",
             "SD21 Desktop runs SD 2.x checkpoints; SD 1.x and SDXL files do not fit.",
         )
     return ModelLoadError(
@@ -134,15 +146,17 @@ def _load_single_file(path: Path, dtype: Any) -> Any:
     tokenizer = CLIPTokenizer.from_pretrained(str(resources_dir() / "clip_tokenizer"))
     config = resources_dir() / "model_configs" / "stable-diffusion-2-1"
     try:
-        return StableDiffusionPipeline.from_single_file(
-            str(path),
-            config=str(config),
-            tokenizer=tokenizer,
-            local_files_only=True,
-            dtype=dtype,
-            safety_checker=None,
-            feature_extractor=None,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's pickle-protocol chatter
+            return StableDiffusionPipeline.from_single_file(
+                str(path),
+                config=str(config),
+                tokenizer=tokenizer,
+                local_files_only=True,
+                dtype=dtype,
+                safety_checker=None,
+                feature_extractor=None,
+            )
     except Exception as error:  # torch, safetensors and diffusers each raise their own
         raise _wrap_load_error(str(path), error) from error
 

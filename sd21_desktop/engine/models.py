@@ -2,8 +2,9 @@
 
 A model is given as a hub id (downloaded once into the standard Hugging Face cache, shared with
 other tools), a local diffusers folder, or a single ``.safetensors``/``.ckpt`` checkpoint whose
-configs ship in ``resources/``. Stability AI removed the official ``stabilityai/stable-diffusion-2*``
-repos from the hub in November 2025; their ids map to the community mirrors with a notice.
+configs ship in ``resources/``. Stability AI removed the official
+``stabilityai/stable-diffusion-2*`` repos from the hub in November 2025; their ids map to the
+community mirrors with a notice.
 
 Nothing here imports torch.
 """
@@ -11,7 +12,6 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +189,7 @@ def identify(model: str) -> ModelSource:
     if _looks_like_path(requested):
         raise ModelNotFoundError(
             f"The model path {path} does not exist.",
-            "Check the path, or pass a hub id such as " f"{DEFAULT_MODEL_ID}.",
+            f"Check the path, or pass a hub id such as {DEFAULT_MODEL_ID}.",
         )
     repo_id, notice = map_legacy_id(requested)
     if repo_id.count("/") != 1:

@@ -11,8 +11,8 @@ import secrets
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from sd21_desktop.errors import InvalidRequestError
 
 SCHEMA_VERSION = 1
 MAX_SEED = 2**32 - 1

@@ -102,9 +102,7 @@ class Engine:
         self.cache = PipelineCache()
 
     def load(self, model: str, on_status: StatusCallback | None = None) -> LoadedPipeline:
-        return self.cache.get(
-            model, self.options, on_status, self.allow_download, self.tqdm_class
-        )
+        return self.cache.get(model, self.options, on_status, self.allow_download, self.tqdm_class)
 
     def generate(
         self,

@@ -1,0 +1,114 @@
+"""What an importer found in an image, and how it becomes one of our requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sd21_desktop.engine.request import (
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_SIDE,
+    GenerationRequest,
+)
+from sd21_desktop.gallery.importers.samplers import scheduler_for
+from sd21_desktop.gallery.metadata import ImageRecord
+
+SOURCES: tuple[str, ...] = (
+    "sd21-desktop",
+    "a1111",
+    "forge",
+    "sdnext",
+    "civitai",
+    "comfyui",
+    "swarmui",
+    "invokeai",
+    "novelai",
+    "fooocus",
+    "easydiffusion",
+    "stability-matrix",
+    "tensorart",
+    "hf-space",
+    "none",
+)
+
+
+@dataclass(frozen=True)
+class ImportedMetadata:
+    """Generation settings read from an image, whichever tool made it.
+
+    ``source`` names the tool (one of :data:`SOURCES`); ``"none"`` means nothing usable was found
+    and ``problem`` says why. Fields a tool did not record are None. ``raw`` holds every metadata
+    string found (keys like ``"png:tEXt:parameters"`` or ``"exif:ExifIFD 0x9286"``), ``extra``
+    the settings that have no field here (``"Schedule type"``, ``"Clip skip"``, hires options…).
+    ``problem`` may also be set next to a result, as a note on what could not be read.
+    """
+
+    source: str
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    steps: int | None = None
+    cfg_scale: float | None = None
+    sampler: str | None = None
+    width: int | None = None
+    height: int | None = None
+    model: str | None = None
+    raw: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+    #: The noise schedule when the tool records it apart from the sampler (``"Karras"``).
+    schedule: str | None = None
+    #: The pixel size of the file itself (a fallback when the metadata gives no size).
+    image_width: int | None = None
+    image_height: int | None = None
+    #: Our own record, for images made by this app (``source == "sd21-desktop"``).
+    record: ImageRecord | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.source != "none"
+
+    def to_request(self, default_model: str) -> GenerationRequest | None:
+        """A request that re-creates this image as closely as our engine can; None without prompt.
+
+        Our own images give back their exact stored request. For other tools, the model is always
+        ``default_model`` (their checkpoints are rarely SD 2.x files we could load), the sampler is
+        mapped to the nearest scheduler we have, sizes snap to multiples of 8 within our limits and
+        seeds wrap into 32 bits (ComfyUI seeds are 64-bit).
+        """
+        if self.record is not None:
+            return self.record.request
+        if self.prompt is None:
+            return None
+        values: dict[str, Any] = {
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt or "",
+            "model": default_model,
+            "scheduler": scheduler_for(self.sampler, self.schedule),
+        }
+        if self.seed is not None:
+            values["seed"] = self.seed % (MAX_SEED + 1)
+        if self.steps is not None:
+            values["steps"] = min(max(self.steps, 1), MAX_STEPS)
+        if self.cfg_scale is not None:
+            values["guidance_scale"] = min(max(float(self.cfg_scale), 0.0), MAX_GUIDANCE)
+        width, height = self.width, self.height
+        if width is None or height is None:
+            # Formats without a size (early NovelAI) made the image at exactly its pixel size.
+            width, height = self.image_width, self.image_height
+        if width is not None and height is not None:
+            values["width"] = _snap_side(width)
+            values["height"] = _snap_side(height)
+        return GenerationRequest(**values)
+
+
+def _snap_side(value: int) -> int:
+    """The nearest multiple of 8 within the sizes our requests accept."""
+    return min(max((value + 4) // 8 * 8, MIN_SIDE), MAX_SIDE)
+
+
+def nothing_found(problem: str, raw: dict[str, str] | None = None) -> ImportedMetadata:
+    return ImportedMetadata(source="none", raw=dict(raw or {}), problem=problem)

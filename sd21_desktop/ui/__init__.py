@@ -1,0 +1,1 @@
+"""Widgets only: main window, prompt editor, mask canvas, gallery view, dialogs."""

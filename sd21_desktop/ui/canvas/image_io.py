@@ -1,0 +1,173 @@
+"""Reading pictures for the canvas: files through Pillow, QImages, clipboard and drop data.
+
+Every picture ends up as a QImage in ``Format_RGB888`` (opaque) or ``Format_RGBA8888`` (with
+alpha), whatever it came as: greyscale, 1-bit, palette (with or without a transparent index),
+16-bit greyscale, 32-bit integer or float greyscale, CMYK (through its ICC profile when it has
+one), with EXIF rotation applied. Files that are not images raise
+:class:`~sd21_desktop.errors.UserFacingError` with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PySide6.QtCore import QMimeData, QUrl
+from PySide6.QtGui import QImage
+
+from sd21_desktop.errors import UserFacingError
+
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+SUPPORTED_HINT = "Choose a PNG, JPEG, WebP, BMP, TIFF or GIF image."
+
+
+def _greyscale_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer and float greyscale to 8-bit ``L`` with the full range kept."""
+    values = np.asarray(image)
+    if image.mode in _SIXTEEN_BIT_MODES:
+        scaled = values.astype(np.float64) / 257.0
+    elif image.mode == "F":
+        finite = values[np.isfinite(values)]
+        top = float(finite.max()) if finite.size else 0.0
+        scaled = np.nan_to_num(values.astype(np.float64)) * (255.0 if top <= 1.0 else 1.0)
+    else:  # "I": 32-bit signed; most often 16-bit data that an older decoder widened
+        top = int(values.max()) if values.size else 0
+        if top <= 255:
+            scaled = values.astype(np.float64)
+        elif top <= 65535:
+            scaled = values.astype(np.float64) / 257.0
+        else:
+            scaled = values.astype(np.float64) * (255.0 / top)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Apply an embedded non-sRGB ICC profile (always for CMYK); fall back to Pillow's formula."""
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        description = ImageCms.getProfileDescription(source) or ""
+        if image.mode != "CMYK" and "srgb" in description.lower():
+            return image
+        alpha = image.getchannel("A") if image.mode == "RGBA" else None
+        base = image.convert("RGB") if image.mode == "RGBA" else image
+        converted = ImageCms.profileToProfile(
+            base, source, ImageCms.createProfile("sRGB"), outputMode="RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image
+    if converted is None:  # pragma: no cover - only with inPlace=True
+        return image
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
+
+
+def to_rgb_or_rgba(image: Image.Image) -> Image.Image:
+    """Convert any Pillow image to ``RGB``, or ``RGBA`` when it carries transparency."""
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode in {"I", "F"}:
+        image = _greyscale_to_8bit(image)
+    if image.mode in {"CMYK", "RGB", "RGBA"}:
+        image = _to_srgb(image)
+    has_alpha = image.mode in _ALPHA_MODES or (
+        image.mode in {"P", "L", "RGB", "1"} and "transparency" in image.info
+    )
+    target = "RGBA" if has_alpha else "RGB"
+    return image if image.mode == target else image.convert(target)
+
+
+def pil_to_qimage(image: Image.Image) -> QImage:
+    """A QImage (RGB888 / RGBA8888) holding its own copy of a Pillow image's pixels."""
+    image = to_rgb_or_rgba(image)
+    channels = 4 if image.mode == "RGBA" else 3
+    fmt = QImage.Format.Format_RGBA8888 if channels == 4 else QImage.Format.Format_RGB888
+    data = image.tobytes()
+    qimage = QImage(data, image.width, image.height, image.width * channels, fmt)
+    return qimage.copy()  # detach from `data`
+
+
+def normalize_qimage(image: QImage) -> QImage:
+    """Any QImage (greyscale, 16-bit, indexed, premultiplied...) as RGB888 or RGBA8888."""
+    if image.isNull():
+        raise UserFacingError(
+            "The picture is empty (0 x 0 pixels).", "Load or paste an image with some content."
+        )
+    fmt = (
+        QImage.Format.Format_RGBA8888 if image.hasAlphaChannel() else QImage.Format.Format_RGB888
+    )
+    return image.convertToFormat(fmt) if image.format() != fmt else image.copy()
+
+
+def load_image_file(path: str | Path) -> QImage:
+    """Decode an image file with Pillow into an RGB888 / RGBA8888 QImage.
+
+    Raises UserFacingError naming the file, what went wrong and what to do.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserFacingError(f"Cannot open {path}: the file does not exist.", SUPPORTED_HINT)
+    if path.is_dir():
+        raise UserFacingError(f"Cannot open {path}: it is a folder, not an image.", SUPPORTED_HINT)
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened) or opened
+            return pil_to_qimage(image)
+    except UnidentifiedImageError:
+        raise UserFacingError(
+            f"{path.name} is not an image file that can be read.", SUPPORTED_HINT
+        ) from None
+    except Image.DecompressionBombError as error:
+        raise UserFacingError(
+            f"{path.name} is too large to open safely ({error}).",
+            "Scale it down below 89 megapixels in an image editor first.",
+        ) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise UserFacingError(
+            f"{path.name} could not be decoded: {error}.",
+            "The file may be damaged or incomplete; re-save it as PNG and try again.",
+        ) from None
+
+
+def local_image_paths(mime: QMimeData) -> list[Path]:
+    """Local files among dragged or pasted URLs, in order."""
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+def remote_urls(mime: QMimeData) -> list[QUrl]:
+    if not mime.hasUrls():
+        return []
+    return [url for url in mime.urls() if not url.isLocalFile()]
+
+
+def mime_may_hold_image(mime: QMimeData) -> bool:
+    """Whether a drag or a paste could give the canvas a picture (checked fully on drop)."""
+    return mime.hasImage() or bool(local_image_paths(mime))
+
+
+def image_from_mime(mime: QMimeData) -> QImage:
+    """The picture in clipboard or drop data: a local file first (decoded with full fidelity by
+    Pillow), else the raw image data; raises UserFacingError when there is none."""
+    paths = local_image_paths(mime)
+    if paths:
+        return load_image_file(paths[0])
+    if mime.hasImage():
+        data = mime.imageData()
+        if isinstance(data, QImage) and not data.isNull():
+            return normalize_qimage(data)
+    if remote_urls(mime):
+        raise UserFacingError(
+            "Only local image files can be dropped here, not web addresses.",
+            "Save the image to disk first, or copy the image itself and paste it.",
+        )
+    raise UserFacingError(
+        "The clipboard or the dropped item holds no image.",
+        "Copy an image (or an image file) and try again.",
+    )

