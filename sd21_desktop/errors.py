@@ -39,5 +39,9 @@ class GenerationFailedError(UserFacingError):
     """The pipeline ran but gave no usable image (NaN output, out of memory...)."""
 
 
+class OutOfMemoryError(GenerationFailedError):
+    """The device ran out of memory; the worker retries once with lower-memory options."""
+
+
 class GenerationCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
     """Raised inside a pipeline step when the user cancelled; the result is discarded."""

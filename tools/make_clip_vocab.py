@@ -49,6 +49,13 @@ def main(bpe_path: str) -> None:
     (out / "merges.txt").write_text(
         "#version: 0.2\n" + "\n".join(" ".join(pair) for pair in merges) + "\n", encoding="utf-8"
     )
+    # tokenizer.json lets the GUI count tokens with the `tokenizers` library alone (no torch).
+    from transformers import CLIPTokenizer
+
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        source = Path(__file__).resolve().parent.parent / "resources/model_configs"
+        (out / name).write_bytes((source / "stable-diffusion-2-1/tokenizer" / name).read_bytes())
+    CLIPTokenizer.from_pretrained(str(out)).backend_tokenizer.save(str(out / "tokenizer.json"))
     print(f"wrote {len(vocab)} tokens and {len(merges)} merges to {out}")
 
 

@@ -19,7 +19,7 @@ from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.loader import LoadedPipeline, PipelineCache, StatusCallback
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.engine.schedulers import build_scheduler
-from sd21_desktop.errors import GenerationCancelled, GenerationFailedError
+from sd21_desktop.errors import GenerationCancelled, GenerationFailedError, OutOfMemoryError
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,14 @@ class Engine:
         self.tqdm_class = tqdm_class
         self.cache = PipelineCache()
 
-    def load(self, model: str, on_status: StatusCallback | None = None) -> LoadedPipeline:
-        return self.cache.get(model, self.options, on_status, self.allow_download, self.tqdm_class)
+    def load(
+        self,
+        model: str,
+        on_status: StatusCallback | None = None,
+        allow_download: bool | None = None,
+    ) -> LoadedPipeline:
+        download = self.allow_download if allow_download is None else allow_download
+        return self.cache.get(model, self.options, on_status, download, self.tqdm_class)
 
     def generate(
         self,
@@ -159,7 +165,7 @@ class Engine:
             raise
         except Exception as error:
             if _is_out_of_memory(error):
-                raise GenerationFailedError(
+                raise OutOfMemoryError(
                     f"Out of memory on {loaded.device} at {request.width}x{request.height}, "
                     f"batch {request.batch_size}.",
                     "Lower the size or batch, or turn on attention slicing, VAE tiling or CPU "

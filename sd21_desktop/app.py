@@ -1,0 +1,171 @@
+"""The composition root: paths, settings, worker thread, job queue and the main window.
+
+``create_app(argv)`` returns the fully wired ``(QApplication, MainWindow)`` without entering the
+event loop; ``main()`` uses the same function, so tests drive exactly what users see. torch and
+diffusers are not imported here: the worker imports them in its own thread after the window shows.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from sd21_desktop import APP_ID, APP_NAME, __version__
+from sd21_desktop.errors import UserFacingError
+from sd21_desktop.paths import AppPaths, resolve_paths, resources_dir
+from sd21_desktop.prompt_history import PromptHistory
+from sd21_desktop.qt.jobs import JobQueue
+from sd21_desktop.qt.worker import EngineWorker
+from sd21_desktop.settings import AppSettings, load_settings, save_settings
+from sd21_desktop.ui.main_window import MainWindow
+
+
+def save_to_gallery_folder(paths: AppPaths, result: Any) -> list[tuple[str, int | None]]:
+    """Write each image of a result as a PNG with its metadata (runs in the worker thread)."""
+    from sd21_desktop.gallery.files import unique_path, write_atomic
+    from sd21_desktop.gallery.metadata import ImageRecord, encode_png
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    runtime = result.runtime.to_dict()
+    saved: list[tuple[str, int | None]] = []
+    for index, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
+        path = unique_path(paths.gallery_dir, f"{stamp}-{seed}")
+        write_atomic(path, encode_png(image, ImageRecord(result.request, seed, index, runtime)))
+        saved.append((str(path), None))
+    return saved
+
+
+class AppController(QObject):
+    """Owns the worker thread and wires the window to it; shuts everything down in order."""
+
+    options_changed = Signal(object)
+    preload_requested = Signal(str)
+
+    def __init__(
+        self, app: QApplication, paths: AppPaths, settings: AppSettings, history: PromptHistory
+    ) -> None:
+        super().__init__()
+        self.app = app
+        self.paths = paths
+        self.settings = settings
+        self.history = history
+        self.queue = JobQueue()
+        self.worker = EngineWorker(
+            settings.runtime_options(), lambda result: save_to_gallery_folder(paths, result)
+        )
+        self.thread = QThread()
+        self.thread.setObjectName("engineThread")
+        self.worker.moveToThread(self.thread)
+        self.window = MainWindow(settings, history, self.queue)
+        self.window.controller = self  # type: ignore[attr-defined]
+        self.window.settings_changed = self.apply_settings  # type: ignore[method-assign]
+        self._wire()
+        self.thread.start()
+        self.shut_down = False
+
+    def _wire(self) -> None:
+        queue, worker, window = self.queue, self.worker, self.window
+        queue.run_requested.connect(worker.run_job)
+        self.options_changed.connect(worker.set_options)
+        self.preload_requested.connect(worker.preload_model)
+        worker.started.connect(window.on_job_started)
+        worker.progress.connect(queue.on_progress)
+        worker.progress.connect(window.on_progress)
+        worker.preview.connect(window.on_preview)
+        worker.finished.connect(window.on_finished)
+        worker.finished.connect(queue.on_finished)
+        worker.failed.connect(window.on_failed)
+        worker.failed.connect(queue.on_failed)
+        worker.cancelled.connect(window.on_cancelled)
+        worker.cancelled.connect(queue.on_cancelled)
+        worker.status_changed.connect(window.show_status)
+        worker.model_loaded.connect(window.on_model_loaded)
+        window.parameters.model_changed.connect(self._on_model_changed)
+        window.destroyed.connect(self.shutdown)
+        self.app.aboutToQuit.connect(self.shutdown)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: Any) -> bool:  # noqa: N802
+        from PySide6.QtCore import QEvent
+
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self.shutdown()
+        return False
+
+    @Slot(str)
+    def _on_model_changed(self, model: str) -> None:
+        self.window.show_status(f"Model: {model}")
+
+    def preload(self) -> None:
+        self.preload_requested.emit(self.window.parameters.model())
+
+    def apply_settings(self) -> None:
+        try:
+            self.options_changed.emit(self.settings.runtime_options())
+        except UserFacingError as error:
+            self.window.message_bar.show_error(str(error))
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Cancel what runs, stop the thread, save settings and history. Safe to call twice."""
+        if self.shut_down:
+            return
+        self.shut_down = True
+        self.queue.cancel_all()
+        self.window.store_settings()
+        self.thread.quit()
+        self.thread.wait()
+        for save, what in ((lambda: save_settings(self.paths.settings_path, self.settings),
+                            "settings"), (self.history.save, "prompt history")):
+            try:
+                save()
+            except OSError as error:
+                print(f"warning: could not save the {what}: {error}", file=sys.stderr)
+
+
+def _parse(argv: Sequence[str]) -> Any:
+    from sd21_desktop.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
+def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
+    args = _parse(argv)
+    paths = resolve_paths(args.data_dir).ensure()
+    settings, notice = load_settings(paths.settings_path)
+    for name in ("model", "device", "dtype"):
+        value = getattr(args, name, None)
+        if value is not None and not (name != "model" and value == "auto"):
+            setattr(settings, name, value)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else APP_ID])
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName(APP_ID)
+    icon = resources_dir() / "icons" / "sd21-desktop.png"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    controller = AppController(app, paths, settings, PromptHistory(paths.prompt_history_path))
+    if notice:
+        controller.window.message_bar.show_notice(notice)
+    return app, controller.window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parse(argv)
+    app, window = create_app(argv)
+    window.show()
+    if args.smoke_test:
+        app.processEvents()
+        QTimer.singleShot(50, window.close)
+        QTimer.singleShot(100, app.quit)
+        return int(app.exec())
+    QTimer.singleShot(0, window.controller.preload)  # type: ignore[attr-defined]
+    return int(app.exec())

@@ -1,0 +1,183 @@
+"""The engine worker: a QObject living on its own QThread that owns the diffusers pipeline.
+
+torch and diffusers are imported here lazily, inside the worker thread, on the first job, so the
+window shows before they load. Every exception becomes a ``failed`` signal with a message a person
+can act on; nothing escapes the thread. Cancel is a ``threading.Event`` the GUI sets directly (a
+queued signal would wait behind the running job).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage
+
+from sd21_desktop.engine.device import RuntimeOptions
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.errors import GenerationCancelled, OutOfMemoryError, UserFacingError
+from sd21_desktop.qt.images import pil_to_qimage, rgb_array_to_qimage
+
+PREVIEW_INTERVAL_S = 0.1  # at most ~10 previews a second
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    """One finished image as the GUI receives it."""
+
+    image: QImage
+    path: str
+    seed: int
+    batch_index: int
+    entry_id: int | None
+
+
+ResultSaver = Callable[[Any], list[tuple[str, int | None]]]
+"""Saves a GenerationResult (PNG + index); returns (path, gallery entry id) per image."""
+
+
+class EngineWorker(QObject):
+    started = Signal(str)
+    progress = Signal(str, int, int, float, float)  # job id, step, total, it/s, ETA seconds
+    preview = Signal(str, QImage)
+    finished = Signal(str, list)  # job id, list[SavedImage]
+    failed = Signal(str, str)
+    cancelled = Signal(str)
+    status_changed = Signal(str)
+    model_loaded = Signal(str, int)  # model, native size
+
+    def __init__(
+        self,
+        options: RuntimeOptions,
+        save_result: ResultSaver,
+        allow_download: bool = True,
+    ) -> None:
+        super().__init__()
+        self._options = options
+        self._save_result = save_result
+        self._allow_download = allow_download
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Any:
+        return self._engine
+
+    @Slot(object)
+    def set_options(self, options: RuntimeOptions) -> None:
+        self._options = options
+        if self._engine is not None:
+            self._engine.options = options
+
+    def _ensure_engine(self) -> Any:
+        if self._engine is None:
+            self.status_changed.emit("Starting the engine (loading PyTorch)…")
+            from sd21_desktop.engine.runner import Engine
+            from sd21_desktop.qt.download_progress import status_tqdm_class
+
+            self._engine = Engine(
+                self._options,
+                allow_download=self._allow_download,
+                tqdm_class=status_tqdm_class(self.status_changed.emit),
+            )
+        return self._engine
+
+    @Slot(str)
+    def preload_model(self, model: str) -> None:
+        """Load a model ahead of the first job if it is already on disk (never downloads)."""
+        try:
+            from sd21_desktop.engine.models import cached_snapshot, identify
+
+            source = identify(model)
+            if source.kind == "hub" and cached_snapshot(source.location) is None:
+                self.status_changed.emit(
+                    f"{source.location} is not downloaded yet: the first Generate downloads it "
+                    "(about 5 GB) into the Hugging Face cache."
+                )
+                return
+            engine = self._ensure_engine()
+            loaded = engine.load(model, self.status_changed.emit, allow_download=False)
+            self.model_loaded.emit(model, loaded.native_size)
+            self.status_changed.emit(f"Ready: {loaded.source.display_name} on {loaded.device}")
+        except UserFacingError as error:
+            self.status_changed.emit(str(error))
+        except Exception as error:  # never let an exception kill the thread
+            self.status_changed.emit(f"Could not load {model}: {type(error).__name__}: {error}")
+
+    @Slot(str, object, object)
+    def run_job(self, job_id: str, request: GenerationRequest, cancel: threading.Event) -> None:
+        if cancel.is_set():
+            self.cancelled.emit(job_id)
+            return
+        self.started.emit(job_id)
+        try:
+            result = self._generate_with_retry(job_id, request, cancel)
+            saved = self._save_result(result)
+            images = [
+                SavedImage(pil_to_qimage(image), path, seed, index, entry_id)
+                for index, (image, seed, (path, entry_id)) in enumerate(
+                    zip(result.images, result.seeds, saved, strict=True)
+                )
+            ]
+        except GenerationCancelled:
+            self.cancelled.emit(job_id)
+            self.status_changed.emit("Cancelled; nothing was saved.")
+            return
+        except UserFacingError as error:
+            self.failed.emit(job_id, str(error))
+            return
+        except MemoryError:
+            self.failed.emit(job_id, "Ran out of system memory. Lower the size or batch size.")
+            return
+        except Exception as error:  # nothing escapes the worker thread
+            self.failed.emit(job_id, f"Generation failed: {type(error).__name__}: {error}")
+            return
+        self.finished.emit(job_id, images)
+        timings = result.timings
+        self.status_changed.emit(
+            f"Done in {timings['total_s']:.1f}s ({timings['median_step_s']:.2f}s/step)"
+        )
+
+    def _generate_with_retry(
+        self, job_id: str, request: GenerationRequest, cancel: threading.Event
+    ) -> Any:
+        engine = self._ensure_engine()
+        last_preview = [0.0]
+
+        def on_step(info: Any) -> None:
+            rate = info.step / info.elapsed if info.elapsed > 0 else 0.0
+            eta = (info.total - info.step) / rate if rate > 0 else 0.0
+            self.progress.emit(job_id, info.step, info.total, rate, eta)
+            now = time.perf_counter()
+            if now - last_preview[0] >= PREVIEW_INTERVAL_S or info.step == info.total:
+                last_preview[0] = now
+                from sd21_desktop.engine.preview import latents_to_rgb
+
+                self.preview.emit(job_id, rgb_array_to_qimage(latents_to_rgb(info.latents)))
+
+        try:
+            return engine.generate(request, on_step, cancel.is_set, self.status_changed.emit)
+        except OutOfMemoryError as error:
+            if engine.options.attention_slicing and engine.options.vae_tiling:
+                raise
+            self.status_changed.emit(
+                "Out of memory: retrying once with attention slicing and VAE tiling…"
+            )
+            engine.options = replace(engine.options, attention_slicing=True, vae_tiling=True)
+            try:
+                return engine.generate(request, on_step, cancel.is_set, self.status_changed.emit)
+            except OutOfMemoryError:
+                raise error from None
+            finally:
+                engine.options = self._options
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Release the pipeline (called in the worker thread before it quits)."""
+        if self._engine is not None:
+            self._engine.cache.clear()
+            self._engine = None

@@ -1,0 +1,102 @@
+"""The app's settings: typed, with defaults, persisted as JSON in the data folder.
+
+A corrupt or unreadable settings file never stops the app: it falls back to the defaults and
+says so (the notice is shown once in the window). Unknown keys are ignored and values of the
+wrong type take their default, so settings from an older or newer version still load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sd21_desktop.engine.device import RuntimeOptions
+from sd21_desktop.engine.request import DEFAULT_MODEL
+from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER
+from sd21_desktop.gallery.files import write_atomic
+
+SEED_MODES = ("random", "fixed", "reuse_last")
+
+
+@dataclass
+class AppSettings:
+    # last parameters
+    prompt: str = ""
+    negative_prompt: str = ""
+    model: str = DEFAULT_MODEL
+    scheduler: str = DEFAULT_SCHEDULER
+    steps: int = 25
+    guidance_scale: float = 7.5
+    seed: int = 0
+    seed_mode: str = "random"
+    width: int = 768
+    height: int = 768
+    batch_size: int = 1
+    batch_count: int = 1
+    # device and memory
+    device: str = "auto"
+    dtype: str = "auto"
+    attention: str = "sdpa"
+    attention_slicing: bool = False
+    vae_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: bool = False
+    # window
+    window_geometry: str = ""
+    window_state: str = ""
+    splitter_sizes: list[int] = field(default_factory=list)
+
+    def runtime_options(self) -> RuntimeOptions:
+        return RuntimeOptions(
+            device=self.device,
+            dtype=self.dtype,
+            attention=self.attention,  # type: ignore[arg-type]
+            attention_slicing=self.attention_slicing,
+            vae_slicing=self.vae_slicing,
+            vae_tiling=self.vae_tiling,
+            cpu_offload=self.cpu_offload,
+        )
+
+
+def _coerce(defaults: AppSettings, data: dict[str, Any]) -> AppSettings:
+    values: dict[str, Any] = {}
+    for spec in fields(AppSettings):
+        default = getattr(defaults, spec.name)
+        value = data.get(spec.name, default)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, list):
+            ok = isinstance(value, list) and all(isinstance(v, int) for v in value)
+        else:
+            ok = isinstance(value, type(default))
+        values[spec.name] = value if ok else default
+    if values["seed_mode"] not in SEED_MODES:
+        values["seed_mode"] = "random"
+    return AppSettings(**values)
+
+
+def load_settings(path: Path) -> tuple[AppSettings, str | None]:
+    """The saved settings, or the defaults with a notice saying why."""
+    if not path.exists():
+        return AppSettings(), None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        return AppSettings(), (
+            f"The settings file {path} could not be read ({error}); using the defaults. "
+            "It will be replaced when you quit."
+        )
+    return _coerce(AppSettings(), data), None
+
+
+def save_settings(path: Path, settings: AppSettings) -> None:
+    write_atomic(path, json.dumps(asdict(settings), indent=2).encode("utf-8"))

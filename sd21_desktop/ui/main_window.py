@@ -1,0 +1,345 @@
+"""The main window: prompt and parameters on the left, the result in the middle, the queue and
+the gallery on the right. It never runs model code: it builds requests, hands them to the job
+queue, and shows what the worker reports.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSize, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sd21_desktop import APP_NAME, __version__
+from sd21_desktop.errors import InvalidRequestError
+from sd21_desktop.prompt_history import PromptHistory
+from sd21_desktop.qt.jobs import JobQueue
+from sd21_desktop.qt.worker import SavedImage
+from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.message_bar import MessageBar
+from sd21_desktop.ui.parameters_panel import ParametersPanel
+from sd21_desktop.ui.prompt_editor import PromptEditor
+from sd21_desktop.ui.result_view import ResultView
+
+THUMBNAIL_SIZE = 96
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        settings: AppSettings,
+        history: PromptHistory,
+        queue: JobQueue,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(APP_NAME)
+        self.setAccessibleName(APP_NAME)
+        self.settings = settings
+        self.queue = queue
+        self.closing = False
+
+        self.message_bar = MessageBar()
+        self.prompt_editor = PromptEditor(history)
+        self.parameters = ParametersPanel()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setAccessibleName("Generate")
+        self.generate_button.setToolTip("Generate (Ctrl+Enter); while a job runs, queues another")
+        self.generate_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setAccessibleName("Cancel the running job")
+        self.cancel_button.setEnabled(False)
+
+        controls = QWidget()
+        controls.setObjectName("controlsPanel")
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.addWidget(self.prompt_editor, 1)
+        controls_layout.addWidget(self.parameters)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        controls_layout.addLayout(buttons)
+
+        self.result_view = ResultView()
+
+        self.queue_view = QListView()
+        self.queue_view.setObjectName("queueView")
+        self.queue_view.setAccessibleName("Job queue")
+        self.queue_view.setModel(queue)
+        self.remove_job_button = QPushButton("Remove / cancel selected")
+        self.remove_job_button.setObjectName("removeJobButton")
+        self.gallery_view = QListWidget()
+        self.gallery_view.setObjectName("galleryView")
+        self.gallery_view.setAccessibleName("Gallery")
+        self.gallery_view.setViewMode(QListView.ViewMode.IconMode)
+        self.gallery_view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.gallery_view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.gallery_view.setUniformItemSizes(True)
+        self.gallery_view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        side = QWidget()
+        side.setObjectName("sidePanel")
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(QLabel("<b>Queue</b>"))
+        side_layout.addWidget(self.queue_view, 1)
+        side_layout.addWidget(self.remove_job_button)
+        side_layout.addWidget(QLabel("<b>Gallery</b>"))
+        side_layout.addWidget(self.gallery_view, 3)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(controls)
+        self.splitter.addWidget(self.result_view)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([380, 640, 260])
+
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(6, 6, 6, 6)
+        central_layout.addWidget(self.message_bar)
+        central_layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("progressBar")
+        self.progress_bar.setAccessibleName("Generation progress")
+        self.progress_bar.setMaximumWidth(260)
+        self.progress_bar.setFormat("idle")
+        self.progress_bar.setValue(0)
+        self.speed_label = QLabel("")
+        self.speed_label.setObjectName("speedLabel")
+        self.status_label = QLabel("Ready")
+        self.status_label.setObjectName("statusLabel")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.speed_label)
+        self.statusBar().addPermanentWidget(self.progress_bar)
+
+        self._build_menus()
+        self.generate_button.clicked.connect(self.generate)
+        self.prompt_editor.generate_requested.connect(self.generate)
+        self.cancel_button.clicked.connect(self.cancel_running)
+        self.remove_job_button.clicked.connect(self.remove_selected_jobs)
+        self.parameters.validity_changed.connect(self.generate_button.setEnabled)
+        self.result_view.message.connect(self.show_status)
+        queue.busy_changed.connect(self._on_busy_changed)
+        self.gallery_view.itemActivated.connect(self._show_gallery_item)
+        self.gallery_view.itemClicked.connect(self._show_gallery_item)
+        self.restore_settings()
+
+    # menus -----------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setObjectName("settingsAction")
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.triggered.connect(self.open_settings)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    # generation ------------------------------------------------------------------------------
+    @Slot()
+    def generate(self) -> None:
+        """Queue ``batch count`` jobs built from the current values (or explain what's wrong)."""
+        runs = self.parameters.batch_count_spin.value()
+        try:
+            requests = []
+            for run in range(runs):
+                request = self.parameters.build_request(
+                    self.prompt_editor.prompt(), self.prompt_editor.negative_prompt()
+                )
+                if run and self.parameters.seed_mode() != "random":
+                    seed = (request.seed + run * request.batch_size) % 2**32
+                    request = request.replace(seed=seed)
+                requests.append(request)
+        except InvalidRequestError as error:
+            self.message_bar.show_error(str(error))
+            return
+        if not requests[0].prompt.strip():
+            self.message_bar.show_notice("The prompt is empty: the image will be unguided noise.")
+        self.prompt_editor.remember()
+        for request in requests:
+            self.queue.submit(request)
+        self.parameters.note_used_seed(requests[-1].seed)
+
+    @Slot()
+    def cancel_running(self) -> None:
+        running = self.queue.running
+        if running is not None:
+            self.queue.cancel(running.id)
+            self.show_status("Cancelling…")
+
+    @Slot()
+    def remove_selected_jobs(self) -> None:
+        ids = [index.data(JobQueue.JobIdRole) for index in self.queue_view.selectedIndexes()]
+        for job_id in ids:
+            self.queue.remove(job_id)
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        if not busy:
+            self.progress_bar.setFormat("idle")
+            self.speed_label.setText("")
+
+    # worker signals --------------------------------------------------------------------------
+    @Slot(str)
+    def on_job_started(self, job_id: str) -> None:
+        job = self.queue.job(job_id)
+        self.progress_bar.setRange(0, max(job.request.steps if job else 1, 1))
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("starting…")
+        self.message_bar.hide()
+
+    @Slot(str, int, int, float, float)
+    def on_progress(self, job_id: str, step: int, total: int, rate: float, eta: float) -> None:
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(step)
+        self.progress_bar.setFormat(f"step {step}/{total}")
+        speed = f"{rate:.2f} it/s" if rate >= 1 else f"{1 / rate:.1f} s/it" if rate > 0 else ""
+        self.speed_label.setText(f"{speed} · ETA {_format_eta(eta)}")
+
+    @Slot(str, QImage)
+    def on_preview(self, job_id: str, image: QImage) -> None:
+        job = self.queue.job(job_id)
+        if job is not None:
+            big = image.scaled(
+                job.request.width,
+                job.request.height,
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            self.result_view.show_preview(big, f"Preview (step {job.step}/{job.total})…")
+
+    @Slot(str, list)
+    def on_finished(self, job_id: str, images: list[SavedImage]) -> None:
+        if not images:
+            return
+        job = self.queue.job(job_id)
+        first = images[0]
+        prompt = job.request.prompt if job else ""
+        self.result_view.show_result(first.image, first.path, f"seed {first.seed} · {first.path}")
+        for saved in images:
+            self.add_to_gallery(saved, prompt)
+        self.progress_bar.setFormat("done")
+
+    @Slot(str, str)
+    def on_failed(self, job_id: str, message: str) -> None:
+        self.message_bar.show_error(message)
+        self.show_status("Generation failed.")
+
+    @Slot(str)
+    def on_cancelled(self, job_id: str) -> None:
+        self.show_status("Cancelled; nothing was saved.")
+
+    @Slot(str)
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    @Slot(str, int)
+    def on_model_loaded(self, model: str, native_size: int) -> None:
+        if model == self.parameters.model():
+            self.parameters.set_native_size(native_size)
+
+    # gallery (the minimal list of this issue; the gallery issue adds the full browser) -----
+    def add_to_gallery(self, saved: SavedImage, prompt: str) -> None:
+        icon = QIcon(
+            QPixmap.fromImage(
+                saved.image.scaled(
+                    THUMBNAIL_SIZE,
+                    THUMBNAIL_SIZE,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+        )
+        item = QListWidgetItem(icon, str(saved.seed))
+        item.setToolTip(f"{prompt}\nseed {saved.seed}\n{saved.path}")
+        item.setData(Qt.ItemDataRole.UserRole, saved)
+        self.gallery_view.insertItem(0, item)
+
+    @Slot(QListWidgetItem)
+    def _show_gallery_item(self, item: QListWidgetItem) -> None:
+        saved: Any = item.data(Qt.ItemDataRole.UserRole)
+        if isinstance(saved, SavedImage):
+            self.result_view.show_result(
+                saved.image, saved.path, f"seed {saved.seed} · {saved.path}"
+            )
+
+    # settings --------------------------------------------------------------------------------
+    def restore_settings(self) -> None:
+        settings = self.settings
+        self.prompt_editor.set_prompts(settings.prompt, settings.negative_prompt)
+        self.parameters.load_settings(settings)
+        if settings.window_geometry:
+            self.restoreGeometry(QByteArray(base64.b64decode(settings.window_geometry)))
+        else:
+            self.resize(1320, 820)
+        if settings.window_state:
+            self.restoreState(QByteArray(base64.b64decode(settings.window_state)))
+        if len(settings.splitter_sizes) == 3:
+            self.splitter.setSizes(settings.splitter_sizes)
+
+    def store_settings(self) -> None:
+        settings = self.settings
+        settings.prompt = self.prompt_editor.prompt()
+        settings.negative_prompt = self.prompt_editor.negative_prompt()
+        self.parameters.store_settings(settings)
+        settings.window_geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode()
+        settings.window_state = base64.b64encode(bytes(self.saveState().data())).decode()
+        settings.splitter_sizes = list(self.splitter.sizes())
+
+    @Slot()
+    def open_settings(self) -> None:
+        from sd21_desktop.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            dialog.apply_to(self.settings)
+            self.settings_changed()
+
+    def settings_changed(self) -> None:
+        """Overridden by the app to pass the new runtime options to the worker."""
+
+    @Slot()
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b> {__version__}<br>Stable Diffusion 2.x on your own machine.",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.closing = True
+        self.store_settings()
+        super().closeEvent(event)

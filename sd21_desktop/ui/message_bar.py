@@ -1,0 +1,47 @@
+"""A non-modal message strip at the top of the window: errors and notices that never block."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+
+_STYLES = {
+    "error": "background: #fdecea; color: #611a15; border: 1px solid #f5c2c0;",
+    "notice": "background: #fff8e1; color: #5f4300; border: 1px solid #ffe08a;",
+}
+
+
+class MessageBar(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setAccessibleName("Messages")
+        self.label = QLabel()
+        self.label.setObjectName("messageLabel")
+        self.label.setWordWrap(True)
+        close = QToolButton(text="✕")
+        close.setAccessibleName("Dismiss message")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.kind = ""
+        self.hide()
+
+    @Slot(str)
+    def show_error(self, text: str) -> None:
+        self._show(text, "error")
+
+    @Slot(str)
+    def show_notice(self, text: str) -> None:
+        self._show(text, "notice")
+
+    def _show(self, text: str, kind: str) -> None:
+        self.kind = kind
+        self.setStyleSheet(f"#messageBar {{ {_STYLES[kind]} border-radius: 4px; }}")
+        self.label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""

@@ -1,0 +1,308 @@
+"""Generation parameters: model, scheduler, steps, guidance, seed, size and batch.
+
+Every value is checked as it changes, with the same validation as the request object, and the
+problem is explained inline before the user clicks Generate.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
+
+from sd21_desktop.engine.models import KNOWN_MODELS, identify, native_size_hint
+from sd21_desktop.engine.request import (
+    MAX_BATCH_SIZE,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_SIDE,
+    GenerationRequest,
+    random_seed,
+)
+from sd21_desktop.engine.schedulers import SCHEDULERS
+from sd21_desktop.errors import InvalidRequestError, UserFacingError
+from sd21_desktop.settings import AppSettings
+
+SEED_MODE_LABELS = {"random": "Random", "fixed": "Fixed", "reuse_last": "Reuse last"}
+SIZE_PRESETS = {
+    768: [(768, 768), (768, 512), (512, 768), (1024, 576), (576, 1024)],
+    512: [(512, 512), (512, 384), (384, 512), (640, 384), (384, 640)],
+}
+
+
+def _named(widget: QWidget, name: str, accessible: str) -> None:
+    widget.setObjectName(name)
+    widget.setAccessibleName(accessible)
+
+
+class ParametersPanel(QWidget):
+    validity_changed = Signal(bool)
+    model_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.native_size = 768
+        self.last_seed: int | None = None
+
+        self.model_combo = QComboBox()
+        _named(self.model_combo, "modelCombo", "Model")
+        self.model_combo.setEditable(True)
+        for model in KNOWN_MODELS:
+            if model.kind == "txt2img":
+                self.model_combo.addItem(model.repo_id, model.repo_id)
+        self.model_combo.setToolTip("A hub id, a diffusers folder or a .safetensors file")
+        browse = QToolButton(text="…")
+        browse.setObjectName("browseModelButton")
+        browse.setAccessibleName("Choose a model file or folder")
+        browse.clicked.connect(self._browse_model)
+
+        self.scheduler_combo = QComboBox()
+        _named(self.scheduler_combo, "schedulerCombo", "Scheduler")
+        for spec in SCHEDULERS:
+            self.scheduler_combo.addItem(spec.label, spec.name)
+
+        self.steps_spin = QSpinBox(minimum=1, maximum=MAX_STEPS, value=25)
+        _named(self.steps_spin, "stepsSpin", "Steps")
+        self.guidance_spin = QDoubleSpinBox(minimum=0.0, maximum=MAX_GUIDANCE, value=7.5)
+        self.guidance_spin.setSingleStep(0.5)
+        self.guidance_spin.setDecimals(1)
+        _named(self.guidance_spin, "guidanceSpin", "Guidance scale")
+
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
+        # QSpinBox is 32-bit signed; seeds above 2^31 - 1 come from the gallery and stay exact
+        # through the request, the spin box only shows the ones it can hold.
+        _named(self.seed_spin, "seedSpin", "Seed")
+        self.seed_mode_combo = QComboBox()
+        _named(self.seed_mode_combo, "seedModeCombo", "Seed mode")
+        for mode, label in SEED_MODE_LABELS.items():
+            self.seed_mode_combo.addItem(label, mode)
+        self.last_seed_label = QLabel("")
+        self.last_seed_label.setObjectName("lastSeedLabel")
+
+        self.width_spin = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=768, singleStep=8)
+        _named(self.width_spin, "widthSpin", "Width")
+        self.height_spin = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=768, singleStep=8)
+        _named(self.height_spin, "heightSpin", "Height")
+        self.size_presets = QToolButton(text="Presets")
+        self.size_presets.setObjectName("sizePresetsButton")
+        self.size_presets.setAccessibleName("Size presets")
+        self.size_presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.size_presets.setMenu(QMenu(self.size_presets))
+        self.size_presets.menu().aboutToShow.connect(self._fill_presets)
+
+        self.batch_size_spin = QSpinBox(minimum=1, maximum=MAX_BATCH_SIZE, value=1)
+        _named(self.batch_size_spin, "batchSizeSpin", "Batch size")
+        self.batch_count_spin = QSpinBox(minimum=1, maximum=100, value=1)
+        _named(self.batch_count_spin, "batchCountSpin", "Batch count")
+
+        self.validation_label = QLabel("")
+        self.validation_label.setObjectName("validationLabel")
+        self.validation_label.setWordWrap(True)
+        self.validation_label.setStyleSheet("color: #c62828;")
+
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_combo, 1)
+        model_row.addWidget(browse)
+        form.addRow("Model", model_row)
+        form.addRow("Scheduler", self.scheduler_combo)
+        form.addRow("Steps", self.steps_spin)
+        form.addRow("Guidance", self.guidance_spin)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_mode_combo)
+        seed_row.addWidget(self.seed_spin, 1)
+        form.addRow("Seed", seed_row)
+        form.addRow("", self.last_seed_label)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.width_spin)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_spin)
+        size_row.addWidget(self.size_presets)
+        form.addRow("Size", size_row)
+        batch_row = QHBoxLayout()
+        batch_row.addWidget(self.batch_size_spin)
+        batch_row.addWidget(QLabel("images × runs"))
+        batch_row.addWidget(self.batch_count_spin)
+        form.addRow("Batch", batch_row)
+        form.addRow(self.validation_label)
+
+        for spin in (
+            self.steps_spin,
+            self.seed_spin,
+            self.width_spin,
+            self.height_spin,
+            self.batch_size_spin,
+        ):
+            spin.valueChanged.connect(self.revalidate)
+        self.guidance_spin.valueChanged.connect(self.revalidate)
+        self.model_combo.currentTextChanged.connect(self._on_model_text)
+        self.seed_mode_combo.currentIndexChanged.connect(self._on_seed_mode)
+        self._on_seed_mode()
+
+    # values ----------------------------------------------------------------------------------
+    def model(self) -> str:
+        return self.model_combo.currentText().strip()
+
+    def seed_mode(self) -> str:
+        return str(self.seed_mode_combo.currentData())
+
+    def next_seed(self) -> int:
+        mode = self.seed_mode()
+        if mode == "fixed":
+            return self.seed_spin.value()
+        if mode == "reuse_last" and self.last_seed is not None:
+            return self.last_seed
+        return random_seed()
+
+    def build_request(self, prompt: str, negative_prompt: str) -> GenerationRequest:
+        """The request for the current values; raises InvalidRequestError if one is wrong."""
+        return GenerationRequest(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            model=self.model(),
+            seed=self.next_seed(),
+            steps=self.steps_spin.value(),
+            guidance_scale=round(self.guidance_spin.value(), 2),
+            scheduler=str(self.scheduler_combo.currentData()),
+            width=self.width_spin.value(),
+            height=self.height_spin.value(),
+            batch_size=self.batch_size_spin.value(),
+        )
+
+    def note_used_seed(self, seed: int) -> None:
+        self.last_seed = seed
+        self.last_seed_label.setText(f"last seed: {seed}")
+
+    @Slot()
+    def revalidate(self) -> bool:
+        problems: list[str] = []
+        try:
+            self.build_request("validation", "")
+        except InvalidRequestError as error:
+            problems.append(str(error))
+        if not self.model():
+            problems.append("Choose a model.")
+        width, height = self.width_spin.value(), self.height_spin.value()
+        if not problems and max(width, height) > 2 * self.native_size:
+            problems.append(
+                f"Note: {width}×{height} is far above this model's {self.native_size}px; "
+                "expect repeated subjects. (Generate still works.)"
+            )
+            self.validation_label.setStyleSheet("color: #ef6c00;")
+            self.validation_label.setText(problems[0])
+            self.validity_changed.emit(True)
+            return True
+        self.validation_label.setStyleSheet("color: #c62828;")
+        self.validation_label.setText("\n".join(problems))
+        valid = not problems
+        self.validity_changed.emit(valid)
+        return valid
+
+    # model and size ----------------------------------------------------------------------------
+    def set_native_size(self, size: int) -> None:
+        """Follow the model's size if the user kept the previous model's."""
+        if (self.width_spin.value(), self.height_spin.value()) == (self.native_size,) * 2:
+            self.width_spin.setValue(size)
+            self.height_spin.setValue(size)
+        self.native_size = size
+        self.revalidate()
+
+    @Slot(str)
+    def _on_model_text(self, text: str) -> None:
+        try:
+            size = native_size_hint(identify(text)) if text.strip() else None
+        except UserFacingError:
+            size = None
+        if size is not None:
+            self.set_native_size(size)
+        self.revalidate()
+        self.model_changed.emit(text.strip())
+
+    @Slot()
+    def _browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Choose a model",
+            "",
+            "Stable Diffusion 2 models (*.safetensors *.ckpt model_index.json);;All files (*)",
+        )
+        if path:
+            if path.endswith("model_index.json"):
+                path = path.rsplit("/", 1)[0]
+            self.model_combo.setEditText(path)
+
+    @Slot()
+    def _fill_presets(self) -> None:
+        menu = self.size_presets.menu()
+        menu.clear()
+        for width, height in SIZE_PRESETS.get(self.native_size, SIZE_PRESETS[512]):
+            action = menu.addAction(f"{width} × {height}")
+            action.triggered.connect(lambda _=False, w=width, h=height: self.set_size(w, h))
+
+    def set_size(self, width: int, height: int) -> None:
+        self.width_spin.setValue(width)
+        self.height_spin.setValue(height)
+
+    @Slot()
+    def _on_seed_mode(self) -> None:
+        self.seed_spin.setEnabled(self.seed_mode() == "fixed")
+        self.revalidate()
+
+    # settings ----------------------------------------------------------------------------------
+    def load_settings(self, settings: AppSettings) -> None:
+        if self.model_combo.findText(settings.model) < 0:
+            self.model_combo.addItem(settings.model, settings.model)
+        self.model_combo.setCurrentText(settings.model)
+        index = self.scheduler_combo.findData(settings.scheduler)
+        self.scheduler_combo.setCurrentIndex(max(index, 0))
+        self.steps_spin.setValue(settings.steps)
+        self.guidance_spin.setValue(settings.guidance_scale)
+        self.seed_spin.setValue(min(settings.seed, self.seed_spin.maximum()))
+        self.seed_mode_combo.setCurrentIndex(
+            max(self.seed_mode_combo.findData(settings.seed_mode), 0)
+        )
+        self.width_spin.setValue(settings.width)
+        self.height_spin.setValue(settings.height)
+        self.batch_size_spin.setValue(settings.batch_size)
+        self.batch_count_spin.setValue(settings.batch_count)
+        self.revalidate()
+
+    def store_settings(self, settings: AppSettings) -> None:
+        settings.model = self.model()
+        settings.scheduler = str(self.scheduler_combo.currentData())
+        settings.steps = self.steps_spin.value()
+        settings.guidance_scale = self.guidance_spin.value()
+        settings.seed = self.seed_spin.value()
+        settings.seed_mode = self.seed_mode()
+        settings.width = self.width_spin.value()
+        settings.height = self.height_spin.value()
+        settings.batch_size = self.batch_size_spin.value()
+        settings.batch_count = self.batch_count_spin.value()
+
+    def apply_request(self, request: GenerationRequest) -> None:
+        """Load a stored request's parameters (e.g. from the gallery) with a fixed seed."""
+        if self.model_combo.findText(request.model) < 0:
+            self.model_combo.addItem(request.model, request.model)
+        self.model_combo.setCurrentText(request.model)
+        self.scheduler_combo.setCurrentIndex(
+            max(self.scheduler_combo.findData(request.scheduler), 0)
+        )
+        self.steps_spin.setValue(request.steps)
+        self.guidance_spin.setValue(request.guidance_scale)
+        self.seed_mode_combo.setCurrentIndex(self.seed_mode_combo.findData("fixed"))
+        self.seed_spin.setValue(min(request.seed, self.seed_spin.maximum()))
+        self.set_size(request.width, request.height)
+        self.batch_size_spin.setValue(request.batch_size)

@@ -1,0 +1,169 @@
+"""The prompt editor: prompt and negative prompt with live token counters and history.
+
+SD2's text encoder reads 75 prompt tokens; the counter shows ``n/75`` and the words past the
+limit are struck through in red, since the pipeline drops them silently.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QSizePolicy,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sd21_desktop.engine.tokens import TokenCount, count_tokens
+from sd21_desktop.prompt_history import PromptHistory, PromptPair
+
+
+class PromptTextEdit(QPlainTextEdit):
+    """A plain-text prompt box (undo/redo built in) that marks the tokens past the limit."""
+
+    token_count_changed = Signal(object)  # TokenCount
+
+    def __init__(self, object_name: str, accessible_name: str, placeholder: str) -> None:
+        super().__init__()
+        self.setObjectName(object_name)
+        self.setAccessibleName(accessible_name)
+        self.setPlaceholderText(placeholder)
+        self.setTabChangesFocus(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.last_count = count_tokens("")
+        self.textChanged.connect(self._recount)
+
+    @Slot()
+    def _recount(self) -> None:
+        count = count_tokens(self.toPlainText())
+        self.last_count = count
+        self._mark_dropped(count)
+        self.token_count_changed.emit(count)
+
+    def _mark_dropped(self, count: TokenCount) -> None:
+        selections: list[QTextEdit.ExtraSelection] = []
+        if count.dropped_from is not None:
+            selection = QTextEdit.ExtraSelection()
+            fmt = QTextCharFormat()
+            fmt.setForeground(QColor("#c62828"))
+            fmt.setFontStrikeOut(True)
+            fmt.setToolTip("Past the 75-token limit: the model never sees these words.")
+            selection.format = fmt  # type: ignore[attr-defined]
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(count.dropped_from)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            selection.cursor = cursor  # type: ignore[attr-defined]
+            selections.append(selection)
+        self.setExtraSelections(selections)
+
+
+class PromptEditor(QWidget):
+    generate_requested = Signal()
+
+    def __init__(self, history: PromptHistory, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.prompt_edit = PromptTextEdit("promptEdit", "Prompt", "Describe the image…")
+        self.negative_edit = PromptTextEdit(
+            "negativePromptEdit", "Negative prompt", "What to avoid (optional)…"
+        )
+        self.negative_edit.setMaximumHeight(80)
+        self.prompt_counter = QLabel()
+        self.prompt_counter.setObjectName("promptTokenCounter")
+        self.negative_counter = QLabel()
+        self.negative_counter.setObjectName("negativeTokenCounter")
+        self.history_button = QToolButton()
+        self.history_button.setObjectName("promptHistoryButton")
+        self.history_button.setText("History")
+        self.history_button.setAccessibleName("Prompt history")
+        self.history_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.history_menu = QMenu(self.history_button)
+        self.history_menu.aboutToShow.connect(self._fill_history_menu)
+        self.history_button.setMenu(self.history_menu)
+
+        header = QHBoxLayout()
+        header.addWidget(QLabel("<b>Prompt</b>"))
+        header.addStretch(1)
+        header.addWidget(self.prompt_counter)
+        header.addWidget(self.history_button)
+        negative_header = QHBoxLayout()
+        negative_header.addWidget(QLabel("<b>Negative prompt</b>"))
+        negative_header.addStretch(1)
+        negative_header.addWidget(self.negative_counter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.prompt_edit, 3)
+        layout.addLayout(negative_header)
+        layout.addWidget(self.negative_edit, 1)
+
+        self.prompt_edit.token_count_changed.connect(
+            lambda count: self._show_count(self.prompt_counter, count)
+        )
+        self.negative_edit.token_count_changed.connect(
+            lambda count: self._show_count(self.negative_counter, count)
+        )
+        self._show_count(self.prompt_counter, self.prompt_edit.last_count)
+        self._show_count(self.negative_counter, self.negative_edit.last_count)
+        for edit in (self.prompt_edit, self.negative_edit):
+            for keys in ("Ctrl+Return", "Ctrl+Enter"):
+                shortcut = QShortcut(QKeySequence(keys), edit)
+                shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+                shortcut.activated.connect(self.generate_requested)
+
+    @staticmethod
+    def _show_count(label: QLabel, count: TokenCount) -> None:
+        label.setText(f"{count.count}/{count.limit}")
+        over = count.over_limit
+        label.setStyleSheet(
+            "color: #c62828; font-weight: bold;" if over else "color: palette(mid);"
+        )
+        label.setToolTip(
+            f"{count.count - count.limit} tokens past the limit are dropped."
+            if over
+            else "Tokens used of the 75 the text encoder reads."
+        )
+
+    def prompt(self) -> str:
+        return self.prompt_edit.toPlainText()
+
+    def negative_prompt(self) -> str:
+        return self.negative_edit.toPlainText()
+
+    def set_prompts(self, prompt: str, negative_prompt: str) -> None:
+        self.prompt_edit.setPlainText(prompt)
+        self.negative_edit.setPlainText(negative_prompt)
+
+    def remember(self) -> None:
+        self.history.add(self.prompt(), self.negative_prompt())
+
+    @Slot()
+    def _fill_history_menu(self) -> None:
+        self.history_menu.clear()
+        search = self.history_menu.addAction("Search history…")
+        search.triggered.connect(self._search_history)
+        self.history_menu.addSeparator()
+        if not self.history.entries:
+            self.history_menu.addAction("(no prompts yet)").setEnabled(False)
+        for pair in self.history.entries[:25]:
+            self._add_history_action(pair)
+
+    def _add_history_action(self, pair: PromptPair) -> None:
+        text = pair.prompt.replace("\n", " ")
+        action = self.history_menu.addAction(text if len(text) < 70 else text[:69] + "…")
+        action.setToolTip(pair.prompt)
+        action.triggered.connect(lambda: self.set_prompts(pair.prompt, pair.negative_prompt))
+
+    @Slot()
+    def _search_history(self) -> None:
+        from sd21_desktop.ui.history_dialog import HistoryDialog
+
+        dialog = HistoryDialog(self.history, self)
+        if dialog.exec() and dialog.chosen is not None:
+            self.set_prompts(dialog.chosen.prompt, dialog.chosen.negative_prompt)

@@ -1,0 +1,207 @@
+"""The result view: the live preview while a job runs, then the finished image.
+
+Fit or 100 % zoom, wheel zoom, drag to pan, save as, copy to the clipboard, and drag the image
+out to other programs (as the PNG file, so its metadata travels with it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPoint, QRunnable, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtGui import (
+    QDrag,
+    QGuiApplication,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPixmap,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class _CopyFile(QRunnable):
+    """File copies run on the thread pool: the GUI thread does no blocking I/O."""
+
+    def __init__(self, source: Path, target: Path, done: Signal) -> None:
+        super().__init__()
+        self.source, self.target, self.done = source, target, done
+
+    def run(self) -> None:
+        try:
+            shutil.copy2(self.source, self.target)
+            self.done.emit(f"Saved {self.target}")
+        except OSError as error:
+            self.done.emit(f"Could not save to {self.target}: {error.strerror or error}")
+
+
+class ImageCanvasView(QGraphicsView):
+    """A zoomable, pannable view of one image."""
+
+    drag_out_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("previewView")
+        self.setAccessibleName("Result and live preview")
+        self._scene = QGraphicsScene(self)
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._scene.addItem(self._item)
+        self.setScene(self._scene)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setBackgroundBrush(Qt.GlobalColor.darkGray)
+        self.fit_mode = True
+        self._press: QPoint | None = None
+
+    def set_image(self, image: QImage) -> None:
+        self._item.setPixmap(QPixmap.fromImage(image))
+        self._scene.setSceneRect(self._item.boundingRect())
+        if self.fit_mode:
+            self.fit()
+
+    def has_image(self) -> bool:
+        return not self._item.pixmap().isNull()
+
+    def current_image(self) -> QImage:
+        return self._item.pixmap().toImage()
+
+    def fit(self) -> None:
+        self.fit_mode = True
+        if self.has_image():
+            self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def actual_size(self) -> None:
+        self.fit_mode = False
+        self.resetTransform()
+
+    def zoom_factor(self) -> float:
+        return self.transform().m11()
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        if self.fit_mode:
+            self.fit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        if not self.has_image():
+            return
+        self.fit_mode = False
+        factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+        self.scale(factor, factor)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        # Ctrl+drag (or the right button) drags the image out; a plain drag pans.
+        if event.button() == Qt.MouseButton.RightButton or (
+            event.button() == Qt.MouseButton.LeftButton
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self._press = event.position().toPoint()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._press is not None:
+            if (event.position().toPoint() - self._press).manhattanLength() > 8:
+                self._press = None
+                self.drag_out_requested.emit()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._press = None
+        super().mouseReleaseEvent(event)
+
+
+class ResultView(QWidget):
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = ImageCanvasView()
+        self.current_path: Path | None = None
+        self.caption = QLabel("No image yet: write a prompt and press Generate (Ctrl+Enter).")
+        self.caption.setObjectName("resultCaption")
+        self.caption.setWordWrap(True)
+        buttons = QHBoxLayout()
+        self.buttons: dict[str, QToolButton] = {}
+        for name, label, slot in (
+            ("fitButton", "Fit", self.view.fit),
+            ("actualSizeButton", "100 %", self.view.actual_size),
+            ("saveAsButton", "Save as…", self.save_as),
+            ("copyButton", "Copy", self.copy_to_clipboard),
+        ):
+            button = QToolButton(text=label)
+            button.setObjectName(name)
+            button.setAccessibleName(label)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+            self.buttons[name] = button
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.caption)
+        layout.addLayout(buttons)
+        self.view.drag_out_requested.connect(self.start_drag)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        for name in ("saveAsButton", "copyButton"):
+            self.buttons[name].setEnabled(self.current_path is not None)
+
+    def show_preview(self, image: QImage, caption: str) -> None:
+        self.view.set_image(image)
+        self.caption.setText(caption)
+
+    def show_result(self, image: QImage, path: str, caption: str) -> None:
+        self.current_path = Path(path)
+        self.view.set_image(image)
+        self.caption.setText(caption)
+        self._update_buttons()
+
+    @Slot()
+    def save_as(self) -> None:
+        if self.current_path is None:
+            return
+        target, _ = QFileDialog.getSaveFileName(
+            self, "Save image as", self.current_path.name, "PNG image (*.png)"
+        )
+        if target:
+            QThreadPool.globalInstance().start(
+                _CopyFile(self.current_path, Path(target), self.message)
+            )
+
+    @Slot()
+    def copy_to_clipboard(self) -> None:
+        if self.view.has_image():
+            QGuiApplication.clipboard().setImage(self.view.current_image())
+            self.message.emit("Image copied to the clipboard.")
+
+    @Slot()
+    def start_drag(self) -> None:
+        if self.current_path is None:
+            return
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(self.current_path))])
+        mime.setImageData(self.view.current_image())
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        drag.setPixmap(
+            self.view.current_image().scaled(128, 128, Qt.AspectRatioMode.KeepAspectRatio)
+        )
+        drag.exec(Qt.DropAction.CopyAction)

@@ -1,0 +1,80 @@
+"""Device and memory settings: device, dtype, attention, slicing, VAE tiling, CPU offload."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QWidget,
+)
+
+from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
+from sd21_desktop.settings import AppSettings
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.device_combo = QComboBox(objectName="deviceCombo")
+        self.device_combo.addItems(list(DEVICE_CHOICES))
+        self.device_combo.setCurrentText(settings.device)
+        self.dtype_combo = QComboBox(objectName="dtypeCombo")
+        self.dtype_combo.addItems(list(DTYPE_CHOICES))
+        self.dtype_combo.setCurrentText(settings.dtype)
+        self.attention_combo = QComboBox(objectName="attentionCombo")
+        self.attention_combo.addItems(list(ATTENTION_CHOICES))
+        self.attention_combo.setCurrentText(settings.attention)
+        self.slicing_check = QCheckBox(
+            "Attention slicing (less memory, slower)", objectName="attentionSlicingCheck"
+        )
+        self.slicing_check.setChecked(settings.attention_slicing)
+        self.vae_slicing_check = QCheckBox(
+            "VAE slicing (decode a batch one image at a time)", objectName="vaeSlicingCheck"
+        )
+        self.vae_slicing_check.setChecked(settings.vae_slicing)
+        self.vae_tiling_check = QCheckBox(
+            "VAE tiling (decode large images in tiles)", objectName="vaeTilingCheck"
+        )
+        self.vae_tiling_check.setChecked(settings.vae_tiling)
+        self.offload_check = QCheckBox(
+            "CPU offload (keep idle parts in RAM; CUDA only)", objectName="cpuOffloadCheck"
+        )
+        self.offload_check.setChecked(settings.cpu_offload)
+        note = QLabel(
+            "auto: CUDA, then Apple MPS, then CPU; float16 on CUDA, float32 elsewhere.\n"
+            "Changing device or dtype reloads the model before the next job."
+        )
+        note.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Precision", self.dtype_combo)
+        form.addRow("Attention", self.attention_combo)
+        for check in (
+            self.slicing_check,
+            self.vae_slicing_check,
+            self.vae_tiling_check,
+            self.offload_check,
+        ):
+            form.addRow(check)
+        form.addRow(note)
+        form.addRow(buttons)
+
+    def apply_to(self, settings: AppSettings) -> None:
+        settings.device = self.device_combo.currentText()
+        settings.dtype = self.dtype_combo.currentText()
+        settings.attention = self.attention_combo.currentText()
+        settings.attention_slicing = self.slicing_check.isChecked()
+        settings.vae_slicing = self.vae_slicing_check.isChecked()
+        settings.vae_tiling = self.vae_tiling_check.isChecked()
+        settings.cpu_offload = self.offload_check.isChecked()
