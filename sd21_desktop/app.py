@@ -59,14 +59,14 @@ class AppController(QObject):
         self.worker = EngineWorker(
             settings.runtime_options(), lambda result: save_to_gallery_folder(paths, result)
         )
-        self.thread = QThread()
-        self.thread.setObjectName("engineThread")
-        self.worker.moveToThread(self.thread)
+        self.engine_thread = QThread()
+        self.engine_thread.setObjectName("engineThread")
+        self.worker.moveToThread(self.engine_thread)
         self.window = MainWindow(settings, history, self.queue)
         self.window.controller = self  # type: ignore[attr-defined]
         self.window.settings_changed = self.apply_settings  # type: ignore[method-assign]
         self._wire()
-        self.thread.start()
+        self.engine_thread.start()
         self.shut_down = False
 
     def _wire(self) -> None:
@@ -119,10 +119,12 @@ class AppController(QObject):
         self.shut_down = True
         self.queue.cancel_all()
         self.window.store_settings()
-        self.thread.quit()
-        self.thread.wait()
-        for save, what in ((lambda: save_settings(self.paths.settings_path, self.settings),
-                            "settings"), (self.history.save, "prompt history")):
+        self.engine_thread.quit()
+        self.engine_thread.wait()
+        for save, what in (
+            (lambda: save_settings(self.paths.settings_path, self.settings), "settings"),
+            (self.history.save, "prompt history"),
+        ):
             try:
                 save()
             except OSError as error:

@@ -32,7 +32,8 @@ class PromptHistory:
         return [
             PromptPair(item["prompt"], item.get("negative_prompt", ""))
             for item in data
-            if isinstance(item, dict) and isinstance(item.get("prompt"), str)
+            if isinstance(item, dict)
+            and isinstance(item.get("prompt"), str)
             and isinstance(item.get("negative_prompt", ""), str)
         ][:MAX_ENTRIES]
 
@@ -48,7 +49,8 @@ class PromptHistory:
         if not needle:
             return list(self.entries)
         return [
-            entry for entry in self.entries
+            entry
+            for entry in self.entries
             if needle in entry.prompt.lower() or needle in entry.negative_prompt.lower()
         ]
 

@@ -47,9 +47,12 @@ class Job:
     def describe(self) -> str:
         prompt = self.request.prompt.replace("\n", " ")
         prompt = prompt if len(prompt) <= 48 else prompt[:47] + "…"
-        where = f" {self.step}/{self.total}" if self.state is JobState.RUNNING and self.total else ""
+        where = (
+            f" {self.step}/{self.total}" if self.state is JobState.RUNNING and self.total else ""
+        )
         size = f"{self.request.width}×{self.request.height}"
-        return f"[{self.state.value}{where}] {prompt or '(empty prompt)'} · {size} · seed {self.request.seed}"
+        shown = prompt or "(empty prompt)"
+        return f"[{self.state.value}{where}] {shown} · {size} · seed {self.request.seed}"
 
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -97,7 +100,7 @@ class JobQueue(QAbstractListModel):
     def is_busy(self) -> bool:
         return bool(self._jobs)
 
-    def submit(self, request: GenerationRequest) -> Job:
+    def enqueue(self, request: GenerationRequest) -> Job:
         job = Job(request)
         self._history[job.id] = job
         row = len(self._jobs)

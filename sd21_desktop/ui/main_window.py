@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
             self.message_bar.show_notice("The prompt is empty: the image will be unguided noise.")
         self.prompt_editor.remember()
         for request in requests:
-            self.queue.submit(request)
+            self.queue.enqueue(request)
         self.parameters.note_used_seed(requests[-1].seed)
 
     @Slot()

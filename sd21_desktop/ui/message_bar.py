@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
+
+from sd21_desktop.ui.widgets import tool_button
 
 _STYLES = {
     "error": "background: #fdecea; color: #611a15; border: 1px solid #f5c2c0;",
@@ -19,7 +21,7 @@ class MessageBar(QFrame):
         self.label = QLabel()
         self.label.setObjectName("messageLabel")
         self.label.setWordWrap(True)
-        close = QToolButton(text="✕")
+        close = tool_button("✕")
         close.setAccessibleName("Dismiss message")
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)

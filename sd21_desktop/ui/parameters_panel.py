@@ -24,7 +24,6 @@ from sd21_desktop.engine.models import KNOWN_MODELS, identify, native_size_hint
 from sd21_desktop.engine.request import (
     MAX_BATCH_SIZE,
     MAX_GUIDANCE,
-    MAX_SEED,
     MAX_SIDE,
     MAX_STEPS,
     MIN_SIDE,
@@ -34,6 +33,7 @@ from sd21_desktop.engine.request import (
 from sd21_desktop.engine.schedulers import SCHEDULERS
 from sd21_desktop.errors import InvalidRequestError, UserFacingError
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.widgets import tool_button
 
 SEED_MODE_LABELS = {"random": "Random", "fixed": "Fixed", "reuse_last": "Reuse last"}
 SIZE_PRESETS = {
@@ -63,7 +63,7 @@ class ParametersPanel(QWidget):
             if model.kind == "txt2img":
                 self.model_combo.addItem(model.repo_id, model.repo_id)
         self.model_combo.setToolTip("A hub id, a diffusers folder or a .safetensors file")
-        browse = QToolButton(text="…")
+        browse = tool_button("…")
         browse.setObjectName("browseModelButton")
         browse.setAccessibleName("Choose a model file or folder")
         browse.clicked.connect(self._browse_model)
@@ -95,7 +95,7 @@ class ParametersPanel(QWidget):
         _named(self.width_spin, "widthSpin", "Width")
         self.height_spin = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=768, singleStep=8)
         _named(self.height_spin, "heightSpin", "Height")
-        self.size_presets = QToolButton(text="Presets")
+        self.size_presets = tool_button("Presets")
         self.size_presets.setObjectName("sizePresetsButton")
         self.size_presets.setAccessibleName("Size presets")
         self.size_presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)

@@ -9,7 +9,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPoint, QRunnable, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtCore import (
+    QMimeData,
+    QPoint,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    QUrl,
+    Signal,
+    SignalInstance,
+    Slot,
+)
 from PySide6.QtGui import (
     QDrag,
     QGuiApplication,
@@ -31,11 +41,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sd21_desktop.ui.widgets import tool_button
+
 
 class _CopyFile(QRunnable):
     """File copies run on the thread pool: the GUI thread does no blocking I/O."""
 
-    def __init__(self, source: Path, target: Path, done: Signal) -> None:
+    def __init__(self, source: Path, target: Path, done: SignalInstance) -> None:
         super().__init__()
         self.source, self.target, self.done = source, target, done
 
@@ -145,7 +157,7 @@ class ResultView(QWidget):
             ("saveAsButton", "Save as…", self.save_as),
             ("copyButton", "Copy", self.copy_to_clipboard),
         ):
-            button = QToolButton(text=label)
+            button = tool_button(label)
             button.setObjectName(name)
             button.setAccessibleName(label)
             button.clicked.connect(slot)

@@ -16,34 +16,47 @@ from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_
 from sd21_desktop.settings import AppSettings
 
 
+def _check(text: str, name: str) -> QCheckBox:
+    check = QCheckBox(text)
+    check.setObjectName(name)
+    check.setAccessibleName(text)
+    return check
+
+
+def _combo(name: str) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName(name)
+    return combo
+
+
 class SettingsDialog(QDialog):
     def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
-        self.device_combo = QComboBox(objectName="deviceCombo")
+        self.device_combo = _combo("deviceCombo")
         self.device_combo.addItems(list(DEVICE_CHOICES))
         self.device_combo.setCurrentText(settings.device)
-        self.dtype_combo = QComboBox(objectName="dtypeCombo")
+        self.dtype_combo = _combo("dtypeCombo")
         self.dtype_combo.addItems(list(DTYPE_CHOICES))
         self.dtype_combo.setCurrentText(settings.dtype)
-        self.attention_combo = QComboBox(objectName="attentionCombo")
+        self.attention_combo = _combo("attentionCombo")
         self.attention_combo.addItems(list(ATTENTION_CHOICES))
         self.attention_combo.setCurrentText(settings.attention)
-        self.slicing_check = QCheckBox(
-            "Attention slicing (less memory, slower)", objectName="attentionSlicingCheck"
+        self.slicing_check = _check(
+            "Attention slicing (less memory, slower)", "attentionSlicingCheck"
         )
         self.slicing_check.setChecked(settings.attention_slicing)
-        self.vae_slicing_check = QCheckBox(
-            "VAE slicing (decode a batch one image at a time)", objectName="vaeSlicingCheck"
+        self.vae_slicing_check = _check(
+            "VAE slicing (decode a batch one image at a time)", "vaeSlicingCheck"
         )
         self.vae_slicing_check.setChecked(settings.vae_slicing)
-        self.vae_tiling_check = QCheckBox(
-            "VAE tiling (decode large images in tiles)", objectName="vaeTilingCheck"
+        self.vae_tiling_check = _check(
+            "VAE tiling (decode large images in tiles)", "vaeTilingCheck"
         )
         self.vae_tiling_check.setChecked(settings.vae_tiling)
-        self.offload_check = QCheckBox(
-            "CPU offload (keep idle parts in RAM; CUDA only)", objectName="cpuOffloadCheck"
+        self.offload_check = _check(
+            "CPU offload (keep idle parts in RAM; CUDA only)", "cpuOffloadCheck"
         )
         self.offload_check.setChecked(settings.cpu_offload)
         note = QLabel(

@@ -88,7 +88,7 @@ def test_closing_during_a_job_stops_the_thread_and_writes_settings(
     window.generate_button.click()
     qtbot.waitUntil(lambda: bool(recorder.of("progress")), timeout=JOB_TIMEOUT_MS)
     window.close()
-    assert window.controller.thread.isFinished()  # type: ignore[attr-defined]
+    assert window.controller.engine_thread.isFinished()  # type: ignore[attr-defined]
     settings = json.loads((data_dir / "settings.json").read_text())
     assert settings["prompt"] == "closing test prompt"
     assert settings["steps"] == 300
@@ -117,7 +117,10 @@ def test_token_counter_matches_the_tokenizer_past_77_tokens(window: MainWindow) 
 
 
 def test_an_engine_failure_shows_a_message_and_the_app_stays_usable(
-    window: MainWindow, recorder: WorkerRecorder, qtbot: QtBot, tmp_path: Path,
+    window: MainWindow,
+    recorder: WorkerRecorder,
+    qtbot: QtBot,
+    tmp_path: Path,
     tiny_model_dir: Path,
 ) -> None:
     broken = tmp_path / "broken"
@@ -146,10 +149,24 @@ def test_invalid_values_are_explained_before_clicking(window: MainWindow) -> Non
 
 
 def test_widgets_carry_stable_object_names(window: MainWindow) -> None:
-    for name in ("promptEdit", "negativePromptEdit", "modelCombo", "schedulerCombo", "stepsSpin",
-                 "guidanceSpin", "seedSpin", "widthSpin", "heightSpin", "batchSizeSpin",
-                 "generateButton", "cancelButton", "progressBar", "previewView", "queueView",
-                 "galleryView"):
+    for name in (
+        "promptEdit",
+        "negativePromptEdit",
+        "modelCombo",
+        "schedulerCombo",
+        "stepsSpin",
+        "guidanceSpin",
+        "seedSpin",
+        "widthSpin",
+        "heightSpin",
+        "batchSizeSpin",
+        "generateButton",
+        "cancelButton",
+        "progressBar",
+        "previewView",
+        "queueView",
+        "galleryView",
+    ):
         widget = window.findChild(QWidget, name)
         assert widget is not None, name
         assert widget.accessibleName(), name
@@ -175,6 +192,7 @@ def test_corrupt_settings_fall_back_to_defaults_with_a_notice(
 def test_ctrl_enter_generates(window: MainWindow, recorder: WorkerRecorder, qtbot: QtBot) -> None:
     window.parameters.steps_spin.setValue(2)
     window.prompt_editor.prompt_edit.setFocus()
-    qtbot.keyClick(window.prompt_editor.prompt_edit, Qt.Key.Key_Return,
-                   Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(
+        window.prompt_editor.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
+    )
     qtbot.waitUntil(lambda: bool(recorder.of("finished")), timeout=JOB_TIMEOUT_MS)

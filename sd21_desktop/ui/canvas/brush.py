@@ -49,8 +49,10 @@ def segment_bounds(a: BrushSample, b: BrushSample) -> tuple[float, float, float,
     ra = max(a.radius, MIN_RADIUS)
     rb = max(b.radius, MIN_RADIUS)
     return (
-        min(a.x - ra, b.x - rb), min(a.y - ra, b.y - rb),
-        max(a.x + ra, b.x + rb), max(a.y + ra, b.y + rb),
+        min(a.x - ra, b.x - rb),
+        min(a.y - ra, b.y - rb),
+        max(a.x + ra, b.x + rb),
+        max(a.y + ra, b.y + rb),
     )
 
 
@@ -61,12 +63,43 @@ def paint_segment(
     *,
     hardness: float,
     erase: bool = False,
-) -> PixelRect | None:
+) -> list[PixelRect]:
     """Paint (or erase) the capsule from ``a`` to ``b`` into ``mask`` (HxW uint8) in place.
 
-    Returns the pixel box that was touched, or None when the capsule misses the mask entirely.
-    ``a == b`` paints a single round dab.
+    Returns the pixel boxes that were touched (empty when the capsule misses the mask). ``a == b``
+    paints one round dab. A long segment is cut into pieces about one brush diameter long, so the
+    work (and the screen area to refresh) follows the stroke instead of its bounding box; with
+    max/min compositing the pieces give exactly the same pixels as the whole capsule would.
     """
+    length = math.hypot(b.x - a.x, b.y - a.y)
+    piece = max(8.0, 2.0 * max(a.radius, b.radius, MIN_RADIUS))
+    count = max(1, math.ceil(length / piece))
+    boxes = []
+    start = a
+    for index in range(1, count + 1):
+        t = index / count
+        end = (
+            b
+            if index == count
+            else BrushSample(
+                a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t, a.radius + (b.radius - a.radius) * t
+            )
+        )
+        box = _paint_capsule(mask, start, end, hardness=hardness, erase=erase)
+        if box is not None:
+            boxes.append(box)
+        start = end
+    return boxes
+
+
+def _paint_capsule(
+    mask: np.ndarray,
+    a: BrushSample,
+    b: BrushSample,
+    *,
+    hardness: float,
+    erase: bool,
+) -> PixelRect | None:
     height, width = mask.shape
     box = PixelRect.from_float_bounds(*segment_bounds(a, b)).intersected(
         PixelRect.full(width, height)
@@ -81,15 +114,16 @@ def paint_segment(
     dx = b.x - a.x
     dy = b.y - a.y
     length_sq = dx * dx + dy * dy
+    radius: np.ndarray | float = a.radius
     if length_sq < 1e-12:
         dist = np.sqrt(px * px + py * py)
-        radius: np.ndarray | float = a.radius
     else:
         t = np.clip((px * np.float32(dx) + py * np.float32(dy)) / np.float32(length_sq), 0.0, 1.0)
         ex = px - t * np.float32(dx)
         ey = py - t * np.float32(dy)
         dist = np.sqrt(ex * ex + ey * ey)
-        radius = a.radius + t * np.float32(b.radius - a.radius) if a.radius != b.radius else a.radius
+        if a.radius != b.radius:
+            radius = a.radius + t * np.float32(b.radius - a.radius)
     cover = coverage(dist, radius, hardness)
     rows, cols = box.slices()
     target = mask[rows, cols]

@@ -45,14 +45,18 @@ class PixelRect:
         if self.is_empty():
             return other
         return PixelRect(
-            min(self.x0, other.x0), min(self.y0, other.y0),
-            max(self.x1, other.x1), max(self.y1, other.y1),
+            min(self.x0, other.x0),
+            min(self.y0, other.y0),
+            max(self.x1, other.x1),
+            max(self.y1, other.y1),
         )
 
     def intersected(self, other: PixelRect) -> PixelRect:
         return PixelRect(
-            max(self.x0, other.x0), max(self.y0, other.y0),
-            min(self.x1, other.x1), min(self.y1, other.y1),
+            max(self.x0, other.x0),
+            max(self.y0, other.y0),
+            min(self.x1, other.x1),
+            min(self.y1, other.y1),
         )
 
     def adjusted(self, margin: int) -> PixelRect:

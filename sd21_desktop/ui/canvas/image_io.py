@@ -97,9 +97,7 @@ def normalize_qimage(image: QImage) -> QImage:
         raise UserFacingError(
             "The picture is empty (0 x 0 pixels).", "Load or paste an image with some content."
         )
-    fmt = (
-        QImage.Format.Format_RGBA8888 if image.hasAlphaChannel() else QImage.Format.Format_RGB888
-    )
+    fmt = QImage.Format.Format_RGBA8888 if image.hasAlphaChannel() else QImage.Format.Format_RGB888
     return image.convertToFormat(fmt) if image.format() != fmt else image.copy()
 
 

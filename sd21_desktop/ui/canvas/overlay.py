@@ -44,7 +44,9 @@ class OverlayCache:
         self._lut = overlay_lut(color, opacity)
         self.refresh(source, PixelRect.full(source.shape[1], source.shape[0]))
 
-    def refresh(self, source: np.ndarray, rect: PixelRect, values: np.ndarray | None = None) -> None:
+    def refresh(
+        self, source: np.ndarray, rect: PixelRect, values: np.ndarray | None = None
+    ) -> None:
         """Recolour ``rect`` from ``source[rect]`` (or from ``values``, already cut to ``rect``)."""
         rows, cols = rect.slices()
         region = source[rows, cols] if values is None else values

@@ -67,7 +67,11 @@ class MaskPatchCommand(QUndoCommand):
 
     @classmethod
     def from_masks(
-        cls, target: MaskTarget, before: np.ndarray, after: np.ndarray, text: str,
+        cls,
+        target: MaskTarget,
+        before: np.ndarray,
+        after: np.ndarray,
+        text: str,
         hint: PixelRect | None = None,
     ) -> MaskPatchCommand | None:
         """A command for the difference between two whole masks, or None when they are equal.

@@ -37,8 +37,14 @@ class ViewTransform:
         self.offset_x += dx
         self.offset_y += dy
 
-    def fit(self, view_width: int, view_height: int, image_width: int, image_height: int,
-            margin: int = 8) -> None:
+    def fit(
+        self,
+        view_width: int,
+        view_height: int,
+        image_width: int,
+        image_height: int,
+        margin: int = 8,
+    ) -> None:
         """Show the whole image centred, never enlarged beyond 100 %."""
         if image_width <= 0 or image_height <= 0:
             self.zoom, self.offset_x, self.offset_y = 1.0, 0.0, 0.0
