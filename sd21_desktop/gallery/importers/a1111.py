@@ -147,7 +147,8 @@ def from_infotext(text: str, source: str | None = None) -> ImportedMetadata:
     settings = {k: v for k, v in parsed.items() if k not in (PROMPT_KEY, NEGATIVE_KEY)}
     size = parse_size(settings.get("Size"))
     extra = {k: v for k, v in settings.items() if k not in _FIELD_KEYS}
-    schedule = settings.get("Schedule type")
+    # SD.Next names the noise schedule "Sampler sigma" ("karras").
+    schedule = settings.get("Schedule type") or settings.get("Sampler sigma")
     has_settings = _is_settings_line(settings)
     return ImportedMetadata(
         source=source or _flavour(settings),
@@ -175,7 +176,11 @@ def parse(sources: Sources) -> ImportedMetadata | str | None:
     """A1111 infotext from a PNG ``parameters`` chunk, EXIF UserComment, a JPEG comment or
     stealth pixels."""
     parameters = sources.texts.get("parameters")
-    if parameters is not None and not _is_json_document(parameters) and clean_text(parameters).strip():
+    if (
+        parameters is not None
+        and not _is_json_document(parameters)
+        and clean_text(parameters).strip()
+    ):
         # A chunk named "parameters" is infotext even with no settings line.
         return from_infotext(parameters)
     for candidate in (

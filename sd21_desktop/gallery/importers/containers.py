@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from PIL import Image
 
 from sd21_desktop.gallery.importers.exif import ExifText, read_exif_bytes, read_exif_text
-from sd21_desktop.gallery.importers.png import PNG_SIGNATURE, read_png_text
+from sd21_desktop.gallery.importers.png import PNG_SIGNATURE, decode_latin1_or_utf8, read_png_text
 from sd21_desktop.gallery.importers.stealth import read_stealth
 
 # Formats whose pixels can hide a stealth payload (lossless, or with lossless alpha).
@@ -38,10 +38,6 @@ class Sources:
     problems: tuple[str, ...] = ()
     #: True when the pixels could hold a stealth payload not read yet.
     stealth_possible: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.texts or self.exif or self.comment or self.stealth)
 
 
 def _merge_exif(exif: ExifText, named: dict[str, str], raw: dict[str, str]) -> None:
@@ -77,41 +73,43 @@ def _read_png(data: bytes) -> Sources:
 
 
 def _read_with_pillow(data: bytes) -> Sources:
+    # Pillow warns about damaged files (truncated EXIF, huge sizes); the notes in Sources say it
+    # better, and nothing here decodes pixels.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # DecompressionBombWarning etc.: we never decode here
-        image = Image.open(io.BytesIO(data))
-    with image:
-        named: dict[str, str] = {}
-        raw: dict[str, str] = {}
-        problems: list[str] = []
-        try:
-            exif = read_exif_text(image.getexif())
-        except Exception as error:  # a broken EXIF block must not hide the rest
-            problems.append(f"The EXIF block is damaged ({type(error).__name__}).")
-        else:
-            _merge_exif(exif, named, raw)
-            problems += exif.problems
-        comment = image.info.get("comment")
-        comment_text: str | None = None
-        if isinstance(comment, bytes):
-            try:
-                comment_text = comment.decode("utf-8")
-            except UnicodeDecodeError:
-                comment_text = comment.decode("latin-1")
-        elif isinstance(comment, str):
-            comment_text = comment
-        if comment_text:
-            raw["jpeg:comment"] = comment_text
-        return Sources(
-            format=image.format,
-            width=image.size[0],
-            height=image.size[1],
-            exif=named,
-            comment=comment_text or None,
-            raw=raw,
-            problems=tuple(problems),
-            stealth_possible=image.format in _STEALTH_FORMATS,
-        )
+        warnings.simplefilter("ignore")
+        with Image.open(io.BytesIO(data)) as image:
+            return _describe(image)
+
+
+def _describe(image: Image.Image) -> Sources:
+    named: dict[str, str] = {}
+    raw: dict[str, str] = {}
+    problems: list[str] = []
+    try:
+        exif = read_exif_text(image.getexif())
+    except Exception as error:  # a broken EXIF block must not hide the rest
+        problems.append(f"The EXIF block is damaged ({type(error).__name__}).")
+    else:
+        _merge_exif(exif, named, raw)
+        problems += exif.problems
+    comment = image.info.get("comment")  # a JPEG COM segment
+    comment_text: str | None = None
+    if isinstance(comment, bytes):
+        comment_text = decode_latin1_or_utf8(comment)
+    elif isinstance(comment, str):
+        comment_text = comment
+    if comment_text:
+        raw["jpeg:comment"] = comment_text
+    return Sources(
+        format=image.format,
+        width=image.size[0],
+        height=image.size[1],
+        exif=named,
+        comment=comment_text or None,
+        raw=raw,
+        problems=tuple(problems),
+        stealth_possible=image.format in _STEALTH_FORMATS,
+    )
 
 
 def read_sources(data: bytes) -> Sources:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,8 +139,10 @@ def read_exif_text(exif: Image.Exif) -> ExifText:
 def read_exif_bytes(data: bytes) -> ExifText:
     """Text tags from a raw EXIF block (a PNG ``eXIf`` chunk, or ``Exif\\0\\0`` + TIFF)."""
     exif = Image.Exif()
-    try:
-        exif.load(data)
-    except Exception as error:
-        return ExifText(problems=[f"The EXIF block is damaged ({type(error).__name__})."])
-    return read_exif_text(exif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns on truncated blocks; we report it below
+        try:
+            exif.load(data)
+        except Exception as error:
+            return ExifText(problems=[f"The EXIF block is damaged ({type(error).__name__})."])
+        return read_exif_text(exif)

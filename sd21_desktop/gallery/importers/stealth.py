@@ -1,4 +1,4 @@
-""""Stealth" metadata hidden in the lowest bits of the pixels (A1111 stealth-pnginfo, NovelAI).
+"""Stealth metadata hidden in the lowest bits of the pixels (A1111 stealth-pnginfo, NovelAI).
 
 The payload survives tools that strip text chunks. Bits are read column by column (x outer,
 y inner), one per pixel from the alpha channel (or three per pixel from R, G, B in the
@@ -19,7 +19,7 @@ _SIGNATURE_BITS = 15 * 8
 _LENGTH_BITS = 32
 _MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 # Reading stealth data decodes every pixel: skip absurdly large images.
-MAX_PIXELS = 64 * 1024 * 1024
+MAX_PIXELS = 32 * 1024 * 1024
 _ALPHA_SIGNATURES = {b"stealth_pnginfo": False, b"stealth_pngcomp": True}
 _RGB_SIGNATURES = {b"stealth_rgbinfo": False, b"stealth_rgbcomp": True}
 

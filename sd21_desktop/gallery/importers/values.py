@@ -97,7 +97,7 @@ def load_json(text: Any) -> Any:
     if not isinstance(text, str):
         return None
     text = clean_text(text).strip()
-    if not text or len(text) > _MAX_JSON_CHARS or text[0] not in "{[\"":
+    if not text or len(text) > _MAX_JSON_CHARS or text[0] not in '{["':
         return None
     try:
         return json.loads(text)
