@@ -166,8 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     if args.smoke_test:
         app.processEvents()
-        QTimer.singleShot(50, window.close)
-        QTimer.singleShot(100, app.quit)
+        QTimer.singleShot(0, window.close)
+        QTimer.singleShot(0, app.quit)
         return int(app.exec())
     QTimer.singleShot(0, window.controller.preload)  # type: ignore[attr-defined]
     return int(app.exec())

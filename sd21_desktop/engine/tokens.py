@@ -36,11 +36,26 @@ class TokenCount:
 def _tokenizer(path: str) -> Any:
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(path)
+    tokenizer = Tokenizer.from_file(path)
+    _loaded_paths.add(path)
+    return tokenizer
 
 
 def bundled_tokenizer_path() -> Path:
     return resources_dir() / "clip_tokenizer" / "tokenizer.json"
+
+
+def load_tokenizer(tokenizer_file: Path | None = None) -> None:
+    """Read the tokenizer file (~0.1 s); the GUI calls this off its thread at start-up."""
+    _tokenizer(str(tokenizer_file or bundled_tokenizer_path()))
+
+
+def tokenizer_loaded(tokenizer_file: Path | None = None) -> bool:
+    path = str(tokenizer_file or bundled_tokenizer_path())
+    return any(path == key for key in _loaded_paths)
+
+
+_loaded_paths: set[str] = set()
 
 
 def count_tokens(text: str, tokenizer_file: Path | None = None) -> TokenCount:

@@ -6,7 +6,9 @@ limit are struck through in red, since the pipeline drops them silently.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal, Slot
+import contextlib
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -20,8 +22,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sd21_desktop.engine.tokens import TokenCount, count_tokens
+from sd21_desktop.engine.tokens import (
+    PROMPT_TOKENS,
+    TokenCount,
+    count_tokens,
+    load_tokenizer,
+    tokenizer_loaded,
+)
 from sd21_desktop.prompt_history import PromptHistory, PromptPair
+
+
+class _TokenizerReady(QObject):
+    loaded = Signal()
+
+
+class _LoadTokenizer(QRunnable):
+    """Reads the tokenizer file on the thread pool so the window shows without waiting."""
+
+    def __init__(self, ready: _TokenizerReady) -> None:
+        super().__init__()
+        self.ready = ready
+
+    def run(self) -> None:
+        load_tokenizer()
+        with contextlib.suppress(RuntimeError):  # the editor was closed before the load ended
+            self.ready.loaded.emit()
 
 
 class PromptTextEdit(QPlainTextEdit):
@@ -36,11 +61,13 @@ class PromptTextEdit(QPlainTextEdit):
         self.setPlaceholderText(placeholder)
         self.setTabChangesFocus(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.last_count = count_tokens("")
+        self.last_count = TokenCount(0, PROMPT_TOKENS, None)
         self.textChanged.connect(self._recount)
 
     @Slot()
     def _recount(self) -> None:
+        if not tokenizer_loaded():
+            return  # counted when the tokenizer has loaded
         count = count_tokens(self.toPlainText())
         self.last_count = count
         self._mark_dropped(count)
@@ -111,11 +138,22 @@ class PromptEditor(QWidget):
         )
         self._show_count(self.prompt_counter, self.prompt_edit.last_count)
         self._show_count(self.negative_counter, self.negative_edit.last_count)
+        self._tokenizer_ready = _TokenizerReady(self)
+        self._tokenizer_ready.loaded.connect(self._on_tokenizer_loaded)
+        if tokenizer_loaded():
+            self._on_tokenizer_loaded()
+        else:
+            QThreadPool.globalInstance().start(_LoadTokenizer(self._tokenizer_ready))
         for edit in (self.prompt_edit, self.negative_edit):
             for keys in ("Ctrl+Return", "Ctrl+Enter"):
                 shortcut = QShortcut(QKeySequence(keys), edit)
                 shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
                 shortcut.activated.connect(self.generate_requested)
+
+    @Slot()
+    def _on_tokenizer_loaded(self) -> None:
+        self.prompt_edit._recount()
+        self.negative_edit._recount()
 
     @staticmethod
     def _show_count(label: QLabel, count: TokenCount) -> None:

@@ -97,14 +97,20 @@ def test_closing_during_a_job_stops_the_thread_and_writes_settings(
     assert history[0]["prompt"] == "closing test prompt"
 
 
-def test_token_counter_matches_the_tokenizer_past_77_tokens(window: MainWindow) -> None:
+def test_token_counter_matches_the_tokenizer_past_77_tokens(
+    window: MainWindow, qtbot: QtBot
+) -> None:
     from transformers import CLIPTokenizer
+
+    from sd21_desktop.engine.tokens import tokenizer_loaded
 
     from tests.conftest import REPO_ROOT
 
     tokenizer = CLIPTokenizer.from_pretrained(str(REPO_ROOT / "resources" / "clip_tokenizer"))
     counter = window.findChild(QLabel, "promptTokenCounter")
     assert counter is not None
+    qtbot.waitUntil(tokenizer_loaded)  # it loads off the GUI thread at start-up
+    qtbot.waitUntil(lambda: counter.text() == "4/75")  # the fixture's "a small red boat"
     for text in ("a cat", "masterpiece, (best quality:1.2), " * 12, "word " * 90, ""):
         window.prompt_editor.prompt_edit.setPlainText(text)
         expected = len(tokenizer(text).input_ids) - 2
