@@ -10,7 +10,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -111,7 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="override what a single-file checkpoint predicts",
     )
     generate.add_argument(
-        "--out", default=None, help="folder for the PNGs (default: the gallery folder)"
+        "--out",
+        default=None,
+        help="also write the PNGs to this folder (they join the gallery unless --no-gallery)",
+    )
+    generate.add_argument(
+        "--no-gallery",
+        action="store_true",
+        help="do not add the images to the gallery; they go to --out, else the current folder",
     )
     generate.add_argument(
         "--json", action="store_true", help="print one JSON object per image on stdout"
@@ -219,34 +225,46 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         result = engine.generate(request, on_step=progress, on_status=None)
     finally:
         progress.close()
-    _save_results(result, out_dir, stdout, stderr, as_json=args.json)
+    _save_results(result, out_dir, stdout, stderr, as_json=args.json, args=args)
     return EXIT_OK
 
 
 def _save_results(
-    result: Any, out_dir: Path, stdout: TextIO, stderr: TextIO, as_json: bool
+    result: Any,
+    out_dir: Path,
+    stdout: TextIO,
+    stderr: TextIO,
+    as_json: bool,
+    args: argparse.Namespace | None = None,
 ) -> None:
-    from sd21_desktop.gallery.files import unique_path, write_atomic
-    from sd21_desktop.gallery.metadata import ImageRecord, encode_png
+    """Save through the gallery store (unless --no-gallery), plus a copy in --out when given.
 
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    Without ``args`` (an older caller) the images only go to ``out_dir``, as before.
+    """
+    from sd21_desktop import cli_gallery
+    from sd21_desktop.gallery.metadata import ImageRecord
+
     runtime = result.runtime.to_dict()
-    for index, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
-        record = ImageRecord(result.request, seed, index, runtime)
-        path = unique_path(out_dir, f"{stamp}-{seed}")
-        write_atomic(path, encode_png(image, record))
-        if as_json:
-            line = {
-                "path": str(path),
-                "seed": seed,
-                "batch_index": index,
-                "request": result.request.to_dict(),
-                "runtime": runtime,
-                "timings": result.timings,
-            }
-            print(json.dumps(line, ensure_ascii=False), file=stdout, flush=True)
-        else:
-            print(f"saved {path} (seed {seed})", file=stderr)
+    items = [
+        (image, ImageRecord(result.request, seed, index, dict(runtime)))
+        for index, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True))
+    ]
+    export: Path | None = out_dir
+    to_gallery, data_dir = False, None
+    if args is not None:
+        to_gallery = not args.no_gallery
+        export = Path(args.out).expanduser() if args.out else None
+        data_dir = _merged(args, "data_dir")
+    cli_gallery.save_images(
+        items,
+        data_dir=data_dir,
+        to_gallery=to_gallery,
+        out_dir=export,
+        stdout=stdout,
+        stderr=stderr,
+        as_json=as_json,
+        extra={"timings": result.timings},
+    )
 
 
 def run_models(args: argparse.Namespace, stdout: TextIO) -> int:

@@ -1,0 +1,191 @@
+"""The values the store hands out: one gallery entry, a query, an import report."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.errors import InvalidRequestError
+
+Origin = Literal["generated", "imported"]
+ORIGINS: tuple[str, ...] = ("generated", "imported")
+
+# The columns every SELECT of an entry reads, in the order :func:`entry_from_row` expects.
+ENTRY_COLUMNS = (
+    "id, file_name, created, origin, source, has_metadata, prompt, negative_prompt, model, mode, "
+    "width, height, seed, batch_index, request_json, runtime_json, details_json, favourite, "
+    "deleted_at"
+)
+
+
+def iso_time(timestamp: float) -> str:
+    """A timestamp as ISO 8601 in UTC with microseconds (what the PNG and the JSON carry)."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_iso_time(text: str) -> float | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    """One image of the gallery as the index knows it."""
+
+    id: int
+    path: Path
+    """Where the file is now: in the gallery folder, or in the trash when ``deleted``."""
+    file_name: str
+    """The name relative to the gallery (and trash) folder, e.g. ``imported/cat.jpg``."""
+    created: float
+    """Unix time the image was saved (generated) or imported."""
+    origin: str
+    source: str | None
+    """The tool that made an imported image (``"a1111"``, ``"comfyui"``…), None when unknown."""
+    has_metadata: bool
+    prompt: str
+    negative_prompt: str
+    model: str | None
+    mode: str | None
+    width: int
+    height: int
+    seed: int | None
+    batch_index: int
+    request: GenerationRequest | None
+    """What re-runs this image; None when the image carries no usable settings."""
+    runtime: dict[str, Any]
+    details: dict[str, Any]
+    """Settings an importer found that have no column (steps, sampler, problem…)."""
+    favourite: bool
+    deleted: bool
+
+    @property
+    def created_iso(self) -> str:
+        return iso_time(self.created)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (``gallery list --json`` prints one per line)."""
+        return {
+            "id": self.id,
+            "path": str(self.path),
+            "file_name": self.file_name,
+            "created": self.created_iso,
+            "origin": self.origin,
+            "source": self.source,
+            "has_metadata": self.has_metadata,
+            "favourite": self.favourite,
+            "deleted": self.deleted,
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "model": self.model,
+            "mode": self.mode,
+            "width": self.width,
+            "height": self.height,
+            "seed": self.seed,
+            "batch_index": self.batch_index,
+            "request": self.request.to_dict() if self.request is not None else None,
+            "runtime": self.runtime,
+            "details": self.details,
+        }
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _request(text: str | None) -> GenerationRequest | None:
+    if not text:
+        return None
+    try:
+        return GenerationRequest.from_json(text)
+    except (InvalidRequestError, TypeError):
+        # Stored by a version whose request this one cannot read: the entry still lists.
+        return None
+
+
+def entry_from_row(
+    row: sqlite3.Row | tuple[Any, ...], gallery_dir: Path, trash_dir: Path
+) -> GalleryEntry:
+    (
+        entry_id, file_name, created, origin, source, has_metadata, prompt, negative_prompt,
+        model, mode, width, height, seed, batch_index, request_json, runtime_json, details_json,
+        favourite, deleted_at,
+    ) = tuple(row)
+    deleted = deleted_at is not None
+    return GalleryEntry(
+        id=entry_id,
+        path=(trash_dir if deleted else gallery_dir) / file_name,
+        file_name=file_name,
+        created=created,
+        origin=origin,
+        source=source,
+        has_metadata=bool(has_metadata),
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        model=model,
+        mode=mode,
+        width=width,
+        height=height,
+        seed=seed,
+        batch_index=batch_index,
+        request=_request(request_json),
+        runtime=_json_object(runtime_json),
+        details=_json_object(details_json),
+        favourite=bool(favourite),
+        deleted=deleted,
+    )
+
+
+@dataclass(frozen=True)
+class GalleryQuery:
+    """What the gallery view shows: every field narrows the result; the default is everything."""
+
+    text: str = ""
+    """Words to find in prompts; each word matches as a prefix ("cas" finds "castle")."""
+    include_negative: bool = True
+    """Also look in negative prompts."""
+    model: str | None = None
+    mode: str | None = None
+    created_from: float | None = None
+    """Unix time, inclusive."""
+    created_until: float | None = None
+    """Unix time, exclusive."""
+    width: int | None = None
+    height: int | None = None
+    favourites_only: bool = False
+    origin: str | None = None
+    in_trash: bool = False
+    """List the trash instead of the gallery."""
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    path: Path
+    message: str
+
+
+@dataclass
+class ImportReport:
+    """What :meth:`GalleryStore.import_files` did with each file it was given."""
+
+    imported: list[GalleryEntry] = field(default_factory=list)
+    skipped: list[ImportProblem] = field(default_factory=list)
+    """Files left out on purpose (already in the gallery)."""
+    errors: list[ImportProblem] = field(default_factory=list)
+    """Files that could not be imported, each with a message a person can act on."""

@@ -1,0 +1,236 @@
+"""The SQLite index of the gallery: its tables, its migrations, and opening it safely.
+
+The index is only a cache of what the PNG files say, so opening it never fails for a damaged
+file: a file SQLite cannot read, or one whose ``PRAGMA quick_check`` fails, is moved aside and a
+fresh, empty index is created (the store then refills it from the images).
+
+``PRAGMA user_version`` holds the schema version. Each migration runs in one ``BEGIN IMMEDIATE``
+transaction together with the version bump, so an interrupted migration leaves the old version
+whole, and two processes opening the same old index never migrate it twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sd21_desktop.errors import UserFacingError
+
+SCHEMA_VERSION = 1
+
+# Version 1. ``file_name`` is relative to the gallery folder (or to the trash folder once
+# ``deleted_at`` is set) with "/" separators, so the data folder can move.
+_V1: tuple[str, ...] = (
+    """
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_name TEXT NOT NULL UNIQUE,
+        created REAL NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('generated', 'imported')),
+        source TEXT,
+        has_metadata INTEGER NOT NULL DEFAULT 0,
+        prompt TEXT NOT NULL DEFAULT '',
+        negative_prompt TEXT NOT NULL DEFAULT '',
+        model TEXT,
+        mode TEXT,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        seed INTEGER,
+        batch_index INTEGER NOT NULL DEFAULT 0,
+        request_json TEXT,
+        runtime_json TEXT NOT NULL DEFAULT '{}',
+        details_json TEXT NOT NULL DEFAULT '{}',
+        favourite INTEGER NOT NULL DEFAULT 0,
+        deleted_at REAL,
+        sha256 TEXT
+    )
+    """,
+    # The gallery view asks "live entries, newest first" on every scroll: one index serves it.
+    "CREATE INDEX entries_by_time ON entries (deleted_at, created DESC, id DESC)",
+    "CREATE INDEX entries_by_model ON entries (model)",
+    "CREATE INDEX entries_by_sha ON entries (sha256)",
+    # External-content FTS5: the text lives once, in ``entries``; triggers keep the index in step.
+    # ``prefix`` indexes make "as you type" prefix queries as cheap as whole-word ones.
+    """
+    CREATE VIRTUAL TABLE entries_fts USING fts5(
+        prompt, negative_prompt,
+        content='entries', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2', prefix='2 3'
+    )
+    """,
+    """
+    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+        VALUES (new.id, new.prompt, new.negative_prompt);
+    END
+    """,
+    """
+    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
+        VALUES ('delete', old.id, old.prompt, old.negative_prompt);
+    END
+    """,
+    """
+    CREATE TRIGGER entries_fts_update AFTER UPDATE OF prompt, negative_prompt ON entries BEGIN
+        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
+        VALUES ('delete', old.id, old.prompt, old.negative_prompt);
+        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+        VALUES (new.id, new.prompt, new.negative_prompt);
+    END
+    """,
+)
+
+#: Statements that take an index from version ``n - 1`` to ``n``; append, never edit.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+REQUIRED_TABLES = ("entries", "entries_fts")
+
+
+@dataclass(frozen=True)
+class OpenedIndex:
+    connection: sqlite3.Connection
+    created: bool
+    """True when the index file is new (absent, empty, or replaced because it was damaged)."""
+    problem: str | None = None
+    """Why a damaged index was replaced."""
+    kept_as: Path | None = None
+    """Where the damaged file was moved."""
+
+
+class NewerIndexError(UserFacingError):
+    """The index was written by a newer version of the app; we leave it untouched."""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (we write ``BEGIN`` ourselves), WAL journal.
+
+    ``check_same_thread=False`` because the store hands one connection to whichever thread calls
+    it, always under its own lock (see :mod:`sd21_desktop.gallery.store`).
+    ``synchronous=NORMAL`` may lose the last commits on power loss, never consistency; the PNG
+    files are fsynced, and the next open adds any image whose row was lost.
+    """
+    connection = sqlite3.connect(
+        path, timeout=10.0, isolation_level=None, check_same_thread=False
+    )
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA busy_timeout = 10000")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+@contextlib.contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception.
+
+    IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read.
+    """
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def user_version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Bring the index to :data:`SCHEMA_VERSION`; returns the version it had before."""
+    with transaction(connection):
+        # Read inside the write transaction: another process may have migrated meanwhile.
+        before = user_version(connection)
+        if before > SCHEMA_VERSION:
+            raise NewerIndexError(
+                f"The gallery index was written by a newer SD21 Desktop (schema {before}; this "
+                f"version understands {SCHEMA_VERSION}).",
+                "Update SD21 Desktop, or use another --data-dir.",
+            )
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version]:
+                connection.execute(statement)
+            # PRAGMA takes no parameters; ``version`` is our own int.
+            connection.execute(f"PRAGMA user_version = {version:d}")
+    return before
+
+
+def health_problem(connection: sqlite3.Connection) -> str | None:
+    """What is wrong with an existing index file, or None. Raises sqlite3 errors as they come."""
+    version = user_version(connection)
+    if version > SCHEMA_VERSION:
+        return None  # not damage: :func:`migrate` refuses it with a clear message
+    rows = connection.execute("PRAGMA quick_check").fetchall()
+    if [tuple(row) for row in rows] != [("ok",)]:
+        return f"integrity check failed: {rows[0][0]}"
+    if version > 0:
+        names = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        missing = [table for table in REQUIRED_TABLES if table not in names]
+        if missing:
+            return f"the table {missing[0]} is missing"
+    return None
+
+
+def _companions(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def _move_aside(path: Path) -> Path:
+    """Keep a damaged index (and its WAL) beside the new one, for a person to inspect."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    counter = 2
+    while target.exists():
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{counter}")
+        counter += 1
+    for part, suffix in zip(_companions(path), ("", "-wal", "-shm"), strict=True):
+        if part.exists():
+            os.replace(part, target.with_name(target.name + suffix))
+    return target
+
+
+def open_index(path: Path) -> OpenedIndex:
+    """Open (creating, migrating, or replacing a damaged file as needed) the index at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # A WAL without its database would be replayed onto the new, empty file: drop it.
+        for part in _companions(path)[1:]:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+        created = True
+    else:
+        created = path.stat().st_size == 0
+    problem: str | None = None
+    kept_as: Path | None = None
+    connection: sqlite3.Connection | None = None
+    try:
+        connection = connect(path)
+        problem = health_problem(connection)
+    except sqlite3.DatabaseError as error:
+        problem = str(error)
+    if problem is not None:
+        if connection is not None:
+            connection.close()
+        kept_as = _move_aside(path)
+        connection = connect(path)
+        created = True
+    assert connection is not None
+    try:
+        before = migrate(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return OpenedIndex(connection, created or before == 0, problem, kept_as)

@@ -1,0 +1,434 @@
+"""The gallery store: image files (the truth) plus a SQLite index (a cache that can be rebuilt).
+
+Saving is crash-safe by order: the PNG, with the full request inside, is written to a temporary
+name, fsynced and renamed (:func:`write_atomic`); only then is its index row written. A crash
+before the rename leaves nothing (a hidden temp file the index ignores); a crash after it leaves
+a file without a row, which the next open adds. Deleting renames the file into ``trash/`` first
+and marks the row after, which the next open also reconciles.
+
+Opening the store checks the index: a missing or damaged one is rebuilt from the files, and
+:attr:`GalleryStore.notices` says so. What the files cannot tell (the favourite flag, the time an
+entry went to the trash) is lost in a rebuild; everything else comes back.
+
+Threads: the store owns one SQLite connection (opened with ``check_same_thread=False``) and one
+re-entrant lock, held for every call. One connection keeps the code simple and the GUI's calls
+are short (a page of 100 rows, one insert), so the lock is never held for long; the slow part of
+a save, PNG encoding, runs before the lock is taken. Several processes (the GUI and the CLI) may
+use the same data folder at once: SQLite's WAL mode and ``BEGIN IMMEDIATE`` serialise them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from PIL import Image
+
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.errors import UserFacingError
+from sd21_desktop.gallery.entries import (
+    ENTRY_COLUMNS,
+    GalleryEntry,
+    GalleryQuery,
+    ImportProblem,
+    ImportReport,
+    entry_from_row,
+    iso_time,
+    parse_iso_time,
+)
+from sd21_desktop.gallery.files import write_atomic
+from sd21_desktop.gallery.inputs import InputStore
+from sd21_desktop.gallery.layout import (
+    TRASH_FOLDER,
+    GalleryLayout,
+    image_suffixes,
+    is_candidate,
+    safe_stem,
+)
+from sd21_desktop.gallery.metadata import ImageRecord, encode_png
+from sd21_desktop.gallery.reading import ImageFacts, NotAnImageError, facts_from_record, read_facts
+from sd21_desktop.gallery.rows import insert_written, row_for
+from sd21_desktop.gallery.schema import open_index, transaction
+from sd21_desktop.gallery.search import select_count, select_page
+from sd21_desktop.gallery.sync import Progress, plural, synchronise
+from sd21_desktop.paths import AppPaths, resolve_paths
+
+_PREFERRED_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif"}
+
+
+class UnknownEntryError(UserFacingError):
+    """No entry has the id asked for."""
+
+
+class GenerationOutput(Protocol):
+    """What :meth:`GalleryStore.save_result` needs of an engine result (``GenerationResult``)."""
+
+    request: GenerationRequest
+    images: list[Any]
+    seeds: list[int]
+    runtime: Any
+
+
+class _ImportFailed(Exception):
+    pass
+
+
+class _AlreadyThere(Exception):
+    pass
+
+
+class GalleryStore:
+    """Images and their index under one data folder. Thread-safe (one lock; see module doc)."""
+
+    def __init__(self, paths: AppPaths, on_progress: Progress | None = None) -> None:
+        """Open (creating, migrating, repairing or rebuilding as needed) the store of ``paths``.
+
+        ``on_progress(done, total)`` reports a long rebuild. Raises :class:`UserFacingError`
+        when the folders cannot be created or the index belongs to a newer app version.
+        """
+        paths.ensure()
+        self.paths = paths
+        self.layout = GalleryLayout(paths.gallery_dir, paths.data_dir / TRASH_FOLDER)
+        self.layout.ensure()
+        self.inputs = InputStore(paths.inputs_dir)
+        self._lock = threading.RLock()
+        opened = open_index(paths.database_path)
+        self._connection = opened.connection
+        try:
+            self.layout.remove_stale_temporaries()
+            report = synchronise(self._connection, self.layout, on_progress)
+        except BaseException:
+            self._connection.close()
+            raise
+        self.rebuilt = opened.problem is not None or (opened.created and report.added > 0)
+        """True when the index was missing or damaged and was made again from the files."""
+        self.notices: list[str] = []
+        """Lines for a person (the GUI shows them, the CLI prints them to stderr)."""
+        if opened.problem is not None:
+            self.notices.append(
+                f"The gallery index was damaged ({opened.problem}); rebuilt it from "
+                f"{plural(report.added, 'image')} in {paths.gallery_dir}. The damaged file was "
+                f"kept as {opened.kept_as}."
+            )
+        elif self.rebuilt:
+            self.notices.append(
+                f"The gallery index was missing; rebuilt it from "
+                f"{plural(report.added, 'image')} in {paths.gallery_dir}."
+            )
+        self.notices += report.notices(rebuilt=self.rebuilt)
+
+    @classmethod
+    def open(
+        cls, data_dir: str | os.PathLike[str] | None = None, on_progress: Progress | None = None
+    ) -> GalleryStore:
+        """The store of ``--data-dir`` (else ``$SD21_DESKTOP_DATA_DIR``, else the default)."""
+        return cls(resolve_paths(data_dir), on_progress)
+
+    @property
+    def notice(self) -> str | None:
+        return "\n".join(self.notices) or None
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> GalleryStore:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def add_image(self, image: Image.Image, record: ImageRecord) -> GalleryEntry:
+        """Save one generated image with its record; returns the new entry."""
+        created_iso = iso_time(time.time())
+        # Read back through the same parser a rebuild uses, so both give the same float.
+        created = parse_iso_time(created_iso)
+        assert created is not None
+        stamped = ImageRecord(
+            record.request,
+            record.seed,
+            record.batch_index,
+            {**record.runtime, "created": created_iso},
+        )
+        data = encode_png(image, stamped)  # the slow part: outside the lock
+        facts = facts_from_record(stamped, image.width, image.height)
+        stem = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(created))}-{record.seed}"
+        return self._write(stem, ".png", data, facts, created, "generated")
+
+    def save_result(self, result: GenerationOutput) -> list[GalleryEntry]:
+        """Save every image of an engine result (image *i* has seed ``seeds[i]``)."""
+        runtime = result.runtime.to_dict() if hasattr(result.runtime, "to_dict") else {}
+        return [
+            self.add_image(image, ImageRecord(result.request, seed, index, dict(runtime)))
+            for index, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True))
+        ]
+
+    def _write(
+        self,
+        stem: str,
+        suffix: str,
+        data: bytes,
+        facts: ImageFacts,
+        created: float | None,
+        origin: str,
+        imported: bool = False,
+    ) -> GalleryEntry:
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            name = self.layout.unique_name(stem, suffix, imported)
+            path = self.layout.live_path(name)
+            write_atomic(path, data)
+            # The rule a rebuild follows: our record's time, else the file's.
+            when = created if created is not None else path.stat().st_mtime
+            with transaction(self._connection):
+                entry_id = insert_written(
+                    self._connection, row_for(name, facts, when, origin, sha256=digest)
+                )
+            return self.get(entry_id)
+
+    # -- inputs of img2img / inpaint ---------------------------------------------------------
+
+    def store_input(self, image_bytes: bytes) -> str:
+        """Keep an input image or mask (encoded bytes) once; returns its sha256 hex id."""
+        return self.inputs.store(image_bytes)
+
+    def input_path(self, digest: str) -> Path:
+        """The file of a stored input (raises :class:`UserFacingError` for a malformed id)."""
+        return self.inputs.path(digest)
+
+    # -- importing ---------------------------------------------------------------------------
+
+    def import_files(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        on_progress: Progress | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> ImportReport:
+        """Copy images (files, or every image in a folder and its sub-folders) into the gallery.
+
+        Never raises for a file's content: each file that cannot be imported gets an entry in
+        ``errors`` with a reason, and the others go on. Images without readable settings are
+        imported with ``has_metadata`` false. Files already in the gallery are ``skipped``.
+        """
+        report = ImportReport()
+        files = self._expand(paths, report)
+        for done, file in enumerate(files, start=1):
+            if should_cancel is not None and should_cancel():
+                break
+            try:
+                report.imported.append(self._import_one(file))
+            except _AlreadyThere as skipped:
+                report.skipped.append(ImportProblem(file, str(skipped)))
+            except _ImportFailed as failed:
+                report.errors.append(ImportProblem(file, str(failed)))
+            if on_progress is not None:
+                on_progress(done, len(files))
+        return report
+
+    def _expand(
+        self, paths: Iterable[str | os.PathLike[str]], report: ImportReport
+    ) -> list[Path]:
+        files: list[Path] = []
+        for given in paths:
+            path = Path(given).expanduser()
+            if path.is_dir():
+                # Inside a folder only image files count; a named file is always tried.
+                files += sorted(
+                    found
+                    for found in path.rglob("*")
+                    if is_candidate(found.name)
+                    and not any(part.startswith(".") for part in found.relative_to(path).parts)
+                    and found.is_file()
+                )
+            elif path.exists():
+                files.append(path)
+            else:
+                report.errors.append(ImportProblem(path, "No such file or folder."))
+        return files
+
+    def _inside_store(self, path: Path) -> bool:
+        resolved = path.resolve()
+        return any(
+            resolved.is_relative_to(folder.resolve())
+            for folder in (self.layout.gallery_dir, self.layout.trash_dir)
+        )
+
+    def _import_one(self, file: Path) -> GalleryEntry:
+        if self._inside_store(file):
+            raise _AlreadyThere("It is already in the gallery folder.")
+        try:
+            data = file.read_bytes()
+        except OSError as error:
+            raise _ImportFailed(f"Cannot read the file: {error.strerror or error}.") from None
+        if not data:
+            raise _ImportFailed("The file is empty.")
+        try:
+            facts = read_facts(file, data, decode=True)
+        except NotAnImageError as error:
+            raise _ImportFailed(str(error)) from None
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            found = self._connection.execute(
+                "SELECT id FROM entries WHERE sha256 = ? AND deleted_at IS NULL LIMIT 1",
+                (digest,),
+            ).fetchone()
+        if found is not None:
+            raise _AlreadyThere(f"The same image is already in the gallery (#{found[0]}).")
+        suffix = file.suffix.lower()
+        if suffix not in image_suffixes():
+            suffix = _PREFERRED_SUFFIX.get(facts.image_format or "", ".img")
+        return self._write(
+            safe_stem(file.stem), suffix, data, facts, facts.created, "imported", imported=True
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def find(self, entry_id: int) -> GalleryEntry | None:
+        with self._lock:
+            row = self._connection.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?", (entry_id,)
+            ).fetchone()
+        return None if row is None else self._entry(row)
+
+    def get(self, entry_id: int) -> GalleryEntry:
+        """The entry with this id; raises :class:`UnknownEntryError` when there is none."""
+        entry = self.find(entry_id)
+        if entry is None:
+            raise UnknownEntryError(
+                f"There is no gallery entry #{entry_id}.",
+                "See `sd21-desktop gallery list` for the ids.",
+            )
+        return entry
+
+    def search(
+        self, query: GalleryQuery | None = None, offset: int = 0, limit: int = 100
+    ) -> list[GalleryEntry]:
+        """One page of the entries ``query`` selects, newest first."""
+        sql, params = select_page(query or GalleryQuery(), offset, limit)
+        with self._lock:
+            rows = self._connection.execute(sql, params).fetchall()
+        return [self._entry(row) for row in rows]
+
+    def count(self, query: GalleryQuery | None = None) -> int:
+        sql, params = select_count(query or GalleryQuery())
+        with self._lock:
+            return int(self._connection.execute(sql, params).fetchone()[0])
+
+    def models(self) -> list[str]:
+        """The models of live entries, for a filter menu."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT DISTINCT model FROM entries WHERE model IS NOT NULL "
+                "AND deleted_at IS NULL ORDER BY model"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """The image sizes of live entries, for a filter menu."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT DISTINCT width, height FROM entries WHERE deleted_at IS NULL "
+                "ORDER BY width, height"
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def _entry(self, row: Any) -> GalleryEntry:
+        return entry_from_row(row, self.layout.gallery_dir, self.layout.trash_dir)
+
+    # -- acting ------------------------------------------------------------------------------
+
+    def set_favourite(self, entry_id: int, favourite: bool) -> GalleryEntry:
+        with self._lock:
+            with transaction(self._connection):
+                self._connection.execute(
+                    "UPDATE entries SET favourite = ? WHERE id = ?", (int(favourite), entry_id)
+                )
+            return self.get(entry_id)  # raises UnknownEntryError for an unknown id
+
+    def toggle_favourite(self, entry_id: int) -> GalleryEntry:
+        with self._lock:
+            return self.set_favourite(entry_id, not self.get(entry_id).favourite)
+
+    def delete(self, entry_id: int) -> GalleryEntry:
+        """Move the entry's file to the trash; :meth:`restore` undoes it."""
+        with self._lock:
+            entry = self.get(entry_id)
+            if entry.deleted:
+                return entry
+            target = self.layout.trash_path(entry.file_name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(entry.path, target)
+            except FileNotFoundError:
+                self._forget(entry_id)
+                raise UnknownEntryError(
+                    f"The image of entry #{entry_id} is no longer in the gallery folder."
+                ) from None
+            with transaction(self._connection):
+                self._connection.execute(
+                    "UPDATE entries SET deleted_at = ? WHERE id = ?", (time.time(), entry_id)
+                )
+            return self.get(entry_id)
+
+    def restore(self, entry_id: int) -> GalleryEntry:
+        """Undo :meth:`delete`: the file goes back from the trash into the gallery."""
+        with self._lock:
+            entry = self.get(entry_id)
+            if not entry.deleted:
+                return entry
+            target = self.layout.live_path(entry.file_name)
+            if target.exists():
+                raise UserFacingError(
+                    f"Cannot restore entry #{entry_id}: {target} exists.",
+                    "Move that file away first.",
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(entry.path, target)
+            except FileNotFoundError:
+                self._forget(entry_id)
+                raise UnknownEntryError(
+                    f"The image of entry #{entry_id} is no longer in the trash."
+                ) from None
+            with transaction(self._connection):
+                self._connection.execute(
+                    "UPDATE entries SET deleted_at = NULL WHERE id = ?", (entry_id,)
+                )
+            return self.get(entry_id)
+
+    def empty_trash(self) -> int:
+        """Delete for good every entry in the trash; returns how many."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT id, file_name FROM entries WHERE deleted_at IS NOT NULL"
+            ).fetchall()
+            # Files first: a crash midway leaves rows without files, which the next open drops.
+            for _, name in rows:
+                self.layout.trash_path(name).unlink(missing_ok=True)
+            with transaction(self._connection):
+                self._connection.executemany(
+                    "DELETE FROM entries WHERE id = ?", [(entry_id,) for entry_id, _ in rows]
+                )
+            return len(rows)
+
+    def sync(self, on_progress: Progress | None = None) -> list[str]:
+        """Look at the folder again (files added or removed outside the app); returns notices."""
+        with self._lock:
+            return synchronise(self._connection, self.layout, on_progress).notices(rebuilt=False)
+
+    def _forget(self, entry_id: int) -> None:
+        with transaction(self._connection):
+            self._connection.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
