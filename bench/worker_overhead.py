@@ -65,8 +65,11 @@ def main() -> None:
     bare_median, worker_median = statistics.median(bare_times), statistics.median(worker_times)
     print(f"tiny SD2 model, {args.size}x{args.size}, {args.steps} steps, {args.repeats} repeats; "
           f"{len(previews)} previews emitted")
-    print(f"bare engine: {bare_median * 1000:.2f} ms/step; worker: {worker_median * 1000:.2f} ms/step;"
-          f" ratio {worker_median / bare_median:.4f} (target <= 1.03)")
+    print(
+        f"bare engine: {bare_median * 1000:.2f} ms/step; "
+        f"worker: {worker_median * 1000:.2f} ms/step; "
+        f"ratio {worker_median / bare_median:.4f} (target <= 1.03)"
+    )
 
 
 if __name__ == "__main__":

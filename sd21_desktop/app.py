@@ -20,21 +20,25 @@ from sd21_desktop import APP_ID, APP_NAME, __version__
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.paths import AppPaths, resolve_paths, resources_dir
 from sd21_desktop.prompt_history import PromptHistory
+from sd21_desktop.qt.gallery_model import GalleryModel
+from sd21_desktop.qt.gallery_service import GalleryService
 from sd21_desktop.qt.jobs import JobQueue
+from sd21_desktop.qt.thumbnails import ThumbnailCache
 from sd21_desktop.qt.worker import EngineWorker
 from sd21_desktop.settings import AppSettings, load_settings, save_settings
 from sd21_desktop.ui.main_window import MainWindow
 
 
-def save_to_gallery_folder(paths: AppPaths, result: Any) -> list[tuple[str, int | None]]:
-    """Write each image of a result as a PNG with its metadata (runs in the worker thread)."""
+def save_to_gallery_folder(paths: AppPaths, result: Any) -> list[tuple[str, Any | None]]:
+    """Write each image as a PNG with its metadata, without the index: the fallback when the
+    gallery could not be opened, so no image is ever lost (runs in the worker thread)."""
     from sd21_desktop.gallery.files import unique_path, write_atomic
     from sd21_desktop.gallery.metadata import ImageRecord, encode_png
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     runtime = result.runtime.to_dict()
-    saved: list[tuple[str, int | None]] = []
-    for index, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
+    saved: list[tuple[str, Any | None]] = []
+    for image, seed, index in zip(result.images, result.seeds, result.batch_indices, strict=True):
         path = unique_path(paths.gallery_dir, f"{stamp}-{seed}")
         write_atomic(path, encode_png(image, ImageRecord(result.request, seed, index, runtime)))
         saved.append((str(path), None))
@@ -42,10 +46,11 @@ def save_to_gallery_folder(paths: AppPaths, result: Any) -> list[tuple[str, int 
 
 
 class AppController(QObject):
-    """Owns the worker thread and wires the window to it; shuts everything down in order."""
+    """Owns the worker and gallery threads and wires the window to them; shuts down in order."""
 
     options_changed = Signal(object)
     preload_requested = Signal(str)
+    open_gallery_requested = Signal()
 
     def __init__(
         self, app: QApplication, paths: AppPaths, settings: AppSettings, history: PromptHistory
@@ -56,18 +61,44 @@ class AppController(QObject):
         self.settings = settings
         self.history = history
         self.queue = JobQueue()
-        self.worker = EngineWorker(
-            settings.runtime_options(), lambda result: save_to_gallery_folder(paths, result)
-        )
+        self.gallery = GalleryService(paths)
+        self.gallery_thread = QThread()
+        self.gallery_thread.setObjectName("galleryThread")
+        self.gallery.moveToThread(self.gallery_thread)
+        self.thumbnails = ThumbnailCache(paths.thumbnail_dir)
+        self.gallery_model = GalleryModel(self.thumbnails)
+        self.worker = EngineWorker(settings.runtime_options(), self.save_result)
         self.engine_thread = QThread()
         self.engine_thread.setObjectName("engineThread")
         self.worker.moveToThread(self.engine_thread)
-        self.window = MainWindow(settings, history, self.queue)
+        self.window = MainWindow(settings, history, self.queue, self.gallery_model)
         self.window.controller = self  # type: ignore[attr-defined]
         self.window.settings_changed = self.apply_settings  # type: ignore[method-assign]
         self._wire()
-        self.engine_thread.start()
+        # Objects living in a worker thread are deleted in that thread as it ends, never later
+        # by Python's garbage collector on the GUI thread.
+        self.engine_thread.finished.connect(self.worker.deleteLater)
+        self.gallery_thread.finished.connect(self.gallery.deleteLater)
         self.shut_down = False
+        self.gallery_thread.start()
+        self.engine_thread.start()
+        self.open_gallery_requested.emit()
+
+    def save_result(self, result: Any) -> list[tuple[str, Any | None]]:
+        """Save a finished result into the gallery (runs in the engine thread)."""
+        store = self.gallery.store_if_open()
+        if store is None:
+            return save_to_gallery_folder(self.paths, result)
+        from sd21_desktop.gallery.metadata import ImageRecord
+
+        runtime = result.runtime.to_dict()
+        saved: list[tuple[str, Any | None]] = []
+        for image, seed, index in zip(
+            result.images, result.seeds, result.batch_indices, strict=True
+        ):
+            entry = store.add_image(image, ImageRecord(result.request, seed, index, runtime))
+            saved.append((str(entry.path), entry))
+        return saved
 
     def _wire(self) -> None:
         queue, worker, window = self.queue, self.worker, self.window
@@ -87,6 +118,21 @@ class AppController(QObject):
         worker.status_changed.connect(window.show_status)
         worker.model_loaded.connect(window.on_model_loaded)
         window.parameters.model_changed.connect(self._on_model_changed)
+        # gallery
+        gallery, model, panel = self.gallery, self.gallery_model, window.gallery_panel
+        self.open_gallery_requested.connect(gallery.open_store)
+        gallery.store_opened.connect(self._on_store_opened)
+        gallery.failed.connect(window.message_bar.show_error)
+        model.page_requested.connect(gallery.load_page)
+        gallery.page_loaded.connect(model.on_page_loaded)
+        gallery.entries_changed.connect(model.on_entries_changed)
+        panel.favourite_requested.connect(gallery.set_favourite)
+        panel.delete_requested.connect(gallery.delete)
+        panel.restore_requested.connect(gallery.restore)
+        panel.import_requested.connect(gallery.import_paths)
+        panel.facets_requested.connect(gallery.load_facets)
+        gallery.facets_loaded.connect(panel.on_facets_loaded)
+        gallery.import_finished.connect(self._on_import_finished)
         window.destroyed.connect(self.shutdown)
         self.app.aboutToQuit.connect(self.shutdown)
         window.installEventFilter(self)
@@ -97,6 +143,18 @@ class AppController(QObject):
         if watched is self.window and event.type() == QEvent.Type.Close:
             self.shutdown()
         return False
+
+    @Slot(list)
+    def _on_store_opened(self, notices: list[str]) -> None:
+        if notices:
+            self.window.message_bar.show_notice("\n".join(notices))
+        self.gallery_model.refresh()
+        self.window.gallery_panel.facets_requested.emit()
+
+    @Slot(object)
+    def _on_import_finished(self, report: Any) -> None:
+        problems = [f"{problem.path.name}: {problem.message}" for problem in report.errors]
+        self.window.gallery_panel.import_done_message(len(report.imported), problems)
 
     @Slot(str)
     def _on_model_changed(self, model: str) -> None:
@@ -121,6 +179,10 @@ class AppController(QObject):
         self.window.store_settings()
         self.engine_thread.quit()
         self.engine_thread.wait()
+        self.thumbnails.shutdown()
+        self.gallery_thread.quit()
+        self.gallery_thread.wait()
+        self.gallery.close_store()
         for save, what in (
             (lambda: save_settings(self.paths.settings_path, self.settings), "settings"),
             (self.history.save, "prompt history"),

@@ -57,6 +57,12 @@ class GenerationResult:
     seeds: list[int]
     runtime: RuntimeInfo
     timings: dict[str, float] = field(default_factory=dict)
+    batch_indices: list[int] = field(default_factory=list)
+    """Which image of the request's batch each image is (all of them unless a re-run kept one)."""
+
+    def __post_init__(self) -> None:
+        if not self.batch_indices:
+            self.batch_indices = list(range(len(self.images)))
 
 
 StepCallback = Callable[[StepInfo], None]

@@ -43,6 +43,8 @@ class Job:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     step: int = 0
     total: int = 0
+    keep_index: int = -1
+    """For a re-run of one image of a batch: keep only that image."""
 
     def describe(self) -> str:
         prompt = self.request.prompt.replace("\n", " ")
@@ -59,7 +61,7 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 class JobQueue(QAbstractListModel):
-    run_requested = Signal(str, object, object)  # job id, request, cancel event → worker.run_job
+    run_requested = Signal(str, object, object, int)  # id, request, cancel, keep → worker.run_job
     job_state_changed = Signal(str, str)  # job id, state value
     busy_changed = Signal(bool)
 
@@ -100,8 +102,8 @@ class JobQueue(QAbstractListModel):
     def is_busy(self) -> bool:
         return bool(self._jobs)
 
-    def enqueue(self, request: GenerationRequest) -> Job:
-        job = Job(request)
+    def enqueue(self, request: GenerationRequest, keep_index: int = -1) -> Job:
+        job = Job(request, keep_index=keep_index)
         self._history[job.id] = job
         row = len(self._jobs)
         self.beginInsertRows(QModelIndex(), row, row)
@@ -136,7 +138,7 @@ class JobQueue(QAbstractListModel):
         job = self._jobs[0]
         job.state = JobState.RUNNING
         self._changed(job)
-        self.run_requested.emit(job.id, job.request, job.cancel_event)
+        self.run_requested.emit(job.id, job.request, job.cancel_event, job.keep_index)
 
     def _changed(self, job: Job) -> None:
         if job in self._jobs:

@@ -33,11 +33,12 @@ class SavedImage:
     path: str
     seed: int
     batch_index: int
-    entry_id: int | None
+    entry: Any | None
+    """The GalleryEntry the store made, when the gallery is open."""
 
 
-ResultSaver = Callable[[Any], list[tuple[str, int | None]]]
-"""Saves a GenerationResult (PNG + index); returns (path, gallery entry id) per image."""
+ResultSaver = Callable[[Any], list[tuple[str, Any | None]]]
+"""Saves a GenerationResult (PNG + index); returns (path, gallery entry or None) per image."""
 
 
 class EngineWorker(QObject):
@@ -108,19 +109,30 @@ class EngineWorker(QObject):
         except Exception as error:  # never let an exception kill the thread
             self.status_changed.emit(f"Could not load {model}: {type(error).__name__}: {error}")
 
-    @Slot(str, object, object)
-    def run_job(self, job_id: str, request: GenerationRequest, cancel: threading.Event) -> None:
+    @Slot(str, object, object, int)
+    def run_job(
+        self,
+        job_id: str,
+        request: GenerationRequest,
+        cancel: threading.Event,
+        keep_index: int = -1,
+    ) -> None:
+        """Run a request; ``keep_index`` ≥ 0 keeps only that image of the batch (a re-run)."""
         if cancel.is_set():
             self.cancelled.emit(job_id)
             return
         self.started.emit(job_id)
         try:
             result = self._generate_with_retry(job_id, request, cancel)
+            if 0 <= keep_index < len(result.images):
+                result.images = [result.images[keep_index]]
+                result.seeds = [result.seeds[keep_index]]
+                result.batch_indices = [keep_index]
             saved = self._save_result(result)
             images = [
-                SavedImage(pil_to_qimage(image), path, seed, index, entry_id)
-                for index, (image, seed, (path, entry_id)) in enumerate(
-                    zip(result.images, result.seeds, saved, strict=True)
+                SavedImage(pil_to_qimage(image), path, seed, index, entry)
+                for index, image, seed, (path, entry) in zip(
+                    result.batch_indices, result.images, result.seeds, saved, strict=True
                 )
             ]
         except GenerationCancelled:

@@ -21,16 +21,20 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from sd21_desktop import APP_NAME, __version__
+from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.prompt_history import PromptHistory
+from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.gallery_panel import GalleryPanel
 from sd21_desktop.ui.message_bar import MessageBar
 from sd21_desktop.ui.parameters_panel import ParametersPanel
 from sd21_desktop.ui.prompt_editor import PromptEditor
@@ -50,6 +54,7 @@ class MainWindow(QMainWindow):
         settings: AppSettings,
         history: PromptHistory,
         queue: JobQueue,
+        gallery_model: GalleryModel,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -91,27 +96,32 @@ class MainWindow(QMainWindow):
         self.queue_view.setModel(queue)
         self.remove_job_button = QPushButton("Remove / cancel selected")
         self.remove_job_button.setObjectName("removeJobButton")
-        self.gallery_view = QListWidget()
-        self.gallery_view.setObjectName("galleryView")
-        self.gallery_view.setAccessibleName("Gallery")
-        self.gallery_view.setViewMode(QListView.ViewMode.IconMode)
-        self.gallery_view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        self.gallery_view.setResizeMode(QListView.ResizeMode.Adjust)
-        self.gallery_view.setUniformItemSizes(True)
-        self.gallery_view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.recent_view = QListWidget()
+        self.recent_view.setObjectName("recentView")
+        self.recent_view.setAccessibleName("Images made in this session")
+        self.recent_view.setViewMode(QListView.ViewMode.IconMode)
+        self.recent_view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.recent_view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.recent_view.setUniformItemSizes(True)
+        self.gallery_panel = GalleryPanel(gallery_model)
+        self.gallery_view = self.gallery_panel.view
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.addTab(self.result_view, "Result")
+        self.tabs.addTab(self.gallery_panel, "Gallery")
         side = QWidget()
         side.setObjectName("sidePanel")
         side_layout = QVBoxLayout(side)
         side_layout.addWidget(QLabel("<b>Queue</b>"))
         side_layout.addWidget(self.queue_view, 1)
         side_layout.addWidget(self.remove_job_button)
-        side_layout.addWidget(QLabel("<b>Gallery</b>"))
-        side_layout.addWidget(self.gallery_view, 3)
+        side_layout.addWidget(QLabel("<b>This session</b>"))
+        side_layout.addWidget(self.recent_view, 3)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(controls)
-        self.splitter.addWidget(self.result_view)
+        self.splitter.addWidget(self.tabs)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([380, 640, 260])
@@ -145,8 +155,11 @@ class MainWindow(QMainWindow):
         self.parameters.validity_changed.connect(self.generate_button.setEnabled)
         self.result_view.message.connect(self.show_status)
         queue.busy_changed.connect(self._on_busy_changed)
-        self.gallery_view.itemActivated.connect(self._show_gallery_item)
-        self.gallery_view.itemClicked.connect(self._show_gallery_item)
+        self.recent_view.itemActivated.connect(self._show_recent_item)
+        self.recent_view.itemClicked.connect(self._show_recent_item)
+        self.gallery_panel.rerun_requested.connect(self.rerun)
+        self.gallery_panel.parameters_requested.connect(self.load_request)
+        self.gallery_panel.message.connect(self.show_status)
         self.restore_settings()
 
     # menus -----------------------------------------------------------------------------------
@@ -250,7 +263,8 @@ class MainWindow(QMainWindow):
         prompt = job.request.prompt if job else ""
         self.result_view.show_result(first.image, first.path, f"seed {first.seed} · {first.path}")
         for saved in images:
-            self.add_to_gallery(saved, prompt)
+            self.add_recent(saved, prompt)
+        self.gallery_panel.model.prepend([s.entry for s in images if s.entry is not None])
         self.progress_bar.setFormat("done")
 
     @Slot(str, str)
@@ -271,8 +285,22 @@ class MainWindow(QMainWindow):
         if model == self.parameters.model():
             self.parameters.set_native_size(native_size)
 
-    # gallery (the minimal list of this issue; the gallery issue adds the full browser) -----
-    def add_to_gallery(self, saved: SavedImage, prompt: str) -> None:
+    # re-runs and loading parameters ------------------------------------------------------------
+    @Slot(object, int)
+    def rerun(self, request: GenerationRequest, keep_index: int) -> None:
+        """Queue a stored request as it was (``keep_index``: the batch image to keep)."""
+        self.queue.enqueue(request, keep_index)
+        self.tabs.setCurrentWidget(self.result_view)
+        self.show_status(f"Re-running seed {request.seed}…")
+
+    @Slot(object)
+    def load_request(self, request: GenerationRequest) -> None:
+        self.prompt_editor.set_prompts(request.prompt, request.negative_prompt)
+        self.parameters.apply_request(request)
+        self.show_status("Parameters loaded from the gallery.")
+
+    # this session's images -----------------------------------------------------------------
+    def add_recent(self, saved: SavedImage, prompt: str) -> None:
         icon = QIcon(
             QPixmap.fromImage(
                 saved.image.scaled(
@@ -286,15 +314,16 @@ class MainWindow(QMainWindow):
         item = QListWidgetItem(icon, str(saved.seed))
         item.setToolTip(f"{prompt}\nseed {saved.seed}\n{saved.path}")
         item.setData(Qt.ItemDataRole.UserRole, saved)
-        self.gallery_view.insertItem(0, item)
+        self.recent_view.insertItem(0, item)
 
     @Slot(QListWidgetItem)
-    def _show_gallery_item(self, item: QListWidgetItem) -> None:
+    def _show_recent_item(self, item: QListWidgetItem) -> None:
         saved: Any = item.data(Qt.ItemDataRole.UserRole)
         if isinstance(saved, SavedImage):
             self.result_view.show_result(
                 saved.image, saved.path, f"seed {saved.seed} · {saved.path}"
             )
+            self.tabs.setCurrentWidget(self.result_view)
 
     # settings --------------------------------------------------------------------------------
     def restore_settings(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,10 +26,18 @@ def window(qapp: QApplication, tiny_model_dir: Path, data_dir: Path) -> Iterator
     main_window.prompt_editor.set_prompts("a small red boat", "blurry")
     main_window.show()
     yield main_window
+    close_window(main_window)
+
+
+def close_window(main_window: MainWindow) -> None:
+    """Close and delete a window now, and collect its garbage here rather than in a later test
+    (where the collector would run while that test's worker thread is busy)."""
     if main_window.isVisible():
         main_window.close()
     main_window.controller.shutdown()  # type: ignore[attr-defined]
     main_window.deleteLater()
+    QApplication.processEvents()
+    gc.collect()
 
 
 class WorkerRecorder(QObject):

@@ -14,7 +14,7 @@ from sd21_desktop.engine.runner import Engine
 from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.qt.jobs import JobState
 from sd21_desktop.ui.main_window import MainWindow
-from tests.qt.conftest import WorkerRecorder
+from tests.qt.conftest import WorkerRecorder, close_window
 
 JOB_TIMEOUT_MS = 120_000
 
@@ -35,7 +35,8 @@ def test_generate_reports_every_step_then_finishes_with_the_engines_image(
     shown = qimage_to_rgb_array(window.result_view.view.current_image())
     assert np.array_equal(shown, expected)
     assert Path(images[0].path).is_file()
-    assert window.gallery_view.count() == 1
+    assert window.recent_view.count() == 1
+    qtbot.waitUntil(lambda: window.gallery_panel.model.rowCount() == 1)
     assert window.progress_bar.value() == 4
 
 
@@ -103,7 +104,6 @@ def test_token_counter_matches_the_tokenizer_past_77_tokens(
     from transformers import CLIPTokenizer
 
     from sd21_desktop.engine.tokens import tokenizer_loaded
-
     from tests.conftest import REPO_ROOT
 
     tokenizer = CLIPTokenizer.from_pretrained(str(REPO_ROOT / "resources" / "clip_tokenizer"))
@@ -190,9 +190,7 @@ def test_corrupt_settings_fall_back_to_defaults_with_a_notice(
         assert "could not be read" in window.message_bar.label.text()
         assert window.parameters.steps_spin.value() == 25
     finally:
-        window.close()
-        window.deleteLater()
-        QApplication.processEvents()
+        close_window(window)
 
 
 def test_ctrl_enter_generates(window: MainWindow, recorder: WorkerRecorder, qtbot: QtBot) -> None:

@@ -1,0 +1,178 @@
+"""The gallery's detail pane: the selected image, every parameter it was made with, and actions."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sd21_desktop.gallery.entries import GalleryEntry
+
+ACTIONS = (
+    ("rerun", "Re-run exactly", "galleryRerunButton"),
+    ("rerun_new_seed", "New seed", "galleryRerunNewSeedButton"),
+    ("load", "Load parameters", "galleryLoadButton"),
+    ("canvas", "Send to canvas", "gallerySendToCanvasButton"),
+    ("favourite", "★ Favourite", "galleryFavouriteButton"),
+    ("delete", "Delete", "galleryDeleteButton"),
+    ("reveal", "Show in folder", "galleryRevealButton"),
+)
+
+
+class _ImageLoaded(QObject):
+    done = Signal(int, QImage)
+
+
+class _LoadImage(QRunnable):
+    def __init__(self, entry: GalleryEntry, relay: _ImageLoaded) -> None:
+        super().__init__()
+        self.entry, self.relay = entry, relay
+
+    def run(self) -> None:
+        image = QImage(str(self.entry.path))
+        with contextlib.suppress(RuntimeError):
+            self.relay.done.emit(self.entry.id, image)
+
+
+def describe(entry: GalleryEntry) -> str:
+    """The parameters as HTML: what a person needs to see to trust a re-run."""
+    rows: list[tuple[str, str]] = []
+    request = entry.request
+    if request is not None:
+        rows += [
+            ("Mode", request.mode),
+            ("Model", request.model),
+            ("Seed", str(entry.seed if entry.seed is not None else request.seed)),
+            ("Steps", str(request.steps)),
+            ("Guidance", f"{request.guidance_scale:g}"),
+            ("Scheduler", request.scheduler),
+            ("Size", f"{request.width}×{request.height}"),
+        ]
+        if request.batch_size > 1:
+            rows.append(("Batch", f"image {entry.batch_index + 1} of {request.batch_size}"))
+    else:
+        rows += [("Size", f"{entry.width}×{entry.height}")]
+        if entry.seed is not None:
+            rows.append(("Seed", str(entry.seed)))
+        for key, value in entry.details.items():
+            rows.append((key.replace("_", " ").capitalize(), str(value)))
+    origin = entry.origin if entry.source is None else f"{entry.origin} from {entry.source}"
+    rows.append(("Origin", origin + ("" if entry.has_metadata else " (no readable metadata)")))
+    if entry.runtime.get("device"):
+        rows.append(("Ran on", f"{entry.runtime.get('device')} · {entry.runtime.get('dtype')}"))
+    rows.append(("File", str(entry.path)))
+    table = "".join(
+        f"<tr><td><b>{html.escape(key)}</b></td><td>{html.escape(value)}</td></tr>"
+        for key, value in rows
+    )
+    prompt = html.escape(entry.prompt or "(no prompt)")
+    negative = html.escape(entry.negative_prompt)
+    negative_html = f"<p><b>Negative:</b> {negative}</p>" if negative else ""
+    return f"<p>{prompt}</p>{negative_html}<table cellspacing='4'>{table}</table>"
+
+
+class GalleryDetails(QWidget):
+    action_triggered = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("galleryDetails")
+        self.entry: GalleryEntry | None = None
+        self.image_label = QLabel("Select an image")
+        self.image_label.setObjectName("galleryDetailImage")
+        self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image_label.setMinimumSize(200, 200)
+        self.image_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.text = QTextBrowser()
+        self.text.setObjectName("galleryDetailText")
+        self.text.setAccessibleName("Image parameters")
+        self.buttons: dict[str, QPushButton] = {}
+        grid = QGridLayout()
+        for position, (name, label, object_name) in enumerate(ACTIONS):
+            button = QPushButton(label)
+            button.setObjectName(object_name)
+            button.setAccessibleName(label)
+            button.clicked.connect(lambda _=False, n=name: self.action_triggered.emit(n))
+            grid.addWidget(button, position // 4, position % 4)
+            self.buttons[name] = button
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.image_label, 3)
+        layout.addWidget(self.text, 2)
+        layout.addLayout(grid)
+        self._image = QImage()
+        self._relay = _ImageLoaded(self)
+        self._relay.done.connect(self._on_image)
+        self.show_entry(None)
+
+    def show_entry(self, entry: GalleryEntry | None) -> None:
+        self.entry = entry
+        for name, button in self.buttons.items():
+            button.setEnabled(
+                entry is not None
+                and (entry.request is not None or name not in ("rerun", "rerun_new_seed", "load"))
+            )
+        if entry is None:
+            self.image_label.setText("Select an image")
+            self.image_label.setPixmap(QPixmap())
+            self.text.setHtml("")
+            return
+        self.buttons["favourite"].setText("★ Unfavourite" if entry.favourite else "☆ Favourite")
+        self.buttons["delete"].setText("Restore" if entry.deleted else "Delete")
+        self.text.setHtml(describe(entry))
+        QThreadPool.globalInstance().start(_LoadImage(entry, self._relay))
+
+    @Slot(int, QImage)
+    def _on_image(self, entry_id: int, image: QImage) -> None:
+        if self.entry is None or entry_id != self.entry.id:
+            return
+        self._image = image
+        self._show_scaled()
+
+    def _show_scaled(self) -> None:
+        if self._image.isNull():
+            self.image_label.setText("The image file cannot be read.")
+            return
+        size = self.image_label.size()
+        self.image_label.setPixmap(
+            QPixmap.fromImage(self._image).scaled(
+                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        if self.entry is not None and not self._image.isNull():
+            self._show_scaled()
+
+    @Slot()
+    def copy_image(self) -> None:
+        if not self._image.isNull():
+            QGuiApplication.clipboard().setImage(self._image)
+
+    @Slot()
+    def copy_prompt(self) -> None:
+        if self.entry is not None:
+            QGuiApplication.clipboard().setText(self.entry.prompt)
+
+    @Slot()
+    def copy_seed(self) -> None:
+        if self.entry is not None and self.entry.seed is not None:
+            QGuiApplication.clipboard().setText(str(self.entry.seed))
+
+    def request_json(self) -> str:
+        if self.entry is None or self.entry.request is None:
+            return ""
+        return json.dumps(self.entry.request.to_dict(), indent=2)
