@@ -53,7 +53,7 @@ def describe(entry: GalleryEntry) -> str:
     if request is not None:
         rows += [
             ("Mode", request.mode),
-            ("Model", request.model),
+            ("Model" if entry.origin == "generated" else "Runs with", request.model),
             ("Seed", str(entry.seed if entry.seed is not None else request.seed)),
             ("Steps", str(request.steps)),
             ("Guidance", f"{request.guidance_scale:g}"),
@@ -68,6 +68,9 @@ def describe(entry: GalleryEntry) -> str:
             rows.append(("Seed", str(entry.seed)))
         for key, value in entry.details.items():
             rows.append((key.replace("_", " ").capitalize(), str(value)))
+    original_model = entry.model if entry.origin == "imported" else None
+    if original_model:
+        rows.append(("Made with", str(original_model)))
     origin = entry.origin if entry.source is None else f"{entry.origin} from {entry.source}"
     rows.append(("Origin", origin + ("" if entry.has_metadata else " (no readable metadata)")))
     if entry.runtime.get("device"):
@@ -130,6 +133,9 @@ class GalleryDetails(QWidget):
             self.text.setHtml("")
             return
         self.buttons["favourite"].setText("★ Unfavourite" if entry.favourite else "☆ Favourite")
+        # An image from another tool re-runs with its settings on an SD2 model, not "exactly".
+        exact = entry.origin == "generated"
+        self.buttons["rerun"].setText("Re-run exactly" if exact else "Run with these settings")
         self.buttons["delete"].setText("Restore" if entry.deleted else "Delete")
         self.text.setHtml(describe(entry))
         QThreadPool.globalInstance().start(_LoadImage(entry, self._relay))

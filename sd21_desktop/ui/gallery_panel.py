@@ -118,6 +118,8 @@ class GalleryPanel(QWidget):
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        self.splitter = splitter
+        self._sized = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
@@ -345,6 +347,13 @@ class GalleryPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Import a folder of images")
         if folder:
             self.import_requested.emit([folder])
+
+    def showEvent(self, event: object) -> None:  # noqa: N802
+        super().showEvent(event)  # type: ignore[arg-type]
+        if not self._sized:  # the grid gets 60 % of the width the first time it shows
+            self._sized = True
+            width = max(self.splitter.width(), 600)
+            self.splitter.setSizes([width * 3 // 5, width * 2 // 5])
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls() and event.source() is not self.view:
