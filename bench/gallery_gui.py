@@ -1,0 +1,123 @@
+"""The gallery browser with 10,000 entries: time to a first screen of thumbnails (cache warm),
+and memory growth while scrolling through everything.
+
+    python bench/gallery_gui.py [--count 10000]
+
+Targets: first screen ≤ 300 ms; memory growth of the open gallery ≤ 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:  # current (not peak) resident size, Linux
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    from gallery_scale import write_entries
+    from PySide6.QtCore import QElapsedTimer
+    from PySide6.QtWidgets import QApplication
+
+    from sd21_desktop.app import create_app
+    from sd21_desktop.gallery.store import GalleryStore
+    from sd21_desktop.paths import resolve_paths
+
+    work = Path(tempfile.mkdtemp())
+    data = work / "data"
+    paths = resolve_paths(data)
+    write_entries(paths.gallery_dir, args.count, random.Random(7))
+    with GalleryStore(paths):  # build the index once
+        pass
+
+    def visible_ready(window) -> bool:  # type: ignore[no-untyped-def]
+        view, model = window.gallery_panel.view, window.gallery_panel.model
+        if model.rowCount() == 0:
+            return False
+        viewport = view.viewport().rect()
+        rows = [row for row in range(min(model.rowCount(), 400))
+                if view.visualRect(model.index(row)).intersects(viewport)]
+        cache = window.controller.thumbnails
+        return bool(rows) and all(cache.get(model.entry(row)) is not None for row in rows)
+
+    def open_first_screen() -> tuple[float, object]:
+        clock = QElapsedTimer()
+        clock.start()
+        _, window = create_app(["--data-dir", str(data)])
+        window.resize(1400, 900)
+        window.tabs.setCurrentWidget(window.gallery_panel)
+        window.show()
+        window_times.append(clock.nsecsElapsed() / 1e6)
+        while not visible_ready(window):
+            QApplication.processEvents()
+            time.sleep(0.001)
+            if clock.elapsed() > 30_000:
+                raise SystemExit("the first screen did not load in 30 s")
+        return clock.nsecsElapsed() / 1e6, window
+
+    window_times: list[float] = []
+    app = QApplication.instance() or QApplication([])
+    _, warm_up = open_first_screen()  # makes the disk thumbnails: later runs are cache-warm
+    warm_up.controller.shutdown()  # type: ignore[attr-defined]
+    warm_up.deleteLater()
+    app.processEvents()
+    times = []
+    for _ in range(args.runs):
+        elapsed, window = open_first_screen()
+        times.append(elapsed)
+        window.controller.shutdown()  # type: ignore[attr-defined]
+        window.deleteLater()
+        app.processEvents()
+
+    before = rss_mb()
+    _, window = open_first_screen()
+    panel = window.gallery_panel
+    scrolled = time.perf_counter()
+    while panel.model.rowCount() < args.count:  # scroll to the end, page by page
+        panel.view.scrollToBottom()
+        app.processEvents()
+        if panel.model.canFetchMore():
+            panel.model.fetchMore()
+        time.sleep(0.002)
+    for row in range(0, args.count, 50):  # make thumbnails all the way down
+        panel.view.scrollTo(panel.model.index(row))
+        app.processEvents()
+    deadline = time.perf_counter() + 120
+    while window.controller.thumbnails.pool.activeThreadCount() and time.perf_counter() < deadline:  # type: ignore[attr-defined]
+        app.processEvents()
+        time.sleep(0.01)
+    app.processEvents()
+    growth = rss_mb() - before
+    print(f"{args.count} entries; first screen of thumbnails (cache warm), "
+          f"median of {args.runs}: {statistics.median(times):.0f} ms "
+          f"(min {min(times):.0f}, max {max(times):.0f}; target <= 300 ms)")
+    print(f"of which building and showing the window: {statistics.median(window_times[1:]):.0f} ms")
+    print(f"memory growth after opening and scrolling through all {args.count} entries: "
+          f"{growth:.0f} MB (target <= 150 MB); scrolling took {time.perf_counter() - scrolled:.1f} s;"
+          f" {window.controller.thumbnails.memory_items()} thumbnails kept in memory")  # type: ignore[attr-defined]
+    window.controller.shutdown()  # type: ignore[attr-defined]
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
