@@ -117,6 +117,7 @@ class AppController(QObject):
         worker.cancelled.connect(queue.on_cancelled)
         worker.status_changed.connect(window.show_status)
         worker.model_loaded.connect(window.on_model_loaded)
+        worker.engine_info_changed.connect(window.on_engine_info)
         window.parameters.model_changed.connect(self._on_model_changed)
         # gallery
         gallery, model, panel = self.gallery, self.gallery_model, window.gallery_panel

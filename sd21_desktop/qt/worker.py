@@ -41,6 +41,19 @@ ResultSaver = Callable[[Any], list[tuple[str, Any | None]]]
 """Saves a GenerationResult (PNG + index); returns (path, gallery entry or None) per image."""
 
 
+def engine_info() -> dict[str, str]:
+    """What torch sees (called in the worker thread, where torch is already imported)."""
+    import torch
+
+    if torch.cuda.is_available():
+        device = f"CUDA: {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+    elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        device = "Apple MPS"
+    else:
+        device = f"CPU ({torch.get_num_threads()} threads)"
+    return {"torch": torch.__version__, "device": device}
+
+
 class EngineWorker(QObject):
     started = Signal(str)
     progress = Signal(str, int, int, float, float)  # job id, step, total, it/s, ETA seconds
@@ -50,6 +63,7 @@ class EngineWorker(QObject):
     cancelled = Signal(str)
     status_changed = Signal(str)
     model_loaded = Signal(str, int)  # model, native size
+    engine_info_changed = Signal(dict)  # torch version, build and device, for Help → About
 
     def __init__(
         self,
@@ -85,6 +99,7 @@ class EngineWorker(QObject):
                 allow_download=self._allow_download,
                 tqdm_class=status_tqdm_class(self.status_changed.emit),
             )
+            self.engine_info_changed.emit(engine_info())
         return self._engine
 
     @Slot(str)

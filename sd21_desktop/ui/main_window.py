@@ -8,9 +8,19 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -26,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sd21_desktop import APP_NAME, __version__
+from sd21_desktop import APP_NAME
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.prompt_history import PromptHistory
@@ -34,8 +44,10 @@ from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.about import about_html
 from sd21_desktop.ui.gallery_panel import GalleryPanel
 from sd21_desktop.ui.message_bar import MessageBar
+from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
 from sd21_desktop.ui.parameters_panel import ParametersPanel
 from sd21_desktop.ui.prompt_editor import PromptEditor
 from sd21_desktop.ui.result_view import ResultView
@@ -64,6 +76,10 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.queue = queue
         self.closing = False
+        self.engine_info: dict[str, str] = {}
+        self.setAcceptDrops(True)
+        self._metadata_read = MetadataRead(self)
+        self._metadata_read.done.connect(self._on_metadata_read)
 
         self.message_bar = MessageBar()
         self.prompt_editor = PromptEditor(history)
@@ -165,6 +181,11 @@ class MainWindow(QMainWindow):
     # menus -----------------------------------------------------------------------------------
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        open_parameters = QAction("&Load settings from an image…", self)
+        open_parameters.setObjectName("loadSettingsFromImageAction")
+        open_parameters.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        open_parameters.triggered.connect(self.choose_settings_image)
+        file_menu.addAction(open_parameters)
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.setObjectName("settingsAction")
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
@@ -362,11 +383,47 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
-        QMessageBox.about(
+        QMessageBox.about(self, f"About {APP_NAME}", about_html(self.engine_info))
+
+    @Slot(dict)
+    def on_engine_info(self, info: dict[str, str]) -> None:
+        self.engine_info = info
+
+    # reading settings from images (drop onto the editor, or File → Load settings) ------------
+    @Slot()
+    def choose_settings_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
             self,
-            f"About {APP_NAME}",
-            f"<b>{APP_NAME}</b> {__version__}<br>Stable Diffusion 2.x on your own machine.",
+            "Load settings from an image",
+            "",
+            "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)",
         )
+        if path:
+            self.load_settings_from_image(path)
+
+    def load_settings_from_image(self, path: str) -> None:
+        QThreadPool.globalInstance().start(
+            ReadMetadata(path, self.parameters.model(), self._metadata_read)
+        )
+
+    @Slot(str, object, str)
+    def _on_metadata_read(self, path: str, request: object, message: str) -> None:
+        if isinstance(request, GenerationRequest):
+            self.load_request(request)
+            self.message_bar.show_notice(message)
+        else:
+            self.message_bar.show_error(message)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        """An image dropped on the window (outside the gallery and canvas) loads its settings."""
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.load_settings_from_image(paths[0])
+            event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.closing = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -36,6 +37,12 @@ from sd21_desktop.settings import AppSettings
 from sd21_desktop.ui.widgets import tool_button
 
 SEED_MODE_LABELS = {"random": "Random", "fixed": "Fixed", "reuse_last": "Reuse last"}
+MODE_LABELS = {
+    "txt2img": "Text to image",
+    "img2img": "Image to image (canvas)",
+    "inpaint": "Inpaint the mask (canvas)",
+}
+MODES_WITH_STRENGTH = ("img2img", "inpaint")
 SIZE_PRESETS = {
     768: [(768, 768), (768, 512), (512, 768), (1024, 576), (576, 1024)],
     512: [(512, 512), (512, 384), (384, 512), (640, 384), (384, 640)],
@@ -50,12 +57,29 @@ def _named(widget: QWidget, name: str, accessible: str) -> None:
 class ParametersPanel(QWidget):
     validity_changed = Signal(bool)
     model_changed = Signal(str)
+    mode_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.native_size = 768
         self.last_seed: int | None = None
 
+        self.mode_combo = QComboBox()
+        _named(self.mode_combo, "modeCombo", "Mode")
+        for mode, label in MODE_LABELS.items():
+            self.mode_combo.addItem(label, mode)
+        self.strength_spin = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75)
+        self.strength_spin.setSingleStep(0.05)
+        self.strength_spin.setDecimals(2)
+        self.strength_spin.setToolTip("How much to change the image: 0 keeps it, 1 replaces it")
+        _named(self.strength_spin, "strengthSpin", "Strength")
+        self.keep_unmasked_check = QCheckBox("Keep unmasked pixels exact")
+        _named(self.keep_unmasked_check, "keepUnmaskedCheck", "Keep unmasked pixels exact")
+        self.keep_unmasked_check.setChecked(True)
+        self.keep_unmasked_check.setToolTip(
+            "Paste the generated area back through the feathered mask, so the rest of the image "
+            "stays pixel-identical (no colour shift)."
+        )
         self.model_combo = QComboBox()
         _named(self.model_combo, "modelCombo", "Model")
         self.model_combo.setEditable(True)
@@ -114,6 +138,10 @@ class ParametersPanel(QWidget):
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
+        self.form = form
+        form.addRow("Mode", self.mode_combo)
+        form.addRow("Strength", self.strength_spin)
+        form.addRow("", self.keep_unmasked_check)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_combo, 1)
         model_row.addWidget(browse)
@@ -150,11 +178,29 @@ class ParametersPanel(QWidget):
         self.guidance_spin.valueChanged.connect(self.revalidate)
         self.model_combo.currentTextChanged.connect(self._on_model_text)
         self.seed_mode_combo.currentIndexChanged.connect(self._on_seed_mode)
+        self.mode_combo.currentIndexChanged.connect(self._on_mode)
         self._on_seed_mode()
+        self._on_mode()
 
     # values ----------------------------------------------------------------------------------
     def model(self) -> str:
         return self.model_combo.currentText().strip()
+
+    def mode(self) -> str:
+        return str(self.mode_combo.currentData())
+
+    def set_mode(self, mode: str) -> None:
+        index = self.mode_combo.findData(mode)
+        if index >= 0:
+            self.mode_combo.setCurrentIndex(index)
+
+    @Slot()
+    def _on_mode(self) -> None:
+        """Show only the controls the mode uses."""
+        mode = self.mode()
+        self.form.setRowVisible(self.strength_spin, mode in MODES_WITH_STRENGTH)
+        self.form.setRowVisible(self.keep_unmasked_check, mode == "inpaint")
+        self.mode_changed.emit(mode)
 
     def seed_mode(self) -> str:
         return str(self.seed_mode_combo.currentData())

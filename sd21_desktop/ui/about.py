@@ -1,0 +1,42 @@
+"""Help → About: versions, the build (CPU or CUDA torch, frozen or not) and the device found.
+
+Versions come from package metadata, so showing the dialog imports no torch on the GUI thread;
+the device is what the engine worker reported when it started.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from importlib import metadata
+
+from sd21_desktop import APP_NAME, __version__
+
+PACKAGES = ("torch", "diffusers", "transformers", "PySide6-Essentials", "PySide6")
+
+
+def package_versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def about_html(engine_info: dict[str, str]) -> str:
+    versions = package_versions()
+    torch_version = versions.get("torch", engine_info.get("torch", "?"))
+    build = "CUDA" if "+cu" in torch_version else "CPU" if "+cpu" in torch_version else ""
+    frozen = "installed bundle" if getattr(sys, "frozen", False) else "Python environment"
+    rows = [(name, version) for name, version in versions.items()]
+    rows.append(("Build", f"{build + ' torch, ' if build else ''}{frozen}"))
+    rows.append(("Device", engine_info.get("device", "found when the first model loads")))
+    table = "".join(
+        f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return (
+        f"<h3>{APP_NAME} {__version__}</h3><p>Stable Diffusion 2.x on your own machine.</p>"
+        f"<table cellspacing='4'>{table}</table>"
+    )
