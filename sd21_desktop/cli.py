@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from sd21_desktop import APP_ID, __version__
 from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
-from sd21_desktop.engine.request import DEFAULT_MODEL, PREDICTION_TYPES
+from sd21_desktop.engine.request import DEFAULT_MODEL, MODES, PREDICTION_TYPES, Mode
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import GenerationCancelled, UserFacingError
 
@@ -70,6 +70,52 @@ def _add_memory_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_image_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("img2img and inpainting")
+    group.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help="default: inpaint with --mask, img2img with --init-image, else txt2img",
+    )
+    group.add_argument(
+        "--init-image",
+        metavar="FILE",
+        default=None,
+        help="the image to start from (transparent parts become white; for inpaint without "
+        "--mask they are the area to repaint)",
+    )
+    group.add_argument(
+        "--mask",
+        metavar="FILE",
+        default=None,
+        help="inpaint: white = repaint, black = keep (or strokes on a transparent layer)",
+    )
+    group.add_argument(
+        "--strength",
+        type=float,
+        default=0.75,
+        help="how much of the input is re-noised, above 0 up to 1 (default 0.75)",
+    )
+    group.add_argument(
+        "--mask-grow",
+        type=int,
+        default=0,
+        metavar="N",
+        help="grow the mask by N px (negative shrinks)",
+    )
+    group.add_argument(
+        "--mask-feather", type=float, default=0.0, metavar="F", help="blur the mask edge by F px"
+    )
+    group.add_argument(
+        "--keep-unmasked",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="paste the result over the input through the mask so unmasked pixels stay exact "
+        "(default on)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=APP_ID,
@@ -109,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="override what a single-file checkpoint predicts",
     )
+    _add_image_options(generate)
     generate.add_argument(
         "--out",
         default=None,
@@ -169,32 +216,105 @@ class _StderrProgress:
             self.bar.close()
 
 
+def _choose_mode(args: argparse.Namespace) -> Mode:
+    mode: Mode = args.mode or (
+        "inpaint" if args.mask else "img2img" if args.init_image else "txt2img"
+    )
+    if mode == "txt2img" and (args.init_image or args.mask):
+        raise UserFacingError(
+            "--mode txt2img takes no --init-image or --mask.",
+            "Use --mode img2img or --mode inpaint to start from an image.",
+        )
+    if mode != "txt2img" and not args.init_image:
+        raise UserFacingError(f"{mode} needs --init-image FILE (the image to start from).")
+    if mode == "img2img" and args.mask:
+        raise UserFacingError("--mask is for --mode inpaint.", "Drop --mask, or use inpaint.")
+    return mode
+
+
+def _default_model(mode: str) -> str:
+    """Without --model: the SD2 inpainting model for inpaint when it is downloaded (or when the
+    default model is not either, so a download fetches the right one); else the default model."""
+    from sd21_desktop.engine.models import INPAINT_MODEL_ID, cached_snapshot
+
+    if mode == "inpaint" and (
+        cached_snapshot(INPAINT_MODEL_ID) is not None or cached_snapshot(DEFAULT_MODEL) is None
+    ):
+        return INPAINT_MODEL_ID
+    return DEFAULT_MODEL
+
+
+def _load_inputs(args: argparse.Namespace, mode: str, stderr: TextIO) -> tuple[Any, Any]:
+    """The init image (RGB) and mask (L, inpaint only) from the files given."""
+    from sd21_desktop.engine.inputs import (
+        load_mask_file,
+        mask_from_transparency,
+        read_image_file,
+        to_init_image,
+    )
+
+    if mode == "txt2img":
+        return None, None
+    raw = read_image_file(args.init_image)
+    image = to_init_image(raw)
+    if mode != "inpaint":
+        return image, None
+    if args.mask:
+        return image, load_mask_file(args.mask)
+    mask = mask_from_transparency(raw)
+    if mask is None:
+        raise UserFacingError(
+            "--mode inpaint needs --mask FILE (white = repaint), or an --init-image with "
+            "transparent parts to repaint."
+        )
+    print(f"note: repainting the transparent parts of {args.init_image}.", file=stderr)
+    return image, mask
+
+
 def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from sd21_desktop.engine.device import RuntimeOptions
+    from sd21_desktop.engine.imageprep import default_size
+    from sd21_desktop.engine.inputs import InputImages, content_hash
     from sd21_desktop.engine.models import identify, native_size_hint
     from sd21_desktop.engine.request import GenerationRequest, random_seed
     from sd21_desktop.engine.runner import Engine
     from sd21_desktop.paths import resolve_paths
 
     paths = resolve_paths(_merged(args, "data_dir"))
-    model = _merged(args, "model", DEFAULT_MODEL)
+    mode = _choose_mode(args)
+    image, mask = _load_inputs(args, mode, stderr)
+    model = _merged(args, "model") or _default_model(mode)
     source = identify(model)
     if source.notice:
         print(f"note: {source.notice}", file=stderr)
     size = native_size_hint(source)
+
+    def sizes(native: int) -> tuple[int, int]:
+        if image is None:
+            return args.width or native, args.height or native
+        return default_size(image.size, native, args.width, args.height)
+
+    width, height = sizes(size or 512)
     # Validate every setting before the (slow) model load; the size may come from the model.
     request = GenerationRequest(
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
         model=source.location if source.kind == "hub" else str(Path(source.location)),
+        mode=mode,
         seed=random_seed() if args.seed is None else args.seed,
         steps=args.steps,
         guidance_scale=args.guidance,
         scheduler=args.scheduler,
-        width=args.width or size or 512,
-        height=args.height or size or 512,
+        width=width,
+        height=height,
         batch_size=args.batch_size,
         prediction_type=args.prediction_type,
+        strength=args.strength,
+        init_image=content_hash(image) if image is not None else None,
+        mask_image=content_hash(mask) if mask is not None else None,
+        mask_grow=args.mask_grow,
+        mask_feather=args.mask_feather,
+        keep_unmasked=args.keep_unmasked,
     )
     options = RuntimeOptions(
         device=_merged(args, "device", "auto"),
@@ -205,6 +325,10 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         vae_tiling=args.vae_tiling,
         cpu_offload=args.cpu_offload,
     )
+    inputs = InputImages(paths.inputs_dir)
+    for picture in (image, mask):
+        if picture is not None:
+            inputs.put(picture)  # the request names them; a re-run reads them from here
     out_dir = Path(args.out).expanduser() if args.out else paths.ensure().gallery_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -217,14 +341,15 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     status: Callable[[str], None] = lambda text: print(text, file=stderr)  # noqa: E731
     loaded = engine.load(request.model, status)
     if size is None and (args.width is None or args.height is None):
-        request = request.replace(
-            width=args.width or loaded.native_size, height=args.height or loaded.native_size
-        )
+        width, height = sizes(loaded.native_size)
+        request = request.replace(width=width, height=height)
     progress = _StderrProgress(stderr)
     try:
-        result = engine.generate(request, on_step=progress, on_status=None)
+        result = engine.generate(request, on_step=progress, on_status=None, inputs=inputs)
     finally:
         progress.close()
+    for notice in result.notices:
+        print(f"note: {notice}", file=stderr)
     _save_results(result, out_dir, stdout, stderr, as_json=args.json, args=args)
     return EXIT_OK
 

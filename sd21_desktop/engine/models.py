@@ -115,6 +115,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
     ),
 )
 DEFAULT_MODEL_ID = KNOWN_MODELS[0].repo_id
+INPAINT_MODEL_ID = "sd2-community/stable-diffusion-2-inpainting"
+"""The 9-channel SD2 inpainting model (true inpainting; txt2img models do masked img2img)."""
 _BY_ID = {model.repo_id.lower(): model for model in KNOWN_MODELS}
 _LEGACY = {legacy.lower(): model for model in KNOWN_MODELS for legacy in model.legacy_ids}
 

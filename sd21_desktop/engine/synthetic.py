@@ -7,7 +7,10 @@ tokenizer, a v-prediction DDIM scheduler config), and benchmarks build the *full
 architecture from the published configs in ``resources/model_configs``: the same compute as the
 real model, random weights.
 
-Later modes extend :data:`UNET_IN_CHANNELS` (inpaint 9, depth 5, x4 upscaler 7).
+``mode="inpaint"`` builds the SD2 inpainting architecture instead: a 9-channel UNet (latents +
+mask + masked-image latents) in a ``StableDiffusionInpaintPipeline`` with the scheduler config of
+``stable-diffusion-2-inpainting`` (PNDM, epsilon), whatever the flavour. Later modes extend
+:data:`UNET_IN_CHANNELS` (depth 5, x4 upscaler 7).
 """
 
 from __future__ import annotations
@@ -24,32 +27,44 @@ UNET_IN_CHANNELS = {"txt2img": 4, "inpaint": 9, "depth": 5, "upscale": 7}
 TINY_IMAGE_SIZE = 64
 
 
-def _config_dir(flavour: Flavour) -> Path:
-    name = "stable-diffusion-2-1" if flavour == "v" else "stable-diffusion-2-1-base"
-    return resources_dir() / "model_configs" / name
+PIPELINE_CLASSES = {"inpaint": "StableDiffusionInpaintPipeline"}
+"""The diffusers pipeline class of a mode's model; any other mode: StableDiffusionPipeline."""
 
 
-def _load_config(flavour: Flavour, component: str, file: str = "config.json") -> dict[str, Any]:
-    text = (_config_dir(flavour) / component / file).read_text(encoding="utf-8")
+def _config_name(flavour: Flavour, mode: str = "txt2img") -> str:
+    if mode == "inpaint":
+        return "stable-diffusion-2-inpainting"
+    return "stable-diffusion-2-1" if flavour == "v" else "stable-diffusion-2-1-base"
+
+
+def _config_dir(flavour: Flavour, mode: str = "txt2img") -> Path:
+    return resources_dir() / "model_configs" / _config_name(flavour, mode)
+
+
+def _load_config(
+    flavour: Flavour, component: str, file: str = "config.json", mode: str = "txt2img"
+) -> dict[str, Any]:
+    text = (_config_dir(flavour, mode) / component / file).read_text(encoding="utf-8")
     return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
 
 
 def build_components(
     size: Size = "tiny", flavour: Flavour = "v", mode: str = "txt2img", seed: int = 0
 ) -> dict[str, Any]:
-    """The components of a StableDiffusionPipeline, deterministic for a given ``seed``."""
+    """The components of an SD2 pipeline of ``mode``, deterministic for a given ``seed``."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(seed)
     in_channels = UNET_IN_CHANNELS[mode]
+    v_model = flavour == "v" and mode != "inpaint"
     if size == "full":
-        unet_config = _load_config(flavour, "unet")
+        unet_config = _load_config(flavour, "unet", mode=mode)
         unet_config["in_channels"] = in_channels
         unet = UNet2DConditionModel.from_config(unet_config)
-        vae = AutoencoderKL.from_config(_load_config(flavour, "vae"))
-        text_config = CLIPTextConfig(**_load_config(flavour, "text_encoder"))
+        vae = AutoencoderKL.from_config(_load_config(flavour, "vae", mode=mode))
+        text_config = CLIPTextConfig(**_load_config(flavour, "text_encoder", mode=mode))
     else:
         unet = UNet2DConditionModel(
             sample_size=TINY_IMAGE_SIZE // 8,
@@ -62,7 +77,7 @@ def build_components(
             cross_attention_dim=32,
             attention_head_dim=(2, 4),
             use_linear_projection=True,
-            upcast_attention=flavour == "v",
+            upcast_attention=v_model,
             norm_num_groups=16,
         )
         vae = AutoencoderKL(
@@ -91,8 +106,8 @@ def build_components(
         )
     text_encoder = CLIPTextModel(text_config)
     tokenizer = CLIPTokenizer.from_pretrained(str(resources_dir() / "clip_tokenizer"))
-    scheduler_config = _load_config(flavour, "scheduler", "scheduler_config.json")
-    scheduler_class = DDIMScheduler if flavour == "v" else PNDMScheduler
+    scheduler_config = _load_config(flavour, "scheduler", "scheduler_config.json", mode=mode)
+    scheduler_class = DDIMScheduler if v_model else PNDMScheduler
     scheduler = scheduler_class.from_config(scheduler_config)
     for module in (unet, vae, text_encoder):
         module.eval()
@@ -111,9 +126,10 @@ def build_components(
 def build_pipeline(
     size: Size = "tiny", flavour: Flavour = "v", mode: str = "txt2img", seed: int = 0
 ) -> Any:
-    from diffusers import StableDiffusionPipeline
+    import diffusers
 
-    return StableDiffusionPipeline(**build_components(size, flavour, mode, seed))
+    pipeline_class = getattr(diffusers, PIPELINE_CLASSES.get(mode, "StableDiffusionPipeline"))
+    return pipeline_class(**build_components(size, flavour, mode, seed))
 
 
 def save_synthetic_model(
@@ -123,7 +139,11 @@ def save_synthetic_model(
     mode: str = "txt2img",
     seed: int = 0,
 ) -> Path:
-    """Write a random-weight SD2 pipeline as a diffusers folder (safetensors) and return it."""
+    """Write a random-weight SD2 pipeline as a diffusers folder (safetensors) and return it.
+
+    ``mode="inpaint"`` writes a 9-channel ``StableDiffusionInpaintPipeline`` (see the module
+    docstring).
+    """
     folder = Path(folder)
     build_pipeline(size, flavour, mode, seed).save_pretrained(str(folder), safe_serialization=True)
     return folder

