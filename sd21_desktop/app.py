@@ -67,7 +67,9 @@ class AppController(QObject):
         self.gallery.moveToThread(self.gallery_thread)
         self.thumbnails = ThumbnailCache(paths.thumbnail_dir)
         self.gallery_model = GalleryModel(self.thumbnails)
-        self.worker = EngineWorker(settings.runtime_options(), self.save_result)
+        self.worker = EngineWorker(
+            settings.runtime_options(), self.save_result, inputs_folder=paths.inputs_dir
+        )
         self.engine_thread = QThread()
         self.engine_thread.setObjectName("engineThread")
         self.worker.moveToThread(self.engine_thread)
@@ -118,6 +120,7 @@ class AppController(QObject):
         worker.status_changed.connect(window.show_status)
         worker.model_loaded.connect(window.on_model_loaded)
         worker.engine_info_changed.connect(window.on_engine_info)
+        worker.notice.connect(window.message_bar.show_notice)
         window.parameters.model_changed.connect(self._on_model_changed)
         # gallery
         gallery, model, panel = self.gallery, self.gallery_model, window.gallery_panel

@@ -45,6 +45,8 @@ class Job:
     total: int = 0
     keep_index: int = -1
     """For a re-run of one image of a batch: keep only that image."""
+    new_inputs: dict[str, Any] = field(default_factory=dict)
+    """Input ids of the request → images the worker stores before running (canvas jobs)."""
 
     def describe(self) -> str:
         prompt = self.request.prompt.replace("\n", " ")
@@ -61,7 +63,8 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 class JobQueue(QAbstractListModel):
-    run_requested = Signal(str, object, object, int)  # id, request, cancel, keep → worker.run_job
+    # id, request, cancel event, batch index to keep, new input images → worker.run_job
+    run_requested = Signal(str, object, object, int, object)
     job_state_changed = Signal(str, str)  # job id, state value
     busy_changed = Signal(bool)
 
@@ -102,8 +105,13 @@ class JobQueue(QAbstractListModel):
     def is_busy(self) -> bool:
         return bool(self._jobs)
 
-    def enqueue(self, request: GenerationRequest, keep_index: int = -1) -> Job:
-        job = Job(request, keep_index=keep_index)
+    def enqueue(
+        self,
+        request: GenerationRequest,
+        keep_index: int = -1,
+        new_inputs: dict[str, Any] | None = None,
+    ) -> Job:
+        job = Job(request, keep_index=keep_index, new_inputs=dict(new_inputs or {}))
         self._history[job.id] = job
         row = len(self._jobs)
         self.beginInsertRows(QModelIndex(), row, row)
@@ -138,7 +146,9 @@ class JobQueue(QAbstractListModel):
         job = self._jobs[0]
         job.state = JobState.RUNNING
         self._changed(job)
-        self.run_requested.emit(job.id, job.request, job.cancel_event, job.keep_index)
+        self.run_requested.emit(
+            job.id, job.request, job.cancel_event, job.keep_index, job.new_inputs
+        )
 
     def _changed(self, job: Job) -> None:
         if job in self._jobs:

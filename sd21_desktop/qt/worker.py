@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -63,18 +64,23 @@ class EngineWorker(QObject):
     cancelled = Signal(str)
     status_changed = Signal(str)
     model_loaded = Signal(str, int)  # model, native size
-    engine_info_changed = Signal(dict)  # torch version, build and device, for Help → About
+    engine_info_changed = Signal(dict)
+    notice = Signal(
+        str
+    )  # e.g. which model inpaints  # torch version, build and device, for Help → About
 
     def __init__(
         self,
         options: RuntimeOptions,
         save_result: ResultSaver,
         allow_download: bool = True,
+        inputs_folder: Path | None = None,
     ) -> None:
         super().__init__()
         self._options = options
         self._save_result = save_result
         self._allow_download = allow_download
+        self._inputs_folder = inputs_folder
         self._engine: Any = None
         self._lock = threading.Lock()
 
@@ -124,21 +130,29 @@ class EngineWorker(QObject):
         except Exception as error:  # never let an exception kill the thread
             self.status_changed.emit(f"Could not load {model}: {type(error).__name__}: {error}")
 
-    @Slot(str, object, object, int)
+    @Slot(str, object, object, int, object)
     def run_job(
         self,
         job_id: str,
         request: GenerationRequest,
         cancel: threading.Event,
         keep_index: int = -1,
+        new_inputs: dict[str, Any] | None = None,
     ) -> None:
-        """Run a request; ``keep_index`` ≥ 0 keeps only that image of the batch (a re-run)."""
+        """Run a request; ``keep_index`` ≥ 0 keeps only that image of the batch (a re-run).
+
+        ``new_inputs`` maps input ids named in the request to the images (canvas image, mask)
+        to store first; a re-run finds its inputs already stored.
+        """
         if cancel.is_set():
             self.cancelled.emit(job_id)
             return
         self.started.emit(job_id)
         try:
-            result = self._generate_with_retry(job_id, request, cancel)
+            inputs = self._store_inputs(new_inputs or {})
+            result = self._generate_with_retry(job_id, request, cancel, inputs)
+            for notice in getattr(result, "notices", []):
+                self.notice.emit(notice)
             if 0 <= keep_index < len(result.images):
                 result.images = [result.images[keep_index]]
                 result.seeds = [result.seeds[keep_index]]
@@ -169,8 +183,23 @@ class EngineWorker(QObject):
             f"Done in {timings['total_s']:.1f}s ({timings['median_step_s']:.2f}s/step)"
         )
 
+    def _store_inputs(self, new_inputs: dict[str, Any]) -> Any:
+        """The input store, with the job's new images in it (written here, not on the GUI)."""
+        if self._inputs_folder is None:
+            return None
+        from sd21_desktop.engine.inputs import InputImages
+
+        store = InputImages(self._inputs_folder)
+        for expected, image in new_inputs.items():
+            stored = store.put(image)
+            if stored != expected:
+                raise UserFacingError(
+                    f"The input image changed while it was saved ({stored[:12]})."
+                )
+        return store
+
     def _generate_with_retry(
-        self, job_id: str, request: GenerationRequest, cancel: threading.Event
+        self, job_id: str, request: GenerationRequest, cancel: threading.Event, inputs: Any = None
     ) -> Any:
         engine = self._ensure_engine()
         last_preview = [0.0]
@@ -187,7 +216,9 @@ class EngineWorker(QObject):
                 self.preview.emit(job_id, rgb_array_to_qimage(latents_to_rgb(info.latents)))
 
         try:
-            return engine.generate(request, on_step, cancel.is_set, self.status_changed.emit)
+            return engine.generate(
+                request, on_step, cancel.is_set, self.status_changed.emit, inputs=inputs
+            )
         except OutOfMemoryError as error:
             if engine.options.attention_slicing and engine.options.vae_tiling:
                 raise
@@ -196,7 +227,9 @@ class EngineWorker(QObject):
             )
             engine.options = replace(engine.options, attention_slicing=True, vae_tiling=True)
             try:
-                return engine.generate(request, on_step, cancel.is_set, self.status_changed.emit)
+                return engine.generate(
+                    request, on_step, cancel.is_set, self.status_changed.emit, inputs=inputs
+                )
             except OutOfMemoryError:
                 raise error from None
             finally:

@@ -45,6 +45,7 @@ from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
 from sd21_desktop.ui.about import about_html
+from sd21_desktop.ui.canvas_tab import CanvasTab
 from sd21_desktop.ui.gallery_panel import GalleryPanel
 from sd21_desktop.ui.message_bar import MessageBar
 from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
@@ -123,7 +124,9 @@ class MainWindow(QMainWindow):
         self.gallery_view = self.gallery_panel.view
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
+        self.canvas_tab = CanvasTab()
         self.tabs.addTab(self.result_view, "Result")
+        self.tabs.addTab(self.canvas_tab, "Canvas")
         self.tabs.addTab(self.gallery_panel, "Gallery")
         side = QWidget()
         side.setObjectName("sidePanel")
@@ -176,6 +179,11 @@ class MainWindow(QMainWindow):
         self.gallery_panel.rerun_requested.connect(self.rerun)
         self.gallery_panel.parameters_requested.connect(self.load_request)
         self.gallery_panel.message.connect(self.show_status)
+        self.gallery_panel.send_to_canvas_requested.connect(self.open_on_canvas)
+        self.canvas_tab.message.connect(self.message_bar.show_notice)
+        self.canvas_tab.error.connect(self.message_bar.show_error)
+        self.canvas_tab.image_size_changed.connect(self._on_canvas_image_size)
+        self.result_view.send_to_canvas.connect(self.send_result_to_canvas)
         self.restore_settings()
 
     # menus -----------------------------------------------------------------------------------
@@ -202,6 +210,52 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     # generation ------------------------------------------------------------------------------
+    def canvas_inputs(self, request: GenerationRequest) -> tuple[GenerationRequest, dict[str, Any]]:
+        """The request with the canvas image (and mask) ids, and those images for the worker.
+
+        Only hashing happens here (CPU, milliseconds); the worker writes the files.
+        """
+        mode = self.parameters.mode()
+        if mode == "txt2img":
+            return request, {}
+        canvas = self.canvas_tab.canvas
+        image = canvas.image()
+        if image is None:
+            raise InvalidRequestError(
+                "init_image",
+                f"{mode} changes an image, and the canvas is empty.",
+                "Open an image on the Canvas tab (or send one from the gallery or the result).",
+            )
+        from PIL import Image
+
+        from sd21_desktop.engine.inputs import content_hash, to_init_image
+        from sd21_desktop.qt.images import qimage_to_rgb_array
+
+        init = to_init_image(Image.fromarray(qimage_to_rgb_array(image)))
+        new_inputs = {content_hash(init): init}
+        changes: dict[str, Any] = {
+            "mode": mode,
+            "init_image": content_hash(init),
+            "strength": round(self.parameters.strength_spin.value(), 2),
+        }
+        if mode == "inpaint":
+            raw = canvas.mask_array()
+            if not raw.any():
+                raise InvalidRequestError(
+                    "mask_image",
+                    "The mask is empty: nothing to inpaint.",
+                    "Paint over the area to change on the Canvas tab.",
+                )
+            mask = Image.fromarray(raw, mode="L")
+            new_inputs[content_hash(mask)] = mask
+            changes.update(
+                mask_image=content_hash(mask),
+                mask_grow=int(canvas.grow),
+                mask_feather=float(canvas.feather),
+                keep_unmasked=self.parameters.keep_unmasked_check.isChecked(),
+            )
+        return request.replace(**changes), new_inputs
+
     @Slot()
     def generate(self) -> None:
         """Queue ``batch count`` jobs built from the current values (or explain what's wrong)."""
@@ -216,14 +270,15 @@ class MainWindow(QMainWindow):
                     seed = (request.seed + run * request.batch_size) % 2**32
                     request = request.replace(seed=seed)
                 requests.append(request)
+            canvas_jobs = [self.canvas_inputs(request) for request in requests]
         except InvalidRequestError as error:
             self.message_bar.show_error(str(error))
             return
         if not requests[0].prompt.strip():
             self.message_bar.show_notice("The prompt is empty: the image will be unguided noise.")
         self.prompt_editor.remember()
-        for request in requests:
-            self.queue.enqueue(request)
+        for request, new_inputs in canvas_jobs:
+            self.queue.enqueue(request, new_inputs=new_inputs)
         self.parameters.note_used_seed(requests[-1].seed)
 
     @Slot()
@@ -319,6 +374,30 @@ class MainWindow(QMainWindow):
         self.prompt_editor.set_prompts(request.prompt, request.negative_prompt)
         self.parameters.apply_request(request)
         self.show_status("Parameters loaded from the gallery.")
+
+    # the canvas ------------------------------------------------------------------------------
+    @Slot(str)
+    def open_on_canvas(self, path: str) -> None:
+        self.canvas_tab.open_file(path)
+        self._show_canvas()
+
+    @Slot()
+    def send_result_to_canvas(self) -> None:
+        if self.result_view.view.has_image():
+            self.canvas_tab.set_image(self.result_view.view.current_image())
+            self._show_canvas()
+
+    def _show_canvas(self) -> None:
+        self.tabs.setCurrentWidget(self.canvas_tab)
+        if self.parameters.mode() == "txt2img":
+            self.parameters.set_mode("img2img")
+
+    @Slot(int, int)
+    def _on_canvas_image_size(self, width: int, height: int) -> None:
+        """The processing size follows a new canvas image (the model's size at most)."""
+        from sd21_desktop.engine.imageprep import default_size
+
+        self.parameters.set_size(*default_size((width, height), self.parameters.native_size))
 
     # this session's images -----------------------------------------------------------------
     def add_recent(self, saved: SavedImage, prompt: str) -> None:

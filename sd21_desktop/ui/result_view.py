@@ -141,6 +141,7 @@ class ImageCanvasView(QGraphicsView):
 
 class ResultView(QWidget):
     message = Signal(str)
+    send_to_canvas = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,6 +157,7 @@ class ResultView(QWidget):
             ("actualSizeButton", "100 %", self.view.actual_size),
             ("saveAsButton", "Save as…", self.save_as),
             ("copyButton", "Copy", self.copy_to_clipboard),
+            ("toCanvasButton", "To canvas", self.send_to_canvas.emit),
         ):
             button = tool_button(label)
             button.setObjectName(name)
@@ -173,7 +175,7 @@ class ResultView(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        for name in ("saveAsButton", "copyButton"):
+        for name in ("saveAsButton", "copyButton", "toCanvasButton"):
             self.buttons[name].setEnabled(self.current_path is not None)
 
     def show_preview(self, image: QImage, caption: str) -> None:

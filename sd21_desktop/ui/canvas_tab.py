@@ -1,0 +1,270 @@
+"""The canvas tab: the image to change, the mask painted over it, and the painting tools.
+
+Files are decoded on the thread pool (the GUI thread does no blocking I/O); everything else is
+the :class:`MaskCanvas` widget's own behaviour, driven from this toolbar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sd21_desktop.errors import UserFacingError
+from sd21_desktop.ui.canvas import image_io
+from sd21_desktop.ui.mask_canvas import MaskCanvas
+from sd21_desktop.ui.widgets import tool_button
+
+OUTPAINT_SIDES = ("left", "top", "right", "bottom")
+
+
+class _Loaded(QObject):
+    done = Signal(QImage, str)  # image (null on failure), error message
+
+
+class _LoadFile(QRunnable):
+    def __init__(self, path: str, relay: _Loaded) -> None:
+        super().__init__()
+        self.path, self.relay = path, relay
+
+    def run(self) -> None:
+        try:
+            image, error = image_io.load_image_file(self.path), ""
+        except UserFacingError as problem:
+            image, error = QImage(), str(problem)
+        except Exception as problem:  # a decoder bug must not take the app down
+            image, error = QImage(), f"{Path(self.path).name} could not be read: {problem}"
+        with contextlib.suppress(RuntimeError):
+            self.relay.done.emit(image, error)
+
+
+def extend_canvas(
+    image: QImage, mask: np.ndarray, side: str, pixels: int
+) -> tuple[QImage, np.ndarray]:
+    """The image grown by ``pixels`` on one side (edge pixels stretched into the new area, a
+    neutral start for the fill) and the mask with the new area fully masked."""
+    width, height = image.width(), image.height()
+    horizontal = side in ("left", "right")
+    new_width = width + pixels if horizontal else width
+    new_height = height if horizontal else height + pixels
+    x = pixels if side == "left" else 0
+    y = pixels if side == "top" else 0
+    array = _qimage_rgb(image)
+    grown = np.zeros((new_height, new_width, 3), dtype=np.uint8)
+    grown[y : y + height, x : x + width] = array
+    if side == "left":
+        grown[:, :x] = array[:, :1]
+    elif side == "right":
+        grown[:, width:] = array[:, -1:]
+    elif side == "top":
+        grown[:y, :] = array[:1, :]
+    else:
+        grown[height:, :] = array[-1:, :]
+    new_mask = np.full((new_height, new_width), 255, dtype=np.uint8)
+    new_mask[y : y + height, x : x + width] = mask
+    result = QImage(grown.data, new_width, new_height, 3 * new_width, QImage.Format.Format_RGB888)
+    return result.copy(), new_mask
+
+
+def _qimage_rgb(image: QImage) -> np.ndarray:
+    converted = image.convertToFormat(QImage.Format.Format_RGB888)
+    buffer = np.frombuffer(converted.constBits(), dtype=np.uint8, count=converted.sizeInBytes())
+    rows = buffer.reshape(converted.height(), converted.bytesPerLine())
+    return rows[:, : converted.width() * 3].reshape(converted.height(), converted.width(), 3).copy()
+
+
+class CanvasTab(QWidget):
+    message = Signal(str)
+    error = Signal(str)
+    image_size_changed = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("canvasTab")
+        self.canvas = MaskCanvas()
+        self._relay = _Loaded(self)
+        self._relay.done.connect(self._on_loaded)
+
+        def button(label: str, name: str, tip: str, slot: object) -> QToolButton:
+            tool = tool_button(label)
+            tool.setObjectName(name)
+            tool.setAccessibleName(tip)
+            tool.setToolTip(tip)
+            tool.clicked.connect(slot)  # type: ignore[arg-type]
+            return tool
+
+        canvas = self.canvas
+        self.brush_size = QSlider(Qt.Orientation.Horizontal)
+        self.brush_size.setObjectName("brushSizeSlider")
+        self.brush_size.setAccessibleName("Brush size")
+        self.brush_size.setRange(1, 400)
+        self.brush_size.setValue(canvas.brush_size())
+        self.brush_size.setToolTip("Brush size ([ and ])")
+        self.hardness = QSlider(Qt.Orientation.Horizontal)
+        self.hardness.setObjectName("brushHardnessSlider")
+        self.hardness.setAccessibleName("Brush hardness")
+        self.hardness.setRange(0, 100)
+        self.hardness.setValue(int(canvas.brush_hardness() * 100))
+        self.eraser = QCheckBox("Eraser (X)")
+        self.eraser.setObjectName("eraserCheck")
+        self.feather = QDoubleSpinBox(minimum=0.0, maximum=128.0, singleStep=1.0)
+        self.feather.setObjectName("maskFeatherSpin")
+        self.feather.setAccessibleName("Mask feather")
+        self.feather.setToolTip("Soften the mask edge by this many pixels")
+        self.grow = QSpinBox(minimum=-256, maximum=256)
+        self.grow.setObjectName("maskGrowSpin")
+        self.grow.setAccessibleName("Grow or shrink the mask")
+        self.show_sent = QCheckBox("Show mask sent")
+        self.show_sent.setObjectName("showEffectiveMaskCheck")
+        self.show_sent.setToolTip("Show the mask after grow and feather: what the model gets")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setObjectName("overlayOpacitySlider")
+        self.opacity.setAccessibleName("Mask overlay opacity")
+        self.opacity.setRange(5, 95)
+        self.opacity.setValue(int(canvas.overlay_opacity() * 100))
+        self.outpaint_pixels = QSpinBox(minimum=8, maximum=1024, value=128, singleStep=8)
+        self.outpaint_pixels.setObjectName("outpaintPixelsSpin")
+        self.outpaint_pixels.setAccessibleName("Pixels to extend")
+        self.size_label = QLabel(
+            "No image: open one, paste it, drop it here or send one from the gallery."
+        )
+        self.size_label.setObjectName("canvasSizeLabel")
+
+        files = QHBoxLayout()
+        files.addWidget(button("Open…", "canvasOpenButton", "Open an image", self.choose_file))
+        files.addWidget(
+            button("Paste", "canvasPasteButton", "Paste an image", canvas.paste_from_clipboard)
+        )
+        files.addWidget(button("Undo", "canvasUndoButton", "Undo (Ctrl+Z)", canvas.undo))
+        files.addWidget(button("Redo", "canvasRedoButton", "Redo (Ctrl+Shift+Z)", canvas.redo))
+        files.addWidget(button("Fill", "maskFillButton", "Mask everything", canvas.fill_mask))
+        files.addWidget(button("Clear", "maskClearButton", "Clear the mask", canvas.clear_mask))
+        files.addWidget(button("Invert", "maskInvertButton", "Invert the mask", canvas.invert_mask))
+        files.addWidget(
+            button("Colour…", "overlayColourButton", "Mask overlay colour", self.choose_colour)
+        )
+        files.addWidget(QLabel("Opacity"))
+        files.addWidget(self.opacity)
+        files.addStretch(1)
+        files.addWidget(QLabel("Extend by"))
+        files.addWidget(self.outpaint_pixels)
+        for side in OUTPAINT_SIDES:
+            files.addWidget(
+                button(
+                    f"{side.capitalize()}",
+                    f"outpaint{side.capitalize()}Button",
+                    f"Extend the canvas to the {side} (outpainting)",
+                    lambda _=False, s=side: self.extend(s),
+                )
+            )
+        brush = QHBoxLayout()
+        brush.addWidget(QLabel("Brush"))
+        brush.addWidget(self.brush_size, 2)
+        brush.addWidget(QLabel("Hardness"))
+        brush.addWidget(self.hardness, 1)
+        brush.addWidget(self.eraser)
+        brush.addWidget(QLabel("Feather"))
+        brush.addWidget(self.feather)
+        brush.addWidget(QLabel("Grow"))
+        brush.addWidget(self.grow)
+        brush.addWidget(self.show_sent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(files)
+        layout.addLayout(brush)
+        layout.addWidget(canvas, 1)
+        layout.addWidget(self.size_label)
+
+        self.brush_size.valueChanged.connect(canvas.set_brush_size)
+        canvas.brush_size_changed.connect(self._sync_brush_size)
+        self.hardness.valueChanged.connect(lambda value: canvas.set_brush_hardness(value / 100))
+        self.eraser.toggled.connect(canvas.set_erase_mode)
+        canvas.erase_mode_changed.connect(self.eraser.setChecked)
+        self.feather.valueChanged.connect(canvas.set_feather)
+        self.grow.valueChanged.connect(canvas.set_grow)
+        self.show_sent.toggled.connect(canvas.set_show_effective_mask)
+        self.opacity.valueChanged.connect(lambda value: canvas.set_overlay_opacity(value / 100))
+        canvas.image_changed.connect(self._on_image_changed)
+        canvas.image_load_failed.connect(self.error)
+
+    # images ----------------------------------------------------------------------------------
+    @Slot()
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open an image", "", "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+        )
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str) -> None:
+        """Decode the file off the GUI thread, then show it (``image_changed`` follows)."""
+        self.size_label.setText(f"Opening {Path(path).name}…")
+        QThreadPool.globalInstance().start(_LoadFile(path, self._relay))
+
+    @Slot(QImage, str)
+    def _on_loaded(self, image: QImage, error: str) -> None:
+        if error or image.isNull():
+            self.error.emit(error or "The image could not be read.")
+            self._on_image_changed()
+            return
+        self.canvas.set_image(image)
+
+    def set_image(self, image: QImage) -> None:
+        self.canvas.set_image(image)
+
+    @Slot()
+    def _on_image_changed(self) -> None:
+        if not self.canvas.has_image():
+            return
+        size = self.canvas.image_size()
+        self.size_label.setText(
+            f"{size.width()} × {size.height()} px · paint the area to "
+            "change (left button), erase (right button), pan (middle "
+            "button or Space), zoom (wheel)"
+        )
+        self.image_size_changed.emit(size.width(), size.height())
+
+    @Slot(int)
+    def _sync_brush_size(self, size: int) -> None:
+        if self.brush_size.value() != size:
+            self.brush_size.setValue(size)
+
+    @Slot()
+    def choose_colour(self) -> None:
+        colour = QColorDialog.getColor(self.canvas.overlay_color(), self, "Mask overlay colour")
+        if colour.isValid():
+            self.canvas.set_overlay_color(QColor(colour))
+
+    def extend(self, side: str) -> None:
+        """Outpainting: grow the canvas on one side; the new area is masked for inpainting."""
+        image = self.canvas.image()
+        if image is None:
+            self.error.emit("Open an image on the canvas before extending it.")
+            return
+        pixels = self.outpaint_pixels.value()
+        grown, mask = extend_canvas(image, self.canvas.mask_array(), side, pixels)
+        self.canvas.set_image(grown)
+        self.canvas.set_mask_array(mask, undoable=False)
+        self.message.emit(
+            f"Extended the canvas by {pixels} px to the {side}; the new area is "
+            "masked: choose Inpaint and Generate to fill it."
+        )
+
+    def has_mask(self) -> bool:
+        return bool(self.canvas.has_image() and self.canvas.mask_array().any())
