@@ -6,7 +6,7 @@ queue, and shows what the worker reports.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Slot
 from PySide6.QtGui import (
@@ -44,9 +44,10 @@ from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
-from sd21_desktop.ui.about import about_html
-from sd21_desktop.ui.canvas_tab import CanvasTab
 from sd21_desktop.ui.gallery_panel import GalleryPanel
+
+if TYPE_CHECKING:
+    from sd21_desktop.ui.canvas_tab import CanvasTab
 from sd21_desktop.ui.message_bar import MessageBar
 from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
 from sd21_desktop.ui.parameters_panel import ParametersPanel
@@ -124,9 +125,13 @@ class MainWindow(QMainWindow):
         self.gallery_view = self.gallery_panel.view
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
-        self.canvas_tab = CanvasTab()
+        # The canvas (and numpy with it) is built the first time it is needed, not at start-up.
+        self._canvas_tab: CanvasTab | None = None
+        self._canvas_placeholder = QWidget()
+        self._canvas_placeholder.setObjectName("canvasPlaceholder")
         self.tabs.addTab(self.result_view, "Result")
-        self.tabs.addTab(self.canvas_tab, "Canvas")
+        self.tabs.addTab(self._canvas_placeholder, "Canvas")
+        self.tabs.currentChanged.connect(self._build_canvas_when_shown)
         self.tabs.addTab(self.gallery_panel, "Gallery")
         side = QWidget()
         side.setObjectName("sidePanel")
@@ -180,9 +185,6 @@ class MainWindow(QMainWindow):
         self.gallery_panel.parameters_requested.connect(self.load_request)
         self.gallery_panel.message.connect(self.show_status)
         self.gallery_panel.send_to_canvas_requested.connect(self.open_on_canvas)
-        self.canvas_tab.message.connect(self.message_bar.show_notice)
-        self.canvas_tab.error.connect(self.message_bar.show_error)
-        self.canvas_tab.image_size_changed.connect(self._on_canvas_image_size)
         self.result_view.send_to_canvas.connect(self.send_result_to_canvas)
         self.restore_settings()
 
@@ -376,6 +378,31 @@ class MainWindow(QMainWindow):
         self.show_status("Parameters loaded from the gallery.")
 
     # the canvas ------------------------------------------------------------------------------
+    @property
+    def canvas_tab(self) -> CanvasTab:
+        if self._canvas_tab is None:
+            from sd21_desktop.ui.canvas_tab import CanvasTab
+
+            tab = CanvasTab()
+            tab.message.connect(self.message_bar.show_notice)
+            tab.error.connect(self.message_bar.show_error)
+            tab.image_size_changed.connect(self._on_canvas_image_size)
+            index = self.tabs.indexOf(self._canvas_placeholder)
+            self._canvas_tab = tab
+            current = self.tabs.currentIndex()
+            self.tabs.blockSignals(True)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, tab, "Canvas")
+            self.tabs.setCurrentIndex(current)
+            self.tabs.blockSignals(False)
+            self._canvas_placeholder.deleteLater()
+        return self._canvas_tab
+
+    @Slot(int)
+    def _build_canvas_when_shown(self, index: int) -> None:
+        if self._canvas_tab is None and self.tabs.widget(index) is self._canvas_placeholder:
+            self.tabs.setCurrentWidget(self.canvas_tab)
+
     @Slot(str)
     def open_on_canvas(self, path: str) -> None:
         self.canvas_tab.open_file(path)
@@ -462,6 +489,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
+        from sd21_desktop.ui.about import about_html
+
         QMessageBox.about(self, f"About {APP_NAME}", about_html(self.engine_info))
 
     @Slot(dict)

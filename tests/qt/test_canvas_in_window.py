@@ -117,3 +117,13 @@ def test_result_goes_to_the_canvas(
     assert window.tabs.currentWidget() is window.canvas_tab
     assert window.canvas_tab.canvas.has_image()
     assert window.parameters.mode() == "img2img"
+
+
+def test_the_canvas_is_built_when_its_tab_first_shows(window: MainWindow) -> None:
+    from sd21_desktop.ui.canvas_tab import CanvasTab
+
+    assert window._canvas_tab is None  # not at start-up: it would load numpy before the window
+    window.tabs.setCurrentIndex(1)
+    assert isinstance(window.tabs.currentWidget(), CanvasTab)
+    assert window.tabs.tabText(1) == "Canvas"
+    assert window.canvas_tab is window.tabs.currentWidget()
