@@ -215,9 +215,11 @@ def save_images(
 def run_rerun(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from sd21_desktop.cli import _StderrProgress
     from sd21_desktop.engine.device import RuntimeOptions
+    from sd21_desktop.engine.inputs import InputImages
     from sd21_desktop.engine.models import identify
     from sd21_desktop.engine.runner import Engine
     from sd21_desktop.gallery.metadata import ImageRecord
+    from sd21_desktop.paths import resolve_paths
 
     with _open_store(getattr(args, "data_dir", None), stderr) as store:
         entry = store.get(args.id)
@@ -251,7 +253,10 @@ def run_rerun(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     try:
         # The whole batch runs again: image i of a batch is only bit-identical when made in it.
         result = engine.generate(
-            request, on_step=progress, on_status=lambda text: print(text, file=stderr)
+            request,
+            on_step=progress,
+            on_status=lambda text: print(text, file=stderr),
+            inputs=InputImages(resolve_paths(getattr(args, "data_dir", None)).inputs_dir),
         )
     finally:
         progress.close()

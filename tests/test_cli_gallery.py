@@ -208,3 +208,41 @@ def test_rerun_gives_a_bit_identical_image_as_a_new_entry(
     with GalleryStore.open() as store:
         assert store.count() == 3
         assert store.get(again["id"]).request == store.get(second["id"]).request
+
+
+def test_rerun_of_an_inpaint_entry_in_another_data_dir_is_bit_identical(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    source = tmp_path / "source.png"
+    Image.new("RGB", (64, 64), (30, 120, 200)).save(source)
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    mask.save(tmp_path / "mask.png")
+    elsewhere = tmp_path / "portable-data"  # not $SD21_DESKTOP_DATA_DIR: --data-dir only
+    common = ("--model", str(tiny_model_dir), "--device", "cpu", "--data-dir", str(elsewhere))
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "a boat",
+        "--mode",
+        "inpaint",
+        "--init-image",
+        str(source),
+        "--mask",
+        str(tmp_path / "mask.png"),
+        "--steps",
+        "2",
+        "--seed",
+        "4",
+        "--json",
+        *common,
+    )
+    assert status == 0, err
+    made = json.loads(out)
+    assert (elsewhere / "inputs" / made["request"]["mask_image"]).is_file()
+    status, out, err = run_cli("rerun", str(made["id"]), "--json", *common)
+    assert status == 0, err
+    again = json.loads(out)
+    assert pixels(Path(again["path"])) == pixels(Path(made["path"]))

@@ -37,6 +37,14 @@ def format_infotext(
     }
     if request.batch_size > 1:
         pairs["Batch size"] = str(request.batch_size)
+    if request.mode != "txt2img":
+        # AUTOMATIC1111's names, so its readers recognise an img2img or inpaint image.
+        pairs["Denoising strength"] = f"{request.strength:g}"
+    if request.mode == "inpaint":
+        pairs["Mask blur"] = f"{request.mask_feather:g}"
+        pairs["Mode"] = "inpaint"
+    elif request.mode != "txt2img":
+        pairs["Mode"] = request.mode
     if extra:
         pairs.update(extra)
     from sd21_desktop import __version__
