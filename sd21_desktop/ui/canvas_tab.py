@@ -151,28 +151,21 @@ class CanvasTab(QWidget):
         files.addWidget(
             button("Paste", "canvasPasteButton", "Paste an image", canvas.paste_from_clipboard)
         )
+        files.addSpacing(12)
         files.addWidget(button("Undo", "canvasUndoButton", "Undo (Ctrl+Z)", canvas.undo))
         files.addWidget(button("Redo", "canvasRedoButton", "Redo (Ctrl+Shift+Z)", canvas.redo))
+        files.addSpacing(12)
         files.addWidget(button("Fill", "maskFillButton", "Mask everything", canvas.fill_mask))
         files.addWidget(button("Clear", "maskClearButton", "Clear the mask", canvas.clear_mask))
         files.addWidget(button("Invert", "maskInvertButton", "Invert the mask", canvas.invert_mask))
+        files.addSpacing(12)
         files.addWidget(
             button("Colour…", "overlayColourButton", "Mask overlay colour", self.choose_colour)
         )
         files.addWidget(QLabel("Opacity"))
+        self.opacity.setMaximumWidth(120)
         files.addWidget(self.opacity)
         files.addStretch(1)
-        files.addWidget(QLabel("Extend by"))
-        files.addWidget(self.outpaint_pixels)
-        for side in OUTPAINT_SIDES:
-            files.addWidget(
-                button(
-                    f"{side.capitalize()}",
-                    f"outpaint{side.capitalize()}Button",
-                    f"Extend the canvas to the {side} (outpainting)",
-                    lambda _=False, s=side: self.extend(s),
-                )
-            )
         brush = QHBoxLayout()
         brush.addWidget(QLabel("Brush"))
         brush.addWidget(self.brush_size, 2)
@@ -184,10 +177,25 @@ class CanvasTab(QWidget):
         brush.addWidget(QLabel("Grow"))
         brush.addWidget(self.grow)
         brush.addWidget(self.show_sent)
+        outpaint = QHBoxLayout()
+        outpaint.addWidget(QLabel("Outpaint: extend by"))
+        outpaint.addWidget(self.outpaint_pixels)
+        outpaint.addWidget(QLabel("px to the"))
+        for side in OUTPAINT_SIDES:
+            outpaint.addWidget(
+                button(
+                    side,
+                    f"outpaint{side.capitalize()}Button",
+                    f"Extend the canvas to the {side} (outpainting)",
+                    lambda _=False, s=side: self.extend(s),
+                )
+            )
+        outpaint.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(files)
         layout.addLayout(brush)
+        layout.addLayout(outpaint)
         layout.addWidget(canvas, 1)
         layout.addWidget(self.size_label)
 
