@@ -108,7 +108,7 @@ class GalleryDetails(QWidget):
             button.setObjectName(object_name)
             button.setAccessibleName(label)
             button.clicked.connect(lambda _=False, n=name: self.action_triggered.emit(n))
-            grid.addWidget(button, position // 4, position % 4)
+            grid.addWidget(button, position // 2, position % 2)
             self.buttons[name] = button
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
