@@ -121,6 +121,8 @@ class AppController(QObject):
         worker.model_loaded.connect(window.on_model_loaded)
         worker.engine_info_changed.connect(window.on_engine_info)
         worker.notice.connect(window.message_bar.show_notice)
+        window.depth_estimate_requested.connect(worker.estimate_depth)
+        worker.depth_estimated.connect(window.on_depth_estimated)
         window.parameters.model_changed.connect(self._on_model_changed)
         # gallery
         gallery, model, panel = self.gallery, self.gallery_model, window.gallery_panel

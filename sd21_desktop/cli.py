@@ -15,7 +15,19 @@ from typing import Any, TextIO
 
 from sd21_desktop import APP_ID, __version__
 from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
-from sd21_desktop.engine.request import DEFAULT_MODEL, MODES, PREDICTION_TYPES, Mode
+from sd21_desktop.engine.request import (
+    DEFAULT_MODEL,
+    DEFAULT_NOISE_LEVEL,
+    DEFAULT_STRENGTH,
+    DEFAULT_TILE_OVERLAP,
+    DEFAULT_TILE_SIZE,
+    MAX_NOISE_LEVEL,
+    MAX_SIDE,
+    MODES,
+    PREDICTION_TYPES,
+    STRENGTH_MODES,
+    Mode,
+)
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import GenerationCancelled, UserFacingError
 
@@ -29,25 +41,37 @@ class _Parser(argparse.ArgumentParser):
         raise UserFacingError(f"{message}.", f"See `{self.prog} --help`.")
 
 
-def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
+def _add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) -> None:
+    """``--model --device --dtype --data-dir``, accepted before and after a command.
+
+    A command's copies default to "not given" (``SUPPRESS``), so they never overwrite a value
+    given before the command (``sd21-desktop --data-dir X generate …``).
+    """
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if command else value
+
     group = parser.add_argument_group("model and device")
     group.add_argument(
         "--model",
-        default=None,
+        default=default(None),
         help=f"hub id, diffusers folder or .safetensors file (default {DEFAULT_MODEL})",
     )
     group.add_argument(
-        "--device", choices=DEVICE_CHOICES, default="auto", help="default: CUDA, then MPS, then CPU"
+        "--device",
+        choices=DEVICE_CHOICES,
+        default=default("auto"),
+        help="default: CUDA, then MPS, then CPU",
     )
     group.add_argument(
         "--dtype",
         choices=DTYPE_CHOICES,
-        default="auto",
+        default=default("auto"),
         help="default: float16 on CUDA, float32 elsewhere",
     )
     group.add_argument(
         "--data-dir",
-        default=None,
+        default=default(None),
         help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)",
     )
 
@@ -71,19 +95,20 @@ def _add_memory_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_image_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("img2img and inpainting")
+    group = parser.add_argument_group("img2img, inpainting, depth and upscaling")
     group.add_argument(
         "--mode",
         choices=MODES,
         default=None,
-        help="default: inpaint with --mask, img2img with --init-image, else txt2img",
+        help="default: inpaint with --mask, depth with --depth-map, img2img with --init-image, "
+        "else txt2img",
     )
     group.add_argument(
         "--init-image",
         metavar="FILE",
         default=None,
         help="the image to start from (transparent parts become white; for inpaint without "
-        "--mask they are the area to repaint)",
+        "--mask they are the area to repaint); for upscale, the image to upscale",
     )
     group.add_argument(
         "--mask",
@@ -94,8 +119,9 @@ def _add_image_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--strength",
         type=float,
-        default=0.75,
-        help="how much of the input is re-noised, above 0 up to 1 (default 0.75)",
+        default=None,
+        help="img2img, inpaint, depth: how much of the input is re-noised, above 0 up to 1 "
+        f"(default {DEFAULT_STRENGTH:g})",
     )
     group.add_argument(
         "--mask-grow",
@@ -113,6 +139,37 @@ def _add_image_options(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="paste the result over the input through the mask so unmasked pixels stay exact "
         "(default on)",
+    )
+    group.add_argument(
+        "--depth-map",
+        metavar="FILE",
+        default=None,
+        help="depth: a greyscale depth map, white = near (default: estimated from the image "
+        "by the model's depth estimator)",
+    )
+    group.add_argument(
+        "--noise-level",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"upscale: noise added to the input, 0 to {MAX_NOISE_LEVEL} (default "
+        f"{DEFAULT_NOISE_LEVEL}; more = more invented detail)",
+    )
+    group.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"upscale: tile side in input pixels, a multiple of 8 (default {DEFAULT_TILE_SIZE}"
+        f" = {DEFAULT_TILE_SIZE * 4} px out); larger inputs are upscaled in blended tiles",
+    )
+    group.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"upscale: overlap of tiles in input pixels, up to half the tile size (default "
+        f"{DEFAULT_TILE_OVERLAP})",
     )
 
 
@@ -172,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--offline", action="store_true", help="never download; use only local models"
     )
-    _add_runtime_options(generate)
+    _add_runtime_options(generate, command=True)
     _add_memory_options(generate)
 
     from sd21_desktop import cli_gallery
@@ -183,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "models", help="list the known models and which are present locally"
     )
     models.add_argument("--json", action="store_true")
-    _add_runtime_options(models)
+    _add_runtime_options(models, command=True)
     return parser
 
 
@@ -216,9 +273,26 @@ class _StderrProgress:
             self.bar.close()
 
 
+_MODE_ONLY_OPTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("mask", "--mask", ("inpaint",)),
+    ("depth_map", "--depth-map", ("depth",)),
+    ("strength", "--strength", STRENGTH_MODES),
+    ("noise_level", "--noise-level", ("upscale",)),
+    ("tile_size", "--tile-size", ("upscale",)),
+    ("tile_overlap", "--tile-overlap", ("upscale",)),
+)
+"""Options that only some modes take: (argument name, flag, modes)."""
+
+
 def _choose_mode(args: argparse.Namespace) -> Mode:
     mode: Mode = args.mode or (
-        "inpaint" if args.mask else "img2img" if args.init_image else "txt2img"
+        "inpaint"
+        if args.mask
+        else "depth"
+        if args.depth_map
+        else "img2img"
+        if args.init_image
+        else "txt2img"
     )
     if mode == "txt2img" and (args.init_image or args.mask):
         raise UserFacingError(
@@ -227,16 +301,28 @@ def _choose_mode(args: argparse.Namespace) -> Mode:
         )
     if mode != "txt2img" and not args.init_image:
         raise UserFacingError(f"{mode} needs --init-image FILE (the image to start from).")
-    if mode == "img2img" and args.mask:
-        raise UserFacingError("--mask is for --mode inpaint.", "Drop --mask, or use inpaint.")
+    for name, flag, modes in _MODE_ONLY_OPTIONS:
+        if getattr(args, name) is not None and mode not in modes:
+            raise UserFacingError(
+                f"{flag} is for --mode {' or '.join(modes)}, not {mode}.",
+                f"Drop {flag}, or use --mode {modes[0]}.",
+            )
+    if mode == "upscale" and (args.width is not None or args.height is not None):
+        raise UserFacingError(
+            "--width/--height do not apply to upscale: the output is 4x the input.",
+            "Resize the input image instead.",
+        )
     return mode
 
 
 def _default_model(mode: str) -> str:
-    """Without --model: the SD2 inpainting model for inpaint when it is downloaded (or when the
-    default model is not either, so a download fetches the right one); else the default model."""
-    from sd21_desktop.engine.models import INPAINT_MODEL_ID, cached_snapshot
+    """Without --model: the model a mode needs (depth, upscale), the SD2 inpainting model for
+    inpaint when it is downloaded (or when the default model is not either, so a download fetches
+    the right one); else the default model."""
+    from sd21_desktop.engine.models import INPAINT_MODEL_ID, MODE_MODEL_IDS, cached_snapshot
 
+    if mode in MODE_MODEL_IDS:
+        return MODE_MODEL_IDS[mode]
     if mode == "inpaint" and (
         cached_snapshot(INPAINT_MODEL_ID) is not None or cached_snapshot(DEFAULT_MODEL) is None
     ):
@@ -244,9 +330,11 @@ def _default_model(mode: str) -> str:
     return DEFAULT_MODEL
 
 
-def _load_inputs(args: argparse.Namespace, mode: str, stderr: TextIO) -> tuple[Any, Any]:
-    """The init image (RGB) and mask (L, inpaint only) from the files given."""
+def _load_inputs(args: argparse.Namespace, mode: str, stderr: TextIO) -> tuple[Any, Any, Any]:
+    """The init image (RGB), mask (L, inpaint only) and depth map (L, depth with --depth-map)
+    from the files given."""
     from sd21_desktop.engine.inputs import (
+        load_depth_file,
         load_mask_file,
         mask_from_transparency,
         read_image_file,
@@ -254,13 +342,25 @@ def _load_inputs(args: argparse.Namespace, mode: str, stderr: TextIO) -> tuple[A
     )
 
     if mode == "txt2img":
-        return None, None
+        return None, None, None
     raw = read_image_file(args.init_image)
     image = to_init_image(raw)
+    if mode == "depth":
+        if not args.depth_map:
+            return image, None, None
+        from sd21_desktop.engine.depth import check_depth_map
+
+        depth = load_depth_file(args.depth_map)
+        check_depth_map(depth)
+        return image, None, depth
+    if mode == "upscale":
+        from sd21_desktop.engine.upscale import check_input_size
+
+        check_input_size(*image.size)  # before the model loads
     if mode != "inpaint":
-        return image, None
+        return image, None, None
     if args.mask:
-        return image, load_mask_file(args.mask)
+        return image, load_mask_file(args.mask), None
     mask = mask_from_transparency(raw)
     if mask is None:
         raise UserFacingError(
@@ -268,7 +368,7 @@ def _load_inputs(args: argparse.Namespace, mode: str, stderr: TextIO) -> tuple[A
             "transparent parts to repaint."
         )
     print(f"note: repainting the transparent parts of {args.init_image}.", file=stderr)
-    return image, mask
+    return image, mask, None
 
 
 def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -282,7 +382,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
 
     paths = resolve_paths(_merged(args, "data_dir"))
     mode = _choose_mode(args)
-    image, mask = _load_inputs(args, mode, stderr)
+    image, mask, depth = _load_inputs(args, mode, stderr)
     model = _merged(args, "model") or _default_model(mode)
     source = identify(model)
     if source.notice:
@@ -292,6 +392,8 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     def sizes(native: int) -> tuple[int, int]:
         if image is None:
             return args.width or native, args.height or native
+        if mode == "upscale":  # unused by the upscaler: record the input's size (rounded to 8)
+            return default_size(image.size, MAX_SIDE)
         return default_size(image.size, native, args.width, args.height)
 
     width, height = sizes(size or 512)
@@ -309,12 +411,16 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         height=height,
         batch_size=args.batch_size,
         prediction_type=args.prediction_type,
-        strength=args.strength,
+        strength=DEFAULT_STRENGTH if args.strength is None else args.strength,
         init_image=content_hash(image) if image is not None else None,
         mask_image=content_hash(mask) if mask is not None else None,
         mask_grow=args.mask_grow,
         mask_feather=args.mask_feather,
         keep_unmasked=args.keep_unmasked,
+        depth_map=content_hash(depth) if depth is not None else None,
+        noise_level=DEFAULT_NOISE_LEVEL if args.noise_level is None else args.noise_level,
+        tile_size=DEFAULT_TILE_SIZE if args.tile_size is None else args.tile_size,
+        tile_overlap=DEFAULT_TILE_OVERLAP if args.tile_overlap is None else args.tile_overlap,
     )
     options = RuntimeOptions(
         device=_merged(args, "device", "auto"),
@@ -326,7 +432,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         cpu_offload=args.cpu_offload,
     )
     inputs = InputImages(paths.inputs_dir)
-    for picture in (image, mask):
+    for picture in (image, mask, depth):
         if picture is not None:
             inputs.put(picture)  # the request names them; a re-run reads them from here
     out_dir = Path(args.out).expanduser() if args.out else paths.ensure().gallery_dir
@@ -340,7 +446,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     engine = Engine(options, allow_download=not args.offline)
     status: Callable[[str], None] = lambda text: print(text, file=stderr)  # noqa: E731
     loaded = engine.load(request.model, status)
-    if size is None and (args.width is None or args.height is None):
+    if size is None and mode != "upscale" and (args.width is None or args.height is None):
         width, height = sizes(loaded.native_size)
         request = request.replace(width=width, height=height)
     progress = _StderrProgress(stderr)

@@ -57,3 +57,22 @@ def tiny_inpaint_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_synthetic_model(
         tmp_path_factory.mktemp("models") / "tiny-sd2-inpainting", mode="inpaint"
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_depth_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SD2-depth-style folder: 5-channel UNet, tiny DPT depth estimator, epsilon, PNDM."""
+    from sd21_desktop.engine.synthetic import save_synthetic_model
+
+    return save_synthetic_model(tmp_path_factory.mktemp("models") / "tiny-sd2-depth", mode="depth")
+
+
+@pytest.fixture(scope="session")
+def tiny_upscale_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny x4-upscaler-style folder: 7-channel UNet with noise-level classes, 4x VAE
+    (scaling 0.08333), DDIM v-prediction + DDPM low-res scheduler, max_noise_level 350."""
+    from sd21_desktop.engine.synthetic import save_synthetic_model
+
+    return save_synthetic_model(
+        tmp_path_factory.mktemp("models") / "tiny-sd2-x4-upscaler", mode="upscale"
+    )

@@ -397,3 +397,247 @@ def test_bad_img2img_input_exits_2_with_one_clear_line(
     assert err.count("\n") == 1
     assert out == ""
     assert not (data_dir / "inputs").exists() or not any((data_dir / "inputs").iterdir())
+
+
+# -- depth and upscale ----------------------------------------------------------------------
+
+
+def test_cli_depth_estimates_stores_the_map_and_re_runs_pixel_identical(
+    tiny_depth_model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    from sd21_desktop.engine.inputs import InputImages
+    from sd21_desktop.engine.runner import Engine
+
+    source = tmp_path / "photo.png"
+    _picture(64, 48, seed=2).save(source)
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "a castle",
+        "--model",
+        str(tiny_depth_model_dir),
+        "--mode",
+        "depth",
+        "--init-image",
+        str(source),
+        "--strength",
+        "0.9",
+        "--steps",
+        "3",
+        "--seed",
+        "6",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert status == 0, err
+    line = json.loads(out)
+    request, _ = _stored(line["path"])
+    assert request.mode == "depth"
+    assert request.strength == 0.9
+    assert request.depth_map is not None  # the estimated map, stored for exact re-runs
+    assert GenerationRequest.from_dict(line["request"]) == request
+    inputs = InputImages(data_dir / "inputs")
+    assert inputs.get(request.depth_map).size == (64, 48)
+    saved = np.asarray(Image.open(line["path"]).convert("RGB"))
+    assert saved.shape == (48, 64, 3)
+    again = Engine().generate(request, inputs=inputs).images[0]
+    assert np.array_equal(np.asarray(again), saved)
+
+
+def test_cli_depth_map_file_selects_depth_and_is_used_as_given(
+    tiny_depth_model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    from sd21_desktop.engine.inputs import InputImages, content_hash, load_depth_file
+
+    source, depth_file = tmp_path / "photo.png", tmp_path / "depth16.png"
+    _picture(64, 64, seed=3).save(source)
+    ramp = np.repeat(np.linspace(0, 65535, 64)[:, None], 64, axis=1).astype(np.uint16)
+    Image.fromarray(ramp).save(depth_file)  # a 16-bit depth map, as depth tools write them
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "a castle",
+        "--model",
+        str(tiny_depth_model_dir),
+        "--init-image",
+        str(source),
+        "--depth-map",
+        str(depth_file),
+        "--steps",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert status == 0, err
+    request, _ = _stored(json.loads(out)["path"])
+    assert request.mode == "depth"
+    depth = load_depth_file(depth_file)
+    assert request.depth_map == content_hash(depth)
+    stored = np.asarray(InputImages(data_dir / "inputs").get(request.depth_map))
+    assert (stored.min(), stored.max()) == (0, 255)  # the full 16-bit range kept
+
+
+def test_cli_upscale_writes_a_4x_png_with_the_request_and_re_runs_exactly(
+    tiny_upscale_model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    from sd21_desktop.engine.inputs import InputImages
+    from sd21_desktop.engine.runner import Engine
+
+    source = tmp_path / "small.png"
+    _picture(44, 36, seed=4).save(source)
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "",
+        "--model",
+        str(tiny_upscale_model_dir),
+        "--mode",
+        "upscale",
+        "--init-image",
+        str(source),
+        "--noise-level",
+        "50",
+        "--tile-size",
+        "32",
+        "--tile-overlap",
+        "8",
+        "--steps",
+        "2",
+        "--seed",
+        "9",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert status == 0, err
+    assert "note: Upscaled 44x36 to 176x144 in 4 tiles of 32 px with 8 px overlap" in err
+    line = json.loads(out)
+    request, payload = _stored(line["path"])
+    assert payload["seed"] == 9
+    assert request.mode == "upscale"
+    assert request.prompt == ""
+    assert (request.noise_level, request.tile_size, request.tile_overlap) == (50, 32, 8)
+    saved = np.asarray(Image.open(line["path"]).convert("RGB"))
+    assert saved.shape == (144, 176, 3)
+    again = Engine().generate(request, inputs=InputImages(data_dir / "inputs")).images[0]
+    assert np.array_equal(np.asarray(again), saved)
+
+
+def test_cli_upscale_without_a_model_names_the_upscaler_and_how_to_get_it(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "small.png"
+    _picture(32, 32).save(source)
+    status, _, err = run_cli(
+        "generate",
+        "--prompt",
+        "",
+        "--mode",
+        "upscale",
+        "--init-image",
+        str(source),
+        "--offline",
+    )
+    assert status == 2
+    error = err.splitlines()[-1]
+    assert error.startswith("error: The model sd2-community/stable-diffusion-x4-upscaler is not")
+    assert "`hf download sd2-community/stable-diffusion-x4-upscaler`" in error
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("model", "args", "expected"),
+    [
+        ("depth", ["--mode", "depth"], "depth needs --init-image"),
+        ("depth", ["--init-image", "{image}", "--depth-map", "{flat}"], "depth map is flat"),
+        ("depth", ["--init-image", "{image}", "--depth-map", "{text}"], "notes.txt is not an"),
+        ("depth", ["--init-image", "{image}", "--noise-level", "5"], "--noise-level is for"),
+        (
+            "txt2img",
+            ["--mode", "img2img", "--init-image", "{image}", "--depth-map", "{image}"],
+            "--depth-map is for --mode depth, not img2img",
+        ),
+        ("upscale", ["--mode", "upscale"], "upscale needs --init-image"),
+        (
+            "upscale",
+            ["--mode", "upscale", "--init-image", "{image}", "--noise-level", "351"],
+            "0 to 350",
+        ),
+        (
+            "upscale",
+            ["--mode", "upscale", "--init-image", "{image}", "--tile-size", "36"],
+            "multiple of 8",
+        ),
+        (
+            "upscale",
+            ["--mode", "upscale", "--init-image", "{image}", "--tile-size", "16"],
+            "32 to 1024",
+        ),
+        (
+            "upscale",
+            ["--mode", "upscale", "--init-image", "{image}", "--tile-overlap", "80"],
+            "at most half the tile size (64 for tiles of 128)",
+        ),
+        (
+            "upscale",
+            ["--mode", "upscale", "--init-image", "{image}", "--strength", "0.5"],
+            "--strength is for",
+        ),
+        (
+            "upscale",
+            ["--mode", "upscale", "--init-image", "{image}", "--width", "64"],
+            "4x the input",
+        ),
+        ("upscale", ["--mode", "upscale", "--init-image", "{huge}"], "at most 2048 px per side"),
+    ],
+)
+def test_bad_depth_and_upscale_input_exits_2_with_one_clear_line(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    data_dir: Path,
+    model: str,
+    args: list[str],
+    expected: str,
+) -> None:
+    fixture = {"depth": "tiny_depth_model_dir", "upscale": "tiny_upscale_model_dir"}.get(
+        model, "tiny_model_dir"
+    )
+    folder = request.getfixturevalue(fixture)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    image, flat, huge = tmp_path / "photo.png", tmp_path / "flat.png", tmp_path / "huge.png"
+    _picture(64, 64).save(image)
+    Image.new("L", (64, 64), 100).save(flat)
+    Image.new("RGB", (2100, 8), (1, 2, 3)).save(huge)
+    names = {"text": str(text), "image": str(image), "flat": str(flat), "huge": str(huge)}
+    argv = [arg.format(**names) for arg in args]
+    status, out, err = run_cli(
+        "generate", "--prompt", "x", "--model", str(folder), "--steps", "5", *argv
+    )
+    assert status == 2, err
+    assert expected in err
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+    assert out == ""
+    assert not (data_dir / "inputs").exists() or not any((data_dir / "inputs").iterdir())
+
+
+def test_options_before_the_command_are_kept(tiny_model_dir: Path, tmp_path: Path) -> None:
+    before = tmp_path / "given-before"
+    status, out, err = run_cli(
+        "--data-dir", str(before), "--model", str(tiny_model_dir),
+        "generate", "--prompt", "x", "--steps", "1", "--json",
+    )
+    assert status == 0, err
+    assert Path(json.loads(out)["path"]).is_relative_to(before)
+    after = tmp_path / "given-after"
+    status, out, err = run_cli(
+        "--data-dir", str(before), "generate", "--prompt", "x", "--steps", "1", "--json",
+        "--model", str(tiny_model_dir), "--data-dir", str(after),
+    )
+    assert status == 0, err
+    assert Path(json.loads(out)["path"]).is_relative_to(after)

@@ -1,4 +1,4 @@
-"""Fitting img2img / inpaint inputs to the processing size, and the result back to the input.
+"""Fitting img2img / inpaint / depth inputs to the processing size, and results back to the input.
 
 The pipeline always runs at ``request.width x request.height`` (multiples of 8). The input image
 of size ``W x H`` is fitted to it in one of three ways, and the result undone the same way, so
@@ -19,6 +19,11 @@ like the image; with ``keep_unmasked`` the result is pasted over the original in
 every pixel whose effective mask is 0 is the input pixel exactly (diffusers' VAE round trip shifts
 colours everywhere otherwise, diffusers issue #5808).
 
+Depth-to-image fits its depth map like the image (edge padding, or a bilinear resize), after
+resizing it to the input's size (with a notice) if it has another size; a flat map is refused
+here, before any model loads. The x4 upscaler takes its input as it is
+(:func:`load_upscale_input`): the output is 4x the input, whatever ``width`` and ``height`` say.
+
 This module imports no torch.
 """
 
@@ -31,9 +36,11 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from sd21_desktop.engine.inputs import InputImages, to_init_image, to_mask_image
+from sd21_desktop.engine.depth import check_depth_map
+from sd21_desktop.engine.inputs import InputImages, to_depth_image, to_init_image, to_mask_image
 from sd21_desktop.engine.masks import effective_mask, paste_through_mask
 from sd21_desktop.engine.request import MAX_SIDE, MIN_SIDE, GenerationRequest
+from sd21_desktop.engine.upscale import check_input_size
 from sd21_desktop.errors import UserFacingError
 
 Fit = Literal["same", "pad", "resize"]
@@ -103,6 +110,19 @@ class PreparedInputs:
     """inpaint with keep_unmasked: the effective mask at the input's size, to paste through."""
     fit: Fit
     notices: list[str] = field(default_factory=list)
+    depth: Image.Image | None = None
+    """depth with a given depth map: the map (L) fitted to the processing size."""
+
+    def fit_depth(self, depth: Image.Image) -> Image.Image:
+        """A depth map (L) of the input fitted to the processing size like the image."""
+        depth = to_depth_image(depth)
+        if depth.size != self.original.size:
+            self.notices.append(
+                f"The depth map ({depth.width}x{depth.height}) is not the size of the image "
+                f"({self.original.width}x{self.original.height}); it was resized to fit."
+            )
+            depth = depth.resize(self.original.size, Image.Resampling.BILINEAR)
+        return _fit_mask(np.asarray(depth), self.fit, self.image.size)
 
     def finish(self, generated: Image.Image) -> Image.Image:
         """A generated image (processing size) as the output: the input's size, pasted back."""
@@ -156,7 +176,12 @@ def prepare_inputs(request: GenerationRequest, inputs: InputImages) -> PreparedI
             )
     image = _fit_image(original, fit, size)
     if request.mode != "inpaint":
-        return PreparedInputs(original, image, None, None, fit, notices)
+        prepared = PreparedInputs(original, image, None, None, fit, notices)
+        if request.mode == "depth" and request.depth_map is not None:
+            depth = to_depth_image(inputs.get(request.depth_map))
+            check_depth_map(depth)
+            prepared.depth = prepared.fit_depth(depth)
+        return prepared
     if request.mask_image is None:
         raise UserFacingError("inpaint needs a mask.")
     raw = to_mask_image(inputs.get(request.mask_image))
@@ -181,3 +206,12 @@ def prepare_inputs(request: GenerationRequest, inputs: InputImages) -> PreparedI
         fit=fit,
         notices=notices,
     )
+
+
+def load_upscale_input(request: GenerationRequest, inputs: InputImages) -> Image.Image:
+    """The x4 upscaler's input (RGB, its own size), refused when the output would be too large."""
+    if request.init_image is None:
+        raise UserFacingError("upscale needs an input image.")
+    image = to_init_image(inputs.get(request.init_image))
+    check_input_size(*image.size)
+    return image

@@ -1,4 +1,4 @@
-"""Input images and masks of img2img / inpaint: reading user files; the content-addressed folder.
+"""Input images, masks and depth maps: reading user files; the content-addressed folder.
 
 Reading a file (:func:`read_image_file`) gives an 8-bit image in one of the modes ``L``, ``LA``,
 ``RGB`` or ``RGBA``, whatever the file held: EXIF orientation applied; 1-bit, palette (with or
@@ -21,6 +21,8 @@ From there:
      colour, white or black, painted on a transparent layer): the mask is the alpha;
   3. an alpha that varies over varying colours: the colours composited onto black, as luminance
      (so a white-on-black mask with transparent parts keeps its meaning, transparent = keep).
+* **depth map** (:func:`to_depth_image`): ``L``, white = near (as MiDaS/DPT estimators draw it),
+  the grey values of the file (luminance of a colour file; alpha ignored).
 
 The folder (:class:`InputImages`) keeps each input once, as a lossless PNG whose file name is its
 id: ``sha256(b"sd21-desktop-input-v1 <mode> <width> <height>\\n" + image.tobytes())`` in lower-case
@@ -189,6 +191,18 @@ def to_mask_image(image: Image.Image) -> Image.Image:
     return Image.fromarray(mixed.astype(np.uint8), mode=MASK_MODE)
 
 
+def to_depth_image(image: Image.Image) -> Image.Image:
+    """An ``L`` depth map (white = near, as depth estimators draw it): the grey values of the image.
+
+    16-bit and float depth maps keep their full range (scaled to 8 bits, see
+    :func:`normalize_image`); colour images are read as their luminance; alpha is ignored.
+    """
+    image = normalize_image(image)
+    if image.mode in ("LA", "RGBA"):
+        image = image.convert(image.mode[:-1])
+    return image.convert(MASK_MODE) if image.mode != MASK_MODE else image
+
+
 def mask_from_transparency(image: Image.Image) -> Image.Image | None:
     """For inpainting a cut-out: the transparent part (255 - alpha) as the mask, if it varies."""
     image = normalize_image(image)
@@ -208,6 +222,11 @@ def load_image_file(path: str | Path) -> Image.Image:
 def load_mask_file(path: str | Path) -> Image.Image:
     """A user's file as an ``L`` mask (see :func:`to_mask_image`)."""
     return to_mask_image(read_image_file(path))
+
+
+def load_depth_file(path: str | Path) -> Image.Image:
+    """A user's file as an ``L`` depth map (see :func:`to_depth_image`)."""
+    return to_depth_image(read_image_file(path))
 
 
 # -- the content-addressed folder -----------------------------------------------------------

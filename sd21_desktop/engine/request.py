@@ -10,6 +10,17 @@ Schema history:
   ``mask_image`` (sha256 ids of images in the content-addressed inputs folder, see
   :mod:`sd21_desktop.engine.inputs`), ``mask_grow``, ``mask_feather`` and ``keep_unmasked``.
   A version-1 request reads as a txt2img request with every new field at its default.
+* 3 — ``mode`` may also be ``depth`` (depth-to-image) or ``upscale`` (x4 upscaler); new fields
+  ``depth_map`` (id of the depth map used, in the same inputs folder), ``noise_level``,
+  ``tile_size`` and ``tile_overlap``. Version-1 and -2 requests read with them at their defaults.
+
+Which fields a mode uses: every mode the prompts, model, seed, steps, guidance, scheduler, batch
+size and prediction type; txt2img, img2img, inpaint and depth ``width`` x ``height`` (the
+processing size); img2img, inpaint and depth ``strength``; inpaint the mask fields; depth
+``depth_map``; upscale ``noise_level``, ``tile_size`` and ``tile_overlap`` — upscale ignores
+``width``/``height`` (its output is 4x the input) and ``strength``. Unused fields keep their
+defaults, except that the CLI records the upscaler's input size (rounded up to multiples of 8)
+as ``width`` x ``height``.
 """
 
 from __future__ import annotations
@@ -23,20 +34,30 @@ from typing import Any, Literal
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_SEED = 2**32 - 1
 MIN_SIDE, MAX_SIDE = 64, 2048
 MAX_STEPS = 500
 MAX_GUIDANCE = 50.0
 MAX_BATCH_SIZE = 16
 
-# "depth" and "upscale" will join these later.
-Mode = Literal["txt2img", "img2img", "inpaint"]
-MODES: tuple[str, ...] = ("txt2img", "img2img", "inpaint")
-INPUT_MODES: tuple[str, ...] = ("img2img", "inpaint")
+Mode = Literal["txt2img", "img2img", "inpaint", "depth", "upscale"]
+MODES: tuple[str, ...] = ("txt2img", "img2img", "inpaint", "depth", "upscale")
+INPUT_MODES: tuple[str, ...] = ("img2img", "inpaint", "depth", "upscale")
 """Modes that start from an input image (``init_image``)."""
+STRENGTH_MODES: tuple[str, ...] = ("img2img", "inpaint", "depth")
+"""Modes that re-noise the input by ``strength`` (upscale conditions on it instead)."""
 MASK_MODES: tuple[str, ...] = ("inpaint",)
 """Modes that also take a mask (``mask_image``)."""
+DEPTH_MODES: tuple[str, ...] = ("depth",)
+"""Modes that take a depth map (``depth_map``; estimated from the input when None)."""
+MAX_NOISE_LEVEL = 350
+"""The x4 upscaler's ``max_noise_level``: noise added to the low-resolution input."""
+MIN_TILE_SIZE, MAX_TILE_SIZE = 32, 1024
+"""Upscale tile sides, in pixels of the *input* (the output tile is 4x)."""
+DEFAULT_TILE_SIZE, DEFAULT_TILE_OVERLAP = 128, 32
+DEFAULT_STRENGTH = 0.75
+DEFAULT_NOISE_LEVEL = 20
 MAX_MASK_GROW = 256
 MAX_MASK_FEATHER = 256.0
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -66,7 +87,7 @@ class GenerationRequest:
     height: int = 768
     batch_size: int = 1
     prediction_type: PredictionType = "auto"
-    strength: float = 0.75
+    strength: float = DEFAULT_STRENGTH
     """img2img / inpaint: how much of the input is re-noised (0 < strength <= 1; 1 = all)."""
     init_image: str | None = None
     """img2img / inpaint: sha256 id of the input image (RGB) in the inputs folder."""
@@ -78,6 +99,17 @@ class GenerationRequest:
     """inpaint: Gaussian blur of the grown mask, standard deviation in pixels of the input."""
     keep_unmasked: bool = True
     """inpaint: paste the result over the input through the mask, so unmasked pixels stay exact."""
+    depth_map: str | None = None
+    """depth: sha256 id of the depth map (L, white = near) in the inputs folder. None: estimate it
+    from the input image; the result's request then names the estimated map, so a re-run uses
+    exactly the same depth without running the estimator again."""
+    noise_level: int = DEFAULT_NOISE_LEVEL
+    """upscale: noise added to the low-resolution input (0 to 350; more = more invented detail)."""
+    tile_size: int = DEFAULT_TILE_SIZE
+    """upscale: tile side in input pixels (a multiple of 8; the output tile is 4x). An input that
+    fits in one tile is upscaled in one piece."""
+    tile_overlap: int = DEFAULT_TILE_OVERLAP
+    """upscale: overlap of neighbouring tiles in input pixels (0 to tile_size / 2), feathered."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -88,8 +120,8 @@ class GenerationRequest:
         return replace(self, **changes)
 
     def input_hashes(self) -> tuple[str, ...]:
-        """The ids of the stored input images this request needs (image first, then mask)."""
-        return tuple(h for h in (self.init_image, self.mask_image) if h is not None)
+        """The ids of the stored input images this request needs (image, mask, depth map)."""
+        return tuple(h for h in (self.init_image, self.mask_image, self.depth_map) if h is not None)
 
     def seeds(self) -> list[int]:
         """Image *i* of a batch uses seed + *i* (wrapping past 2^32 - 1)."""
@@ -218,6 +250,7 @@ def _validate_inputs(request: GenerationRequest) -> None:
         )
     _check_hash("init_image", request.init_image, "The input image")
     _check_hash("mask_image", request.mask_image, "The mask")
+    _check_hash("depth_map", request.depth_map, "The depth map")
     _check_int("mask_grow", request.mask_grow, -MAX_MASK_GROW, MAX_MASK_GROW, "Mask grow/shrink")
     feather = _check_number("mask_feather", request.mask_feather, "Mask feather")
     if not 0.0 <= feather <= MAX_MASK_FEATHER:
@@ -235,7 +268,7 @@ def _validate_inputs(request: GenerationRequest) -> None:
             raise InvalidRequestError(
                 "init_image", f"{mode} needs an input image.", "Choose the image to start from."
             )
-        if int(request.steps * strength) < 1:
+        if mode in STRENGTH_MODES and int(request.steps * strength) < 1:
             raise InvalidRequestError(
                 "strength",
                 f"With {request.steps} steps and strength {request.strength:g} no denoising step "
@@ -246,7 +279,7 @@ def _validate_inputs(request: GenerationRequest) -> None:
         raise InvalidRequestError(
             "init_image",
             f"{mode} takes no input image.",
-            "Use mode img2img or inpaint to start from an image.",
+            "Use mode img2img, inpaint, depth or upscale to start from an image.",
         )
     if mode in MASK_MODES:
         if request.mask_image is None:
@@ -258,4 +291,31 @@ def _validate_inputs(request: GenerationRequest) -> None:
     elif request.mask_image is not None:
         raise InvalidRequestError(
             "mask_image", f"{mode} takes no mask.", "Use mode inpaint to repaint a masked area."
+        )
+    if request.depth_map is not None and mode not in DEPTH_MODES:
+        raise InvalidRequestError(
+            "depth_map", f"{mode} takes no depth map.", "Use mode depth to follow a depth map."
+        )
+    _validate_upscale(request)
+
+
+def _validate_upscale(request: GenerationRequest) -> None:
+    """noise_level, tile_size and tile_overlap: checked in every mode (only upscale uses them)."""
+    _check_int("noise_level", request.noise_level, 0, MAX_NOISE_LEVEL, "The noise level")
+    _check_int("tile_size", request.tile_size, MIN_TILE_SIZE, MAX_TILE_SIZE, "The tile size")
+    if request.tile_size % 8:
+        lower = request.tile_size - request.tile_size % 8
+        raise InvalidRequestError(
+            "tile_size",
+            f"The tile size must be a multiple of 8; got {request.tile_size}.",
+            f"Use {lower} or {lower + 8}.",
+        )
+    overlap, half = request.tile_overlap, request.tile_size // 2
+    _check_int("tile_overlap", overlap, 0, MAX_TILE_SIZE // 2, "The tile overlap")
+    if overlap > half:
+        raise InvalidRequestError(
+            "tile_overlap",
+            f"The tile overlap must be at most half the tile size ({half} for tiles of "
+            f"{request.tile_size}); got {overlap}.",
+            "Lower the overlap or raise the tile size.",
         )

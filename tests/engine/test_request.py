@@ -132,7 +132,7 @@ def test_a_version_1_request_still_loads_with_the_new_fields_at_their_defaults()
         "schema_version": 1,
     }
     request = GenerationRequest.from_json(json.dumps(v1))
-    assert request.schema_version == SCHEMA_VERSION == 2
+    assert request.schema_version == SCHEMA_VERSION == 3
     assert request.mode == "txt2img"
     assert (request.strength, request.init_image, request.mask_image) == (0.75, None, None)
     assert (request.mask_grow, request.mask_feather, request.keep_unmasked) == (0, 0.0, True)
@@ -166,7 +166,32 @@ def test_a_version_1_request_still_loads_with_the_new_fields_at_their_defaults()
         ({"mask_grow": 300}, "mask_grow", "from -256 to 256"),
         ({"mask_feather": -1}, "mask_feather", "from 0 to 256"),
         ({"keep_unmasked": "yes"}, "keep_unmasked", "true or false"),
-        ({"mode": "depth"}, "mode", "Valid modes: txt2img, img2img, inpaint"),
+        ({"mode": "outpaint"}, "mode", "Valid modes: txt2img, img2img, inpaint, depth, upscale"),
+        ({"mode": "depth"}, "init_image", "depth needs an input image"),
+        ({"mode": "upscale"}, "init_image", "upscale needs an input image"),
+        (
+            {"mode": "img2img", "init_image": HASH_A, "depth_map": HASH_B},
+            "depth_map",
+            "img2img takes no depth map",
+        ),
+        ({"mode": "depth", "init_image": HASH_A, "depth_map": "x"}, "depth_map", "64 lower-case"),
+        (
+            {"mode": "upscale", "init_image": HASH_A, "mask_image": HASH_B},
+            "mask_image",
+            "upscale takes no mask",
+        ),
+        ({"noise_level": 351}, "noise_level", "from 0 to 350"),
+        ({"noise_level": -1}, "noise_level", "from 0 to 350"),
+        ({"noise_level": 2.5}, "noise_level", "whole number"),
+        ({"tile_size": 24}, "tile_size", "from 32 to 1024"),
+        ({"tile_size": 100}, "tile_size", "multiple of 8"),
+        ({"tile_overlap": -1}, "tile_overlap", "from 0 to 512"),
+        ({"tile_size": 64, "tile_overlap": 40}, "tile_overlap", "at most half the tile size"),
+        (
+            {"mode": "depth", "init_image": HASH_A, "steps": 4, "strength": 0.2},
+            "strength",
+            "no denoising step would run",
+        ),
         (
             {"mode": "img2img", "init_image": HASH_A, "steps": 4, "strength": 0.2},
             "strength",
@@ -187,3 +212,28 @@ def test_strength_of_one_and_a_single_step_are_fine() -> None:
     request = make(mode="img2img", init_image=HASH_A, strength=1.0, steps=1)
     assert request.strength == 1.0
     assert make(mode="img2img", init_image=HASH_A, strength=0.25, steps=4).steps == 4
+
+
+def test_depth_and_upscale_fields_round_trip() -> None:
+    depth = make(mode="depth", init_image=HASH_A, depth_map=HASH_B, strength=0.9)
+    assert GenerationRequest.from_json(depth.to_json()) == depth
+    assert depth.input_hashes() == (HASH_A, HASH_B)
+    upscale = make(
+        mode="upscale", init_image=HASH_A, noise_level=350, tile_size=256, tile_overlap=128
+    )
+    assert GenerationRequest.from_json(upscale.to_json()) == upscale
+    assert upscale.input_hashes() == (HASH_A,)
+    # Upscale does not re-noise by strength: a low strength with few steps is fine.
+    assert make(mode="upscale", init_image=HASH_A, steps=2, strength=0.1).steps == 2
+
+
+def test_a_version_2_request_loads_with_the_depth_and_upscale_fields_at_their_defaults() -> None:
+    v2 = make(mode="img2img", init_image=HASH_A).to_dict()
+    for name in ("depth_map", "noise_level", "tile_size", "tile_overlap"):
+        del v2[name]
+    v2["schema_version"] = 2
+    request = GenerationRequest.from_json(json.dumps(v2))
+    assert request.schema_version == SCHEMA_VERSION
+    assert (request.depth_map, request.noise_level) == (None, 20)
+    assert (request.tile_size, request.tile_overlap) == (128, 32)
+    assert request.init_image == HASH_A

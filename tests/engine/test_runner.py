@@ -170,3 +170,27 @@ def test_a_single_file_inpainting_checkpoint_is_named_as_such(tmp_path: Path) ->
     save_file({"something": torch.zeros(1)}, other)
     assert checkpoint_unet_in_channels(other) is None
     assert checkpoint_unet_in_channels(tmp_path / "model.ckpt") is None
+
+
+@pytest.mark.parametrize(
+    ("channels", "expected"),
+    [
+        (5, "depth-to-image checkpoint.*--model sd2-community/stable-diffusion-2-depth"),
+        (7, "x4 upscaler checkpoint.*--model sd2-community/stable-diffusion-x4-upscaler"),
+    ],
+)
+def test_single_file_depth_and_upscaler_checkpoints_point_to_the_folders(
+    tmp_path: Path, channels: int, expected: str
+) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from sd21_desktop.errors import ModelLoadError
+
+    checkpoint = tmp_path / "model.safetensors"
+    save_file(
+        {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(4, channels, 3, 3)},
+        checkpoint,
+    )
+    with pytest.raises(ModelLoadError, match=expected):
+        Engine().load(str(checkpoint))
