@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -108,8 +109,12 @@ class DepthPanel(QWidget):
         self.view.setWordWrap(True)
         self.view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.view.setMinimumWidth(220)
+        # The pixmap must not widen the panel: the canvas keeps the room.
+        self.view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMaximumWidth(340)
         self.source_label = QLabel("")
         self.source_label.setObjectName("depthSourceLabel")
+        self.source_label.setWordWrap(True)
         self._relay = _Loaded(self)
         self._relay.done.connect(self._on_loaded)
         buttons = QHBoxLayout()
