@@ -218,6 +218,7 @@ def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_ID)
+    app.setDesktopFileName(APP_ID)  # Wayland matches the window to the menu entry and icon
     icon = resources_dir() / "icons" / "sd21-desktop.png"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))

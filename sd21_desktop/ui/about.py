@@ -25,14 +25,32 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def bundle_info() -> dict[str, str]:
+    """What the installer build recorded (``build_info.json`` in the bundle), when frozen."""
+    root = getattr(sys, "_MEIPASS", None)
+    if root is None:
+        return {}
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads((Path(root) / "build_info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def about_html(engine_info: dict[str, str]) -> str:
     versions = package_versions()
+    built = bundle_info()
     torch_version = versions.get("torch", engine_info.get("torch", "?"))
     build = "CUDA" if "+cu" in torch_version else "CPU" if "+cpu" in torch_version else ""
     frozen = "installed bundle" if getattr(sys, "frozen", False) else "Python environment"
     rows = [(name, version) for name, version in versions.items()]
     rows.append(("Build", f"{build + ' torch, ' if build else ''}{frozen}"))
     rows.append(("Device", engine_info.get("device", "found when the first model loads")))
+    if built.get("built"):
+        rows.append(("Built", f"{built['built']} for {built.get('platform', '?')}"))
     table = "".join(
         f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows
     )

@@ -54,3 +54,14 @@ def test_about_names_versions_build_and_device() -> None:
     assert "diffusers" in text
     assert "CPU torch" in text  # this machine's torch is the +cpu build
     assert "NVIDIA H100" in text
+
+
+def test_about_shows_the_bundle_build_when_frozen(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import sys
+
+    (tmp_path / "build_info.json").write_text(
+        json.dumps({"built": "2026-11-26T09:00:00+00:00", "platform": "linux-x86_64"})
+    )
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert "2026-11-26T09:00:00+00:00 for linux-x86_64" in about_html({})
