@@ -9,14 +9,13 @@ one), with EXIF rotation applied. Files that are not images raise
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
+from sd21_desktop.engine.inputs import normalize_image
 from sd21_desktop.errors import UserFacingError
 
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
@@ -24,61 +23,18 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 SUPPORTED_HINT = "Choose a PNG, JPEG, WebP, BMP, TIFF or GIF image."
 
 
-def _greyscale_to_8bit(image: Image.Image) -> Image.Image:
-    """16-bit, 32-bit integer and float greyscale to 8-bit ``L`` with the full range kept."""
-    values = np.asarray(image)
-    if image.mode in _SIXTEEN_BIT_MODES:
-        scaled = values.astype(np.float64) / 257.0
-    elif image.mode == "F":
-        finite = values[np.isfinite(values)]
-        top = float(finite.max()) if finite.size else 0.0
-        scaled = np.nan_to_num(values.astype(np.float64)) * (255.0 if top <= 1.0 else 1.0)
-    else:  # "I": 32-bit signed; most often 16-bit data that an older decoder widened
-        top = int(values.max()) if values.size else 0
-        if top <= 255:
-            scaled = values.astype(np.float64)
-        elif top <= 65535:
-            scaled = values.astype(np.float64) / 257.0
-        else:
-            scaled = values.astype(np.float64) * (255.0 / top)
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
-
-
-def _to_srgb(image: Image.Image) -> Image.Image:
-    """Apply an embedded non-sRGB ICC profile (always for CMYK); fall back to Pillow's formula."""
-    icc = image.info.get("icc_profile")
-    if not icc:
-        return image
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        description = ImageCms.getProfileDescription(source) or ""
-        if image.mode != "CMYK" and "srgb" in description.lower():
-            return image
-        alpha = image.getchannel("A") if image.mode == "RGBA" else None
-        base = image.convert("RGB") if image.mode == "RGBA" else image
-        converted = ImageCms.profileToProfile(
-            base, source, ImageCms.createProfile("sRGB"), outputMode="RGB"
-        )
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return image
-    if converted is None:  # pragma: no cover - only with inPlace=True
-        return image
-    if alpha is not None:
-        converted.putalpha(alpha)
-    return converted
-
-
 def to_rgb_or_rgba(image: Image.Image) -> Image.Image:
-    """Convert any Pillow image to ``RGB``, or ``RGBA`` when it carries transparency."""
-    if image.mode in _SIXTEEN_BIT_MODES or image.mode in {"I", "F"}:
-        image = _greyscale_to_8bit(image)
-    if image.mode in {"CMYK", "RGB", "RGBA"}:
-        image = _to_srgb(image)
-    has_alpha = image.mode in _ALPHA_MODES or (
-        image.mode in {"P", "L", "RGB", "1"} and "transparency" in image.info
-    )
-    target = "RGBA" if has_alpha else "RGB"
-    return image if image.mode == target else image.convert(target)
+    """Convert any Pillow image to ``RGB``, or ``RGBA`` when it carries transparency.
+
+    The decoding rules (16-bit and float greyscale, ICC profiles, CMYK) are the engine's, so the
+    canvas shows exactly the pixels a pipeline will get.
+    """
+    image = normalize_image(image)
+    if image.mode == "L":
+        return image.convert("RGB")
+    if image.mode == "LA":
+        return image.convert("RGBA")
+    return image
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:
