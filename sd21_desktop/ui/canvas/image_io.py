@@ -18,8 +18,6 @@ from PySide6.QtGui import QImage
 from sd21_desktop.engine.inputs import normalize_image
 from sd21_desktop.errors import UserFacingError
 
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 SUPPORTED_HINT = "Choose a PNG, JPEG, WebP, BMP, TIFF or GIF image."
 
 
