@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from sd21_desktop.errors import UserFacingError
+from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.canvas import image_io
 from sd21_desktop.ui.mask_canvas import MaskCanvas
 from sd21_desktop.ui.widgets import tool_button
@@ -66,7 +67,7 @@ def extend_canvas(
     new_height = height if horizontal else height + pixels
     x = pixels if side == "left" else 0
     y = pixels if side == "top" else 0
-    array = _qimage_rgb(image)
+    array = qimage_to_rgb_array(image)
     grown = np.zeros((new_height, new_width, 3), dtype=np.uint8)
     grown[y : y + height, x : x + width] = array
     if side == "left":
@@ -81,13 +82,6 @@ def extend_canvas(
     new_mask[y : y + height, x : x + width] = mask
     result = QImage(grown.data, new_width, new_height, 3 * new_width, QImage.Format.Format_RGB888)
     return result.copy(), new_mask
-
-
-def _qimage_rgb(image: QImage) -> np.ndarray:
-    converted = image.convertToFormat(QImage.Format.Format_RGB888)
-    buffer = np.frombuffer(converted.constBits(), dtype=np.uint8, count=converted.sizeInBytes())
-    rows = buffer.reshape(converted.height(), converted.bytesPerLine())
-    return rows[:, : converted.width() * 3].reshape(converted.height(), converted.width(), 3).copy()
 
 
 class DepthPanel(QWidget):

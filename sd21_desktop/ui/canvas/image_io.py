@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
-from sd21_desktop.engine.inputs import normalize_image
+from sd21_desktop.engine.inputs import normalize_image, read_image_file
 from sd21_desktop.errors import UserFacingError
+from sd21_desktop.qt import images as qt_images
 
 SUPPORTED_HINT = "Choose a PNG, JPEG, WebP, BMP, TIFF or GIF image."
 
@@ -37,12 +38,7 @@ def to_rgb_or_rgba(image: Image.Image) -> Image.Image:
 
 def pil_to_qimage(image: Image.Image) -> QImage:
     """A QImage (RGB888 / RGBA8888) holding its own copy of a Pillow image's pixels."""
-    image = to_rgb_or_rgba(image)
-    channels = 4 if image.mode == "RGBA" else 3
-    fmt = QImage.Format.Format_RGBA8888 if channels == 4 else QImage.Format.Format_RGB888
-    data = image.tobytes()
-    qimage = QImage(data, image.width, image.height, image.width * channels, fmt)
-    return qimage.copy()  # detach from `data`
+    return qt_images.pil_to_qimage(to_rgb_or_rgba(image))
 
 
 def normalize_qimage(image: QImage) -> QImage:
@@ -58,32 +54,10 @@ def normalize_qimage(image: QImage) -> QImage:
 def load_image_file(path: str | Path) -> QImage:
     """Decode an image file with Pillow into an RGB888 / RGBA8888 QImage.
 
-    Raises UserFacingError naming the file, what went wrong and what to do.
+    The engine's reader decodes it (EXIF rotation, 16-bit, ICC, CMYK), so the canvas shows what
+    a pipeline will get; it raises UserFacingError naming the file and what to do.
     """
-    path = Path(path)
-    if not path.exists():
-        raise UserFacingError(f"Cannot open {path}: the file does not exist.", SUPPORTED_HINT)
-    if path.is_dir():
-        raise UserFacingError(f"Cannot open {path}: it is a folder, not an image.", SUPPORTED_HINT)
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            image = ImageOps.exif_transpose(opened) or opened
-            return pil_to_qimage(image)
-    except UnidentifiedImageError:
-        raise UserFacingError(
-            f"{path.name} is not an image file that can be read.", SUPPORTED_HINT
-        ) from None
-    except Image.DecompressionBombError as error:
-        raise UserFacingError(
-            f"{path.name} is too large to open safely ({error}).",
-            "Scale it down below 89 megapixels in an image editor first.",
-        ) from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UserFacingError(
-            f"{path.name} could not be decoded: {error}.",
-            "The file may be damaged or incomplete; re-save it as PNG and try again.",
-        ) from None
+    return pil_to_qimage(read_image_file(path))
 
 
 def local_image_paths(mime: QMimeData) -> list[Path]:
