@@ -17,6 +17,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from sd21_desktop import APP_ID, APP_NAME, __version__
+from sd21_desktop.cli_common import build_parser
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.paths import AppPaths, resolve_paths, resources_dir
 from sd21_desktop.prompt_history import PromptHistory
@@ -200,8 +201,6 @@ class AppController(QObject):
 
 
 def _parse(argv: Sequence[str]) -> Any:
-    from sd21_desktop.cli import build_parser
-
     return build_parser().parse_args(list(argv))
 
 
