@@ -54,12 +54,16 @@ HEADLESS_HINT = "To make images without a window, use `sd21-desktop generate --p
 
 
 def library_loads(soname: str) -> bool:
-    """Whether the dynamic loader finds ``soname``, as it will when Qt loads its xcb plugin."""
-    try:
-        ctypes.CDLL(soname)
-    except OSError:
-        return False
-    return True
+    """Whether the dynamic loader finds ``soname``, as it will when Qt loads its xcb plugin; in a
+    frozen build also among the libraries PyInstaller collected next to the program."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    for candidate in (soname, *([os.path.join(bundle, soname)] if bundle else [])):
+        try:
+            ctypes.CDLL(candidate)
+        except OSError:
+            continue
+        return True
+    return False
 
 
 def x_server_answers(display: str) -> bool:

@@ -159,6 +159,20 @@ def test_the_library_probe_asks_the_dynamic_loader() -> None:
     assert not library_loads("libsd21-no-such-library.so.0")
 
 
+@linux_only
+def test_the_library_probe_looks_inside_a_frozen_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import _ctypes  # any real shared object will do
+
+    if not getattr(_ctypes, "__file__", None):
+        pytest.skip("this Python has _ctypes built in, not as a shared object")
+    (tmp_path / "libsd21-bundled.so.0").symlink_to(_ctypes.__file__)
+    assert not library_loads("libsd21-bundled.so.0")
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert library_loads("libsd21-bundled.so.0")
+
+
 @pytest.fixture
 def xvfb() -> Iterator[str]:
     """A throwaway X server, when Xvfb and libxcb are installed."""
