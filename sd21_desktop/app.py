@@ -17,6 +17,8 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from sd21_desktop import APP_ID, APP_NAME, __version__
+from sd21_desktop.cli_common import build_parser
+from sd21_desktop.display import check_can_open_window
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.paths import AppPaths, resolve_paths, resources_dir
 from sd21_desktop.prompt_history import PromptHistory
@@ -200,13 +202,13 @@ class AppController(QObject):
 
 
 def _parse(argv: Sequence[str]) -> Any:
-    from sd21_desktop.cli import build_parser
-
     return build_parser().parse_args(list(argv))
 
 
 def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
     args = _parse(argv)
+    if QApplication.instance() is None:
+        check_can_open_window()  # one line and status 2 where Qt would abort the process
     paths = resolve_paths(args.data_dir).ensure()
     settings, notice = load_settings(paths.settings_path)
     for name in ("model", "device", "dtype"):

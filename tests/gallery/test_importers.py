@@ -1,9 +1,9 @@
 """Every fixture image from other SD tools is read as their own test suites expect.
 
-The expected values come from MANIFEST.md in the fixture folder (the source projects' tests).
-Prompts are compared with surrounding whitespace stripped: the sources disagree among themselves
-(enslo trims A1111 and RuinedFooocus negatives but keeps "\\n" for ComfyUI), and our importers keep
-what the file stores.
+The expected values come from tests/fixtures/metadata-images/MANIFEST.md (the source projects'
+tests). Prompts are compared with surrounding whitespace stripped: the sources disagree among
+themselves (enslo trims A1111 and RuinedFooocus negatives but keeps "\\n" for ComfyUI), and our
+importers keep what the file stores.
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ import pytest
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.gallery.importers import SOURCES, read_image_metadata
 from tests.conftest import FIXTURE_IMAGES
-
-pytestmark = pytest.mark.skipif(
-    not FIXTURE_IMAGES.is_dir(), reason=f"fixture images not found at {FIXTURE_IMAGES}"
-)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
