@@ -160,7 +160,9 @@ class AppController(QObject):
     @Slot(object)
     def _on_import_finished(self, report: Any) -> None:
         problems = [f"{problem.path.name}: {problem.message}" for problem in report.errors]
-        self.window.gallery_panel.import_done_message(len(report.imported), problems)
+        self.window.gallery_panel.import_done_message(
+            len(report.imported), problems, len(report.skipped)
+        )
 
     @Slot(str)
     def _on_model_changed(self, model: str) -> None:

@@ -22,6 +22,7 @@ from sd21_desktop.engine.request import (
     DEFAULT_TILE_OVERLAP,
     DEFAULT_TILE_SIZE,
     MAX_NOISE_LEVEL,
+    MAX_SEED,
     MAX_SIDE,
     MODES,
     PREDICTION_TYPES,
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--prompt", required=True)
     generate.add_argument("--negative-prompt", default="")
     generate.add_argument(
-        "--seed", type=int, default=None, help="0 to 4294967295; random if left out"
+        "--seed", type=int, default=None, help=f"0 to {MAX_SEED} (2^64 - 1); random if left out"
     )
     generate.add_argument("--steps", type=int, default=25)
     generate.add_argument("--guidance", type=float, default=7.5)

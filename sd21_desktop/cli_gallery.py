@@ -54,6 +54,10 @@ def add_commands(
         "--limit", type=int, default=DEFAULT_LIST_LIMIT, help="at most N entries (%(default)s)"
     )
     listing.add_argument("--offset", type=int, default=0, help="skip the first N entries")
+    listing.add_argument("--seed", type=int, default=None, help="only images with this seed")
+    listing.add_argument(
+        "--sort", choices=("newest", "seed"), default="newest", help="order (%(default)s)"
+    )
     listing.add_argument("--favourites", action="store_true", help="only favourites")
     listing.add_argument("--trash", action="store_true", help="list the trash instead")
     listing.add_argument("--json", action="store_true", help="one JSON object per entry on stdout")
@@ -68,7 +72,9 @@ def add_commands(
 
     rerun = commands.add_parser("rerun", help="make a gallery image again from its stored settings")
     rerun.add_argument("id", type=int, help="the entry id (see `gallery list`)")
-    rerun.add_argument("--seed", type=int, default=None, help="a different seed (one image)")
+    rerun.add_argument(
+        "--seed", type=int, default=None, help="a different seed, 0 to 2^64 - 1 (one image)"
+    )
     rerun.add_argument("--out", default=None, help="also write the PNG to this folder")
     rerun.add_argument(
         "--no-gallery",
@@ -116,7 +122,13 @@ def run_list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     if args.limit < 0 or args.offset < 0:
         raise UserFacingError("--limit and --offset must be 0 or more.")
-    query = GalleryQuery(text=args.search, favourites_only=args.favourites, in_trash=args.trash)
+    query = GalleryQuery(
+        text=args.search,
+        favourites_only=args.favourites,
+        in_trash=args.trash,
+        seed=args.seed,
+        order=args.sort,
+    )
     with _open_store(getattr(args, "data_dir", None), stderr) as store:
         entries = store.search(query, offset=args.offset, limit=args.limit)
         total = store.count(query)
@@ -142,7 +154,7 @@ def run_import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     for problem in report.skipped:
         print(f"skipped {problem.path}: {problem.message}", file=stderr)
     for problem in report.errors:
-        print(f"error: {problem.path}: {problem.message}", file=stderr)
+        print(f"failed: {problem.path}: {problem.message}", file=stderr)
     print(
         f"imported {len(report.imported)}, skipped {len(report.skipped)}, "
         f"failed {len(report.errors)}",

@@ -79,6 +79,28 @@ class _ImportFailed(Exception):
     pass
 
 
+def _unexpected(error: Exception) -> str:
+    """The reason line of an error no check foresaw (kept short: one line per file)."""
+    detail = " ".join(str(error).split())[:300] or "no details"
+    return f"Unexpected error ({type(error).__name__}: {detail})."
+
+
+def _files_of(path: Path) -> list[Path]:
+    """The file itself, or every image file in a folder and its sub-folders (hidden ones left
+    out); raises FileNotFoundError for a path that is not there."""
+    if not path.is_dir():
+        if not path.exists():
+            raise FileNotFoundError(path)
+        return [path]  # a named file is always tried, whatever its suffix
+    return sorted(
+        found
+        for found in path.rglob("*")
+        if is_candidate(found.name)
+        and not any(part.startswith(".") for part in found.relative_to(path).parts)
+        and found.is_file()
+    )
+
+
 class _AlreadyThere(Exception):
     pass
 
@@ -191,12 +213,19 @@ class GalleryStore:
             name = self.layout.unique_name(stem, suffix, imported)
             path = self.layout.live_path(name)
             write_atomic(path, data)
-            # The rule a rebuild follows: our record's time, else the file's.
-            when = created if created is not None else path.stat().st_mtime
-            with transaction(self._connection):
-                entry_id = insert_written(
-                    self._connection, row_for(name, facts, when, origin, sha256=digest)
-                )
+            try:
+                # The rule a rebuild follows: our record's time, else the file's.
+                when = created if created is not None else path.stat().st_mtime
+                with transaction(self._connection):
+                    entry_id = insert_written(
+                        self._connection, row_for(name, facts, when, origin, sha256=digest)
+                    )
+            except BaseException:
+                # An imported copy without a row would fail again at every open: drop it (the
+                # original is untouched). A generated image is kept; the next open indexes it.
+                if imported:
+                    path.unlink(missing_ok=True)
+                raise
             return self.get(entry_id)
 
     # -- inputs of img2img / inpaint ---------------------------------------------------------
@@ -219,9 +248,10 @@ class GalleryStore:
     ) -> ImportReport:
         """Copy images (files, or every image in a folder and its sub-folders) into the gallery.
 
-        Never raises for a file's content: each file that cannot be imported gets an entry in
-        ``errors`` with a reason, and the others go on. Images without readable settings are
-        imported with ``has_metadata`` false. Files already in the gallery are ``skipped``.
+        Never raises for a file: each file that cannot be imported gets an entry in ``errors``
+        with a reason — an unexpected exception too (a bug must cost one file, not the folder) —
+        and the others go on. Images without readable settings are imported with
+        ``has_metadata`` false. Files already in the gallery are ``skipped``.
         """
         report = ImportReport()
         files = self._expand(paths, report)
@@ -234,6 +264,8 @@ class GalleryStore:
                 report.skipped.append(ImportProblem(file, str(skipped)))
             except _ImportFailed as failed:
                 report.errors.append(ImportProblem(file, str(failed)))
+            except Exception as error:  # reported as this file's error line; the rest go on
+                report.errors.append(ImportProblem(file, _unexpected(error)))
             if on_progress is not None:
                 on_progress(done, len(files))
         return report
@@ -244,19 +276,14 @@ class GalleryStore:
         files: list[Path] = []
         for given in paths:
             path = Path(given).expanduser()
-            if path.is_dir():
-                # Inside a folder only image files count; a named file is always tried.
-                files += sorted(
-                    found
-                    for found in path.rglob("*")
-                    if is_candidate(found.name)
-                    and not any(part.startswith(".") for part in found.relative_to(path).parts)
-                    and found.is_file()
-                )
-            elif path.exists():
-                files.append(path)
-            else:
+            try:
+                files += _files_of(path)
+            except FileNotFoundError:
                 report.errors.append(ImportProblem(path, "No such file or folder."))
+            except OSError as error:  # an unreadable folder costs that folder only
+                report.errors.append(
+                    ImportProblem(path, f"Cannot list the folder: {error.strerror or error}.")
+                )
         return files
 
     def _inside_store(self, path: Path) -> bool:

@@ -373,8 +373,10 @@ class GalleryPanel(QWidget):
             self.import_requested.emit(paths)
             event.acceptProposedAction()
 
-    def import_done_message(self, added: int, problems: list[str]) -> None:
+    def import_done_message(self, added: int, problems: list[str], skipped: int = 0) -> None:
         text = f"Imported {added} image(s)."
+        if skipped:
+            text += f" Skipped {skipped} already in the gallery."
         if problems:
             text += f" {len(problems)} could not be imported: " + "; ".join(problems[:3])
         self.message.emit(text)
