@@ -133,6 +133,7 @@ class AppController(QObject):
         gallery.page_loaded.connect(model.on_page_loaded)
         gallery.entries_changed.connect(model.on_entries_changed)
         panel.favourite_requested.connect(gallery.set_favourite)
+        panel.rerun_model_requested.connect(gallery.set_rerun_model)
         panel.delete_requested.connect(gallery.delete)
         panel.restore_requested.connect(gallery.restore)
         panel.import_requested.connect(gallery.import_paths)

@@ -20,6 +20,7 @@ use the same data folder at once: SQLite's WAL mode and ``BEGIN IMMEDIATE`` seri
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -384,6 +385,32 @@ class GalleryStore:
                     "UPDATE entries SET favourite = ? WHERE id = ?", (int(favourite), entry_id)
                 )
             return self.get(entry_id)  # raises UnknownEntryError for an unknown id
+
+    def set_rerun_model(self, entry_id: int, model: str) -> GalleryEntry:
+        """Let an imported entry re-run with ``model`` (the person overrides the guessed one).
+
+        Stored in the index only, like the favourite flag: a rebuild from the files chooses
+        again from the image's metadata.
+        """
+        with self._lock:
+            entry = self.get(entry_id)
+            if entry.request is None or entry.origin != "imported":
+                raise UserFacingError(
+                    f"Entry #{entry_id} has no imported settings whose model could be changed."
+                )
+            request = entry.request.replace(model=model)  # validates the model name
+            details = dict(entry.details)
+            # Keep what the import chose, and why, next to the person's choice.
+            first = details.setdefault("model_imported_as", entry.request.model)
+            if "model_import_note" not in details and details.get("model_note"):
+                details["model_import_note"] = details["model_note"]
+            details["model_note"] = f"chosen by you (the import chose {first})"
+            with transaction(self._connection):
+                self._connection.execute(
+                    "UPDATE entries SET request_json = ?, details_json = ? WHERE id = ?",
+                    (request.to_json(), json.dumps(details, ensure_ascii=False), entry_id),
+                )
+            return self.get(entry_id)
 
     def toggle_favourite(self, entry_id: int) -> GalleryEntry:
         with self._lock:
