@@ -79,7 +79,11 @@ def make_import_folder(root: Path) -> ImportFolder:
     normal = []
     for number in range(8):
         path = folder / f"a1111-{number}.png"
-        path.write_bytes(png_with_text({"parameters": a1111_text(f"a red boat {number}", number)}, tint=number * 20))
+        path.write_bytes(
+            png_with_text(
+                {"parameters": a1111_text(f"a red boat {number}", number)}, tint=number * 20
+            )
+        )
         normal.append(path)
     big = folder / "comfyui-big-seed.png"
     big.write_bytes(png_with_text({"prompt": comfyui_graph(BIG_SEED)}, tint=200))

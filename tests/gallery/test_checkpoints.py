@@ -91,7 +91,13 @@ def test_the_table_is_large_enough_and_every_target_is_a_known_model() -> None:
     assert {official.repo_id for official in OFFICIAL} <= known
     assert set(RERUN_MODELS) <= known
     assert {official.repo_id for official in OFFICIAL} >= {
-        SD21, SD21_BASE, SD20, SD20_BASE, SD2_INPAINTING, SD2_DEPTH, SD2_X4_UPSCALER
+        SD21,
+        SD21_BASE,
+        SD20,
+        SD20_BASE,
+        SD2_INPAINTING,
+        SD2_DEPTH,
+        SD2_X4_UPSCALER,
     }
     every_hash = [known_hash for official in OFFICIAL for known_hash in official.hashes]
     assert len(every_hash) == len(set(every_hash))
