@@ -85,7 +85,7 @@ def test_choosing_the_re_run_model_of_an_imported_entry(
     text = details.text.toPlainText()
     assert "Made with" in text
     assert "v2-1_768-ema-pruned.safetensors" in text
-    assert f"Seed{BIG_SEED}" in text.replace("\t", "").replace(" ", "")
+    assert f"Seed\n{BIG_SEED}\n" in text
     details.model_combo.setCurrentIndex(details.model_combo.findData(SD20_BASE))
     details.model_combo.activated.emit(details.model_combo.currentIndex())
     qtbot.waitUntil(
