@@ -101,6 +101,10 @@ def _open_size(
                 image.verify()
     except Image.DecompressionBombError as error:
         raise NotAnImageError(f"The image is too large to open safely ({error}).") from None
+    except Image.UnidentifiedImageError:  # its message names a BytesIO object: say it plainly
+        raise NotAnImageError(
+            "This is not an image file that can be read (unknown format, or damaged)."
+        ) from None
     except Exception as error:  # Pillow raises many kinds on malformed files; all mean "not one"
         detail = str(error) or type(error).__name__
         raise NotAnImageError(f"This is not an image file that can be read ({detail}).") from None

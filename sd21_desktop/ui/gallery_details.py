@@ -49,14 +49,23 @@ class _LoadImage(QRunnable):
             self.relay.done.emit(self.entry.id, image)
 
 
+def _model_rows(entry: GalleryEntry, model: str) -> list[tuple[str, str]]:
+    """A generated image names its model; an imported one the model that made it, next to the
+    one a re-run uses, and the note that says how sure that choice is."""
+    if entry.origin == "generated":
+        return [("Model", model)]
+    rows = [("Made with", str(entry.model or "(not recorded)")), ("Runs with", model)]
+    note = entry.details.get("model_note")
+    return [*rows, ("Model note", str(note))] if note else rows
+
+
 def describe(entry: GalleryEntry) -> str:
     """The parameters as HTML: what a person needs to see to trust a re-run."""
     rows: list[tuple[str, str]] = []
     request = entry.request
     if request is not None:
+        rows += [("Mode", request.mode), *_model_rows(entry, request.model)]
         rows += [
-            ("Mode", request.mode),
-            ("Model" if entry.origin == "generated" else "Runs with", request.model),
             ("Seed", str(entry.seed if entry.seed is not None else request.seed)),
             ("Steps", str(request.steps)),
             ("Guidance", f"{request.guidance_scale:g}"),
@@ -71,11 +80,8 @@ def describe(entry: GalleryEntry) -> str:
             rows.append(("Seed", str(entry.seed)))
         for key, value in entry.details.items():
             rows.append((key.replace("_", " ").capitalize(), str(value)))
-    if entry.origin == "imported" and (entry.model or request is not None):
-        rows.append(("Made with", str(entry.model or "(model not recorded)")))
-    note = entry.details.get("model_note")
-    if request is not None and note:
-        rows.append(("Model note", str(note)))
+    if entry.origin == "imported" and entry.model and request is None:
+        rows.append(("Made with", str(entry.model)))
     origin = entry.origin if entry.source is None else f"{entry.origin} from {entry.source}"
     rows.append(("Origin", origin + ("" if entry.has_metadata else " (no readable metadata)")))
     if entry.runtime.get("device"):
@@ -94,7 +100,11 @@ def describe(entry: GalleryEntry) -> str:
 def rerun_model_choices(current: str) -> list[tuple[str, str]]:
     """(label, model) of the txt2img models an imported entry may re-run with; ``current``
     (a local file, another hub id) stays among them."""
-    choices = [(model.label, model.repo_id) for model in KNOWN_MODELS if model.kind == "txt2img"]
+    choices = [
+        (model.label.replace("Stable Diffusion ", "SD "), model.repo_id)
+        for model in KNOWN_MODELS
+        if model.kind == "txt2img"
+    ]
     if current not in {model for _, model in choices}:
         choices.insert(0, (current, current))
     return choices
