@@ -132,3 +132,36 @@ def test_generated_entries_offer_no_model_choice(
     assert again.seed == 2**63
     original = np.array(Image.open(details.entry.path).convert("RGB"))
     assert np.array_equal(original, np.array(Image.open(again.path).convert("RGB")))
+
+
+def test_drop_to_load_keeps_the_editor_model_for_an_unknown_one_and_says_so(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    from tests.gallery.import_folder_support import a1111_text, png_with_text
+
+    before = window.parameters.model()
+    unknown = tmp_path / "unknown.png"
+    unknown.write_bytes(png_with_text({"parameters": a1111_text("a windmill", 3, "dreamshaper_8")}))
+    window.load_settings_from_image(str(unknown))
+    qtbot.waitUntil(lambda: window.prompt_editor.prompt() == "a windmill", timeout=10_000)
+    assert window.parameters.model() == before
+    assert window.message_bar.kind == "notice"
+    assert f"model 'dreamshaper_8' unknown: kept {before}" in window.message_bar.label.text()
+    known = tmp_path / "known.png"
+    known.write_bytes(png_with_text({"parameters": a1111_text("a mill", 4, "v2-1_512-ema-pruned")}))
+    window.load_settings_from_image(str(known))
+    qtbot.waitUntil(lambda: window.prompt_editor.prompt() == "a mill", timeout=10_000)
+    assert window.parameters.model() == SD21_BASE
+    assert window.parameters.seed_spin.value() == 4
+
+
+def test_drop_to_load_of_a_damaged_file_is_one_error_line(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    given = make_import_folder(tmp_path)
+    window.prompt_editor.set_prompts("keep me", "")
+    window.load_settings_from_image(str(given.damaged))
+    qtbot.waitUntil(lambda: window.message_bar.isVisible(), timeout=10_000)
+    assert window.message_bar.kind == "error"
+    assert "Traceback" not in window.message_bar.label.text()
+    assert window.prompt_editor.prompt() == "keep me"
