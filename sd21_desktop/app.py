@@ -135,6 +135,7 @@ class AppController(QObject):
         gallery.page_loaded.connect(model.on_page_loaded)
         gallery.entries_changed.connect(model.on_entries_changed)
         panel.favourite_requested.connect(gallery.set_favourite)
+        panel.rerun_model_requested.connect(gallery.set_rerun_model)
         panel.delete_requested.connect(gallery.delete)
         panel.restore_requested.connect(gallery.restore)
         panel.import_requested.connect(gallery.import_paths)
@@ -162,7 +163,9 @@ class AppController(QObject):
     @Slot(object)
     def _on_import_finished(self, report: Any) -> None:
         problems = [f"{problem.path.name}: {problem.message}" for problem in report.errors]
-        self.window.gallery_panel.import_done_message(len(report.imported), problems)
+        self.window.gallery_panel.import_done_message(
+            len(report.imported), problems, len(report.skipped)
+        )
 
     @Slot(str)
     def _on_model_changed(self, model: str) -> None:

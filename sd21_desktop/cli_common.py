@@ -21,6 +21,7 @@ from sd21_desktop.engine.request import (
     DEFAULT_TILE_OVERLAP,
     DEFAULT_TILE_SIZE,
     MAX_NOISE_LEVEL,
+    MAX_SEED,
     MODES,
     PREDICTION_TYPES,
 )
@@ -189,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--prompt", required=True)
     generate.add_argument("--negative-prompt", default="")
     generate.add_argument(
-        "--seed", type=int, default=None, help="0 to 4294967295; random if left out"
+        "--seed", type=int, default=None, help=f"0 to {MAX_SEED} (2^64 - 1); random if left out"
     )
     generate.add_argument("--steps", type=int, default=25)
     generate.add_argument("--guidance", type=float, default=7.5)
@@ -253,6 +254,10 @@ def _add_gallery_commands(commands: Any) -> None:
         "--limit", type=int, default=DEFAULT_LIST_LIMIT, help="at most N entries (%(default)s)"
     )
     listing.add_argument("--offset", type=int, default=0, help="skip the first N entries")
+    listing.add_argument("--seed", type=int, default=None, help="only images with this seed")
+    listing.add_argument(
+        "--sort", choices=("newest", "seed"), default="newest", help="order (%(default)s)"
+    )
     listing.add_argument("--favourites", action="store_true", help="only favourites")
     listing.add_argument("--trash", action="store_true", help="list the trash instead")
     listing.add_argument("--json", action="store_true", help="one JSON object per entry on stdout")
@@ -267,7 +272,9 @@ def _add_gallery_commands(commands: Any) -> None:
 
     rerun = commands.add_parser("rerun", help="make a gallery image again from its stored settings")
     rerun.add_argument("id", type=int, help="the entry id (see `gallery list`)")
-    rerun.add_argument("--seed", type=int, default=None, help="a different seed (one image)")
+    rerun.add_argument(
+        "--seed", type=int, default=None, help="a different seed, 0 to 2^64 - 1 (one image)"
+    )
     rerun.add_argument("--out", default=None, help="also write the PNG to this folder")
     rerun.add_argument(
         "--no-gallery",

@@ -59,7 +59,13 @@ def run_list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     if args.limit < 0 or args.offset < 0:
         raise UserFacingError("--limit and --offset must be 0 or more.")
-    query = GalleryQuery(text=args.search, favourites_only=args.favourites, in_trash=args.trash)
+    query = GalleryQuery(
+        text=args.search,
+        favourites_only=args.favourites,
+        in_trash=args.trash,
+        seed=args.seed,
+        order=args.sort,
+    )
     with _open_store(getattr(args, "data_dir", None), stderr) as store:
         entries = store.search(query, offset=args.offset, limit=args.limit)
         total = store.count(query)
@@ -85,7 +91,7 @@ def run_import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     for problem in report.skipped:
         print(f"skipped {problem.path}: {problem.message}", file=stderr)
     for problem in report.errors:
-        print(f"error: {problem.path}: {problem.message}", file=stderr)
+        print(f"failed: {problem.path}: {problem.message}", file=stderr)
     print(
         f"imported {len(report.imported)}, skipped {len(report.skipped)}, "
         f"failed {len(report.errors)}",

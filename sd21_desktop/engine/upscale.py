@@ -14,10 +14,11 @@ the VAE decoder (the upscaler's memory hog: attention over every latent pixel) e
 than one tile, and the memory of a generation is bounded by the tile size, not the image size.
 
 **Seeds.** Tile *i* (row-major) uses a CPU generator seeded with :func:`tile_seed` ``(seed, i)``
-= ``(seed + i * 0x9E3779B9) mod 2^32``: deterministic, so a re-run is pixel-identical; tile 0
-uses the seed itself; seeds of tiles and of batch neighbours (seed + 1, …) never collide for any
-realistic tile count. Image *k* of a batch is upscaled on its own with seed + *k*, so it equals a
-single run with that seed.
+= ``(seed + i * 0x9E3779B9) mod M``: deterministic, so a re-run is pixel-identical; tile 0
+uses the seed itself; ``M`` is 2^32 for seeds below 2^32 (as before seeds were 64-bit, so old
+upscales re-run identically) and 2^64 above (a 64-bit seed stays in range); seeds of tiles and
+of batch neighbours (seed + 1, …) never collide for any realistic tile count. Image *k* of a
+batch is upscaled on its own with seed + *k*, so it equals a single run with that seed.
 
 **Blending.** Each output tile is weighted by a separable linear feather (:func:`feather`): along
 a side that has a neighbouring tile the weight rises from ~0 at the tile's edge to 1 across
@@ -53,8 +54,8 @@ MULTIPLE = 8
 """Pieces are padded to multiples of this (the real upscaler's UNet halves 3 times)."""
 MAX_INPUT_SIDE = 2048
 """The longest input side accepted (output 8192 px)."""
-_SEED_STEP = 0x9E3779B9  # odd (the golden-ratio constant), so tile seeds never repeat mod 2^32
-_SEED_MODULUS = 2**32
+_SEED_STEP = 0x9E3779B9  # odd (the golden-ratio constant), so tile seeds never repeat mod 2^k
+_SEED_MODULUS_32, _SEED_MODULUS_64 = 2**32, 2**64
 
 Box = tuple[int, int, int, int]
 """``(left, top, right, bottom)`` in input pixels, right/bottom exclusive."""
@@ -72,7 +73,8 @@ def check_input_size(width: int, height: int) -> None:
 
 def tile_seed(seed: int, index: int) -> int:
     """The generator seed of tile ``index`` of an image made with ``seed`` (tile 0: ``seed``)."""
-    return (seed + index * _SEED_STEP) % _SEED_MODULUS
+    modulus = _SEED_MODULUS_32 if seed < _SEED_MODULUS_32 else _SEED_MODULUS_64
+    return (seed + index * _SEED_STEP) % modulus
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:

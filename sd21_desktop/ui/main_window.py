@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from sd21_desktop import APP_NAME
-from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.request import MAX_SEED, GenerationRequest
 from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.prompt_history import PromptHistory
 from sd21_desktop.qt.gallery_model import GalleryModel
@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
                     self.prompt_editor.prompt(), self.prompt_editor.negative_prompt()
                 )
                 if run and self.parameters.seed_mode() != "random":
-                    seed = (request.seed + run * request.batch_size) % 2**32
+                    seed = (request.seed + run * request.batch_size) % (MAX_SEED + 1)
                     request = request.replace(seed=seed)
                 requests.append(request)
             canvas_jobs = [self.canvas_inputs(request) for request in requests]

