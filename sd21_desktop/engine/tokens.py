@@ -62,10 +62,7 @@ def count_tokens(text: str, tokenizer_file: Path | None = None) -> TokenCount:
     tokenizer = _tokenizer(str(tokenizer_file or bundled_tokenizer_path()))
     encoding = tokenizer.encode(text)
     # The encoding wraps the prompt in start/end tokens whose offsets are (0, 0).
-    offsets = [
-        span
-        for span, special in zip(encoding.offsets, encoding.special_tokens_mask, strict=True)
-        if not special
-    ]
+    offsets = [span for span, special in zip(encoding.offsets, encoding.special_tokens_mask,
+                                              strict=True) if not special]
     dropped_from = offsets[PROMPT_TOKENS][0] if len(offsets) > PROMPT_TOKENS else None
     return TokenCount(len(offsets), PROMPT_TOKENS, dropped_from)
