@@ -17,6 +17,7 @@ Finish             the results back to the input's size, pasted through the mask
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sd21_desktop.engine.conditioning import PromptEncoder, encode_prompt
@@ -65,8 +66,10 @@ class EstimateDepth(Stage):
         assert work.inputs is not None
         context.status("Estimating depth…")
         estimated = estimate_depth(context.pipeline("depth"), prepared.original)
-        prepared.depth = prepared.fit_depth(estimated)
-        return work.but(request=work.request.replace(depth_map=work.inputs.put(estimated)))
+        updated = replace(prepared, notices=list(prepared.notices))  # fit_depth may add one
+        updated.depth = updated.fit_depth(estimated)
+        depth_map = work.inputs.put(estimated)
+        return work.but(prepared=updated, request=work.request.replace(depth_map=depth_map))
 
 
 class Condition(Stage):
