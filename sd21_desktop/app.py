@@ -112,6 +112,7 @@ class AppController(QObject):
         worker.started.connect(window.on_job_started)
         worker.progress.connect(queue.on_progress)
         worker.progress.connect(window.on_progress)
+        worker.stage_changed.connect(window.on_stage_changed)
         worker.preview.connect(window.on_preview)
         worker.finished.connect(window.on_finished)
         worker.finished.connect(queue.on_finished)

@@ -310,6 +310,8 @@ class StderrProgress:
             self.bar = tqdm(
                 total=info.total, file=self.stream, unit="step", desc="denoising", leave=False
             )
+        if info.stage and self.bar.desc != info.stage:
+            self.bar.set_description_str(info.stage, refresh=False)
         self.bar.update(info.step - self.bar.n)
 
     def close(self) -> None:

@@ -37,8 +37,6 @@ This module imports torch only inside the functions that run the pipeline.
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,36 +123,33 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 
 @dataclass
 class UpscaleStats:
-    """What the (tiled) upscale did, for timings and checks."""
+    """What the (tiled) upscale did, for checks."""
 
     calls: int = 0
-    denoise_s: float = 0.0
-    decode_s: float = 0.0
-    step_times: list[float] = field(default_factory=list)
     largest_piece: tuple[int, int] = (0, 0)
     """The largest (width, height) in input pixels handed to one pipeline call."""
 
 
-TileStep = Callable[[Any], None]
-"""Called after every denoising step of every tile with the pipeline's latents."""
+PipelineCall = Callable[[dict[str, Any]], np.ndarray]
+"""Runs the upscale pipeline with these keyword arguments; returns its float pixels
+(N, H, W, 3) in 0..1 (the engine's one pipeline call, :func:`..denoise.run_pipeline`)."""
 
 
 @dataclass
 class TileRunner:
-    """Calls the upscale pipeline on one piece of the input, padded to multiples of 8."""
+    """Upscales one piece of the input: padded to multiples of 8, one pipeline call."""
 
-    pipeline: Any
+    call: PipelineCall
     arguments: dict[str, Any]
-    """prompt, negative_prompt, num_inference_steps, guidance_scale, noise_level."""
-    on_step: TileStep | None = None
-    check: Callable[[np.ndarray], None] | None = None
-    """Called with each piece's float pixels (e.g. to refuse NaN, a black tile)."""
+    """prompt embeddings, num_inference_steps, guidance_scale, noise_level."""
+    generator: Callable[[int], Any]
+    """A generator seeded with the given seed."""
+    before_piece: Callable[[], None] | None = None
+    """Called before each piece (e.g. to name the tile in the progress label)."""
     stats: UpscaleStats = field(default_factory=UpscaleStats)
 
     def __call__(self, piece: Image.Image, seed: int) -> np.ndarray:
         """The upscaled piece as float32 ``(4h, 4w, 3)`` in 0..1."""
-        import torch
-
         width, height = piece.size
         padded_w = -(-width // MULTIPLE) * MULTIPLE
         padded_h = -(-height // MULTIPLE) * MULTIPLE
@@ -164,37 +159,18 @@ class TileRunner:
             piece = Image.fromarray(array, mode="RGB")
         largest = self.stats.largest_piece
         self.stats.largest_piece = (max(largest[0], padded_w), max(largest[1], padded_h))
-        started = time.perf_counter()
-        last_step = [started]
-
-        def callback(step: int, timestep: Any, latents: Any) -> None:
-            now = time.perf_counter()
-            self.stats.step_times.append(now - last_step[0])
-            last_step[0] = now
-            if self.on_step is not None:
-                self.on_step(latents)
-
-        with warnings.catch_warnings():
-            # In float16 the pipeline upcasts its VAE for the decode through a method diffusers
-            # has deprecated: the same numbers, but a FutureWarning on every tile.
-            warnings.filterwarnings("ignore", message=".*upcast_vae.*", category=FutureWarning)
-            output = self.pipeline(
-                image=piece,
-                generator=torch.Generator("cpu").manual_seed(seed),
-                num_images_per_prompt=1,
-                output_type="np",
-                callback=callback,
-                callback_steps=1,
+        if self.before_piece is not None:
+            self.before_piece()
+        pixels = self.call(
+            {
+                "image": piece,
+                "generator": self.generator(seed),
+                "num_images_per_prompt": 1,
                 **self.arguments,
-            )
-        finished = time.perf_counter()
+            }
+        )
         self.stats.calls += 1
-        self.stats.denoise_s += last_step[0] - started
-        self.stats.decode_s += finished - last_step[0]
-        pixels = np.asarray(output.images[0], dtype=np.float32)
-        if self.check is not None:
-            self.check(pixels)
-        return pixels[: height * SCALE, : width * SCALE]
+        return np.asarray(pixels[0], dtype=np.float32)[: height * SCALE, : width * SCALE]
 
 
 def upscale_image(
