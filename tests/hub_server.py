@@ -264,7 +264,9 @@ class LocalHub:
         self.state.repos[repo_id] = repo
         return repo
 
-    def add_rule(self, kind: RuleKind, pattern: str = "*", value: float = 0, times: int = 1) -> Rule:
+    def add_rule(
+        self, kind: RuleKind, pattern: str = "*", value: float = 0, times: int = 1
+    ) -> Rule:
         rule = Rule(kind, pattern, value, times)
         self.state.rules.append(rule)
         return rule

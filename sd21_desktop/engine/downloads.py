@@ -244,7 +244,7 @@ def _stream_into(part: _Part, headers: dict[str, str], progress: _Progress, time
             progress.done -= start
             part.reset()
         with part.path.open("ab") as out:
-            for chunk in reply.iter_bytes(CHUNK_SIZE):
+            for chunk in reply.iter_bytes():  # as it arrives: a cut loses nothing received
                 out.write(chunk)
                 part.hasher.update(chunk)
                 part.written += len(chunk)
@@ -406,3 +406,34 @@ def download_model(
         raise explain_error(error, repo_id, endpoint, timeout, storage) from error
     progress.report("done")
     return storage / "snapshots" / commit
+
+
+class tqdm_reporter:  # noqa: N801 - used like a function
+    """A progress callback that drives one tqdm bar for the whole model (bytes, speed, ETA)."""
+
+    def __init__(self, tqdm_class: Any | None = None, file: Any = None) -> None:
+        self.tqdm_class, self.file = tqdm_class, file
+        self.bar: Any = None
+
+    def __call__(self, event: DownloadProgress) -> None:
+        if self.bar is None:
+            if self.tqdm_class is None:
+                from tqdm.auto import tqdm
+
+                self.tqdm_class = tqdm
+            self.bar = self.tqdm_class(
+                total=event.total,
+                initial=event.done,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=f"Downloading {event.repo_id}",
+                file=self.file,
+                leave=False,
+            )
+        self.bar.total = event.total
+        self.bar.update(event.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

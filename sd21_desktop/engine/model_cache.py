@@ -78,16 +78,17 @@ class ModelStatus:
 
 
 def _bytes_on_disk(storage: Path) -> int:
-    """Blobs and partial files, plus files stored in snapshots without links (Windows)."""
+    """Blobs and partial files, plus files kept in snapshots without links (Windows)."""
     total = 0
-    for root, _dirs, files in os.walk(storage):
-        for name in files:
-            path = Path(root) / name
-            if not path.is_symlink():
-                try:
-                    total += path.stat().st_size
-                except OSError:
-                    continue
+    for part in ("blobs", "snapshots"):
+        for root, _dirs, files in os.walk(storage / part):
+            for name in files:
+                path = Path(root) / name
+                if not path.is_symlink():
+                    try:
+                        total += path.stat().st_size
+                    except OSError:
+                        continue
     return total
 
 
@@ -113,6 +114,13 @@ def _complete_by_tree(storage: Path, commit: str) -> tuple[bool, int] | None:
         except OSError:
             complete = False
     return complete, total
+
+
+def snapshot_complete(folder: Path) -> bool:
+    """False when the tree listing of this snapshot says a wanted file is missing or has
+    another size (a truncated file); True when complete or when there is no listing."""
+    result = _complete_by_tree(folder.parent.parent, folder.name)
+    return result is None or result[0]
 
 
 def model_status(repo_id: str, cache_dir: str | Path | None = None) -> ModelStatus:

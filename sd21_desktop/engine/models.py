@@ -261,50 +261,25 @@ def cached_snapshot(repo_id: str) -> Path | None:
         )
     except (LocalEntryNotFoundError, OSError, ValueError):
         return None
-    return folder if _complete_snapshot(folder) else None
+    from sd21_desktop.engine.model_cache import snapshot_complete  # it imports this module
+
+    return folder if _complete_snapshot(folder) and snapshot_complete(folder) else None
 
 
 def download_snapshot(repo_id: str, tqdm_class: Any | None = None) -> Path:
-    """Download a hub model once into the shared Hugging Face cache (a progress bar on stderr)."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
+    """Download (or finish) a hub model into the shared Hugging Face cache, with a tqdm bar
+    (``tqdm_class``, default one on stderr); see :mod:`sd21_desktop.engine.downloads`."""
+    from sd21_desktop.engine.downloads import download_model, tqdm_reporter
 
-    cache = hub_cache_dir()
-    how_to = (
-        f"On a machine with internet, run `hf download {repo_id}` (or open the app once) and "
-        f"copy {cache} here, or pass --model a local diffusers folder or .safetensors file."
-        + _other_sources_hint(repo_id)
-    )
+    report = tqdm_reporter(tqdm_class)
     try:
-        kwargs: dict[str, Any] = {"allow_patterns": list(HUB_ALLOW_PATTERNS)}
-        if tqdm_class is not None:
-            kwargs["tqdm_class"] = tqdm_class
-        folder = Path(snapshot_download(repo_id, **kwargs))
-    except RepositoryNotFoundError as error:
-        raise ModelNotFoundError(
-            f"The model {repo_id} does not exist on the Hugging Face hub.",
-            "Check the id; the SD2 models live under sd2-community/.",
-        ) from error
-    except GatedRepoError as error:
-        raise ModelNotFoundError(
-            f"The model {repo_id} needs you to accept its licence on the hub.",
-            "Accept it on its hub page, then log in with `hf auth login`.",
-        ) from error
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
-        raise ModelNotFoundError(
-            f"The model {repo_id} is not in the Hugging Face cache ({cache}) and could not be "
-            f"downloaded ({type(error).__name__}).",
-            how_to,
-        ) from error
+        folder = download_model(repo_id, report)
+    finally:
+        report.close()
     if not _complete_snapshot(folder):
         raise ModelNotFoundError(
-            f"The download of {repo_id} into {folder} is incomplete (no safetensors weights).",
-            how_to,
+            f"The download of {repo_id} into {folder} has no safetensors weights.",
+            "It is not an SD2 diffusers model: choose another one." + _other_sources_hint(repo_id),
         )
     return folder
 
