@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QBoxLayout
 
-from sd21_desktop.engine.models import DEFAULT_MODEL_ID
+from sd21_desktop.engine.models import DEFAULT_MODEL_ID, known_model
 from sd21_desktop.qt.model_manager import ModelManager, ModelsSnapshot
 from sd21_desktop.ui.models_window import FirstRunBanner, ModelsWindow
 
@@ -47,7 +48,8 @@ class ModelsUi(QObject):
             self.models_window = ModelsWindow(self.manager, self.window)
             self.models_window.use_model.connect(self.use)
         self.models_window.show()
-        self.models_window.raise_()
+        if QGuiApplication.platformName() != "offscreen":  # it cannot raise (and says so)
+            self.models_window.raise_()
         self.models_window.activateWindow()
         return self.models_window
 
@@ -70,7 +72,9 @@ class ModelsUi(QObject):
 
     @Slot(object)
     def on_scanned(self, snapshot: ModelsSnapshot) -> None:
-        self.banner.setVisible(not snapshot.any_usable())
+        current = self.window.parameters.model()
+        own_model = bool(current) and known_model(current) is None  # a path, another hub id
+        self.banner.setVisible(not snapshot.any_usable() and not own_model)
         combo = self.window.parameters.model_combo
         for local in snapshot.local:
             if local.exists and combo.findText(local.path) < 0:
