@@ -182,7 +182,8 @@ def test_first_run_offers_a_download_and_generate_says_what_is_missing(
         window.generate_button.click()
         assert "is not downloaded yet" in window.message_bar.text()
         assert window.queue.rowCount() == 0
-        assert models.models_window is not None and models.models_window.isVisible()
+        assert models.models_window is not None
+        assert models.models_window.isVisible()
 
         with qtbot.waitSignal(models.manager.download_finished, timeout=30_000):
             models.banner.download_button.click()
