@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".ckpt")
-RuleKind = Literal["cut", "delay", "status", "corrupt"]
+RuleKind = Literal["cut", "delay", "status", "corrupt", "slow"]
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
 _API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<what>revision|tree)/(?P<rev>[^/?]+)")
 
@@ -49,7 +49,8 @@ class Rule:
     kind: RuleKind
     pattern: str = "*"
     value: float = 0
-    """cut: bytes sent before closing; delay: seconds; status: the HTTP status."""
+    """cut: bytes sent before closing; delay: seconds; status: the HTTP status; slow: bytes
+    per second."""
     times: int = 1
 
 
@@ -229,6 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _copy(self, source: Path, start: int, count: int, rule: Rule | None) -> int:
         corrupt = rule is not None and rule.kind == "corrupt"
         with source.open("rb") as handle:
+            if rule is not None and rule.kind == "slow":
+                return self._trickle(handle, start, count, rule.value)
             if not corrupt:
                 self.wfile.flush()
                 return int(self.connection.sendfile(handle, start, count) or 0)
@@ -238,6 +241,21 @@ class _Handler(BaseHTTPRequestHandler):
                 body[len(body) // 2] ^= 0xFF  # one byte flipped after the checksum was sent
             self.wfile.write(bytes(body))
             return len(body)
+
+    def _trickle(self, handle: Any, start: int, count: int, rate: float) -> int:
+        """At most ``rate`` bytes a second, in tenths of a second; stops if the client left."""
+        handle.seek(start)
+        sent = 0
+        step = max(int(rate / 10), 1)
+        while sent < count:
+            block = handle.read(min(step, count - sent))
+            try:
+                self.wfile.write(block)
+            except OSError:
+                break
+            sent += len(block)
+            time.sleep(0.1)
+        return sent
 
 
 class _HubHTTPServer(ThreadingHTTPServer):

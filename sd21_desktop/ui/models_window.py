@@ -122,7 +122,7 @@ class ModelsWindow(QDialog):
         self.setObjectName("modelsWindow")
         self.setWindowTitle("Models")
         self.setAcceptDrops(True)
-        self.resize(980, 560)
+        self.resize(1220, 760)
         self.manager = manager
         self.open_folder: Callable[[Path], object] = lambda path: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(path))
@@ -132,6 +132,9 @@ class ModelsWindow(QDialog):
         self.banner.download_requested.connect(lambda: self.manager.download(DEFAULT_MODEL_ID))
         self.banner.use_file_requested.connect(self.choose_file)
         self.hub_table = self._table(("Model", "State", "On disk", ""), "hubModelsTable")
+        # room for "1.2 GB of 5.2 GB · 12.3 MB/s · 0:06:40 left" on one line
+        self.hub_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        self.hub_table.horizontalHeader().resizeSection(1, 330)
         self.rows: dict[str, _HubRow] = {}
         for model in KNOWN_MODELS:
             self._add_hub_row(model)
@@ -183,10 +186,12 @@ class ModelsWindow(QDialog):
     def _add_hub_row(self, model: KnownModel) -> None:
         table, row = self.hub_table, self.hub_table.rowCount()
         table.insertRow(row)
-        name = QLabel(f"<b>{model.label}</b><br><small>{model.purpose} {model.repo_id}</small>")
+        name = QLabel(
+            f"<b>{model.label}</b><br><small>{model.purpose}<br>"
+            f"<span style='color:#666'>{model.repo_id}</span></small>"
+        )
         name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         state, size, progress = QLabel(), QLabel(), QProgressBar()
-        progress.setMinimumWidth(240)
         progress.hide()
         cell = QWidget()
         cell_layout = QVBoxLayout(cell)
@@ -221,7 +226,7 @@ class ModelsWindow(QDialog):
         table.setCellWidget(row, 1, cell)
         table.setCellWidget(row, 2, size)
         table.setCellWidget(row, 3, actions)
-        table.setRowHeight(row, 52)
+        table.setRowHeight(row, 64)
         self.rows[repo_id] = widgets
 
     # states ----------------------------------------------------------------------------------
@@ -241,7 +246,7 @@ class ModelsWindow(QDialog):
     def _show_state(self, row: _HubRow, status: ModelStatus) -> None:
         downloading = self.manager.downloading(row.model.repo_id)
         row.state.setProperty("state", status.state)
-        row.state.setText(STATE_TEXT[status.state])
+        row.state.setText("Downloading" if downloading else STATE_TEXT[status.state])
         total = status.total_bytes or row.model.download_size
         if status.state == "installed":
             row.size.setText(human_size(status.bytes_on_disk))
@@ -264,6 +269,7 @@ class ModelsWindow(QDialog):
         row.delete.hide()
         row.cancel.show()
         row.progress.show()
+        row.state.setText("Downloading")
         row.progress.setRange(0, 0)  # busy until the hub answered
         row.progress.setFormat("Asking the hub…")
         self.message.setText(f"Downloading {row.model.label}…")
@@ -276,6 +282,7 @@ class ModelsWindow(QDialog):
         row.cancel.show()
         row.progress.show()
         row.download.hide()
+        row.state.setText("Downloading")
         scale = max(progress.total // 1_000_000, 1)  # a QProgressBar holds an int
         row.progress.setRange(0, scale)
         row.progress.setValue(min(progress.done * scale // max(progress.total, 1), scale))
