@@ -81,7 +81,7 @@ def build_reference(variant: str, folder: Path) -> dict[str, Any]:
             pipeline, folder / f"{variant}-fp16.safetensors", torch.float16
         ),
     }
-    for name, path in files.items():
+    for path in files.values():
         print(f"wrote {path.name}: {path.stat().st_size / 1e9:.2f} GB")
     round_to_fp16(pipeline)
     found["fp16"] = image(pipeline, variant == "inpaint")
