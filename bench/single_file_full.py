@@ -9,8 +9,9 @@ layout (tests/ldm_layout.py) in fp32 and in fp16, then loads each file through
 ``sd21_desktop.engine.loader.build_pipeline`` (``from_single_file`` with the shipped config)
 and makes the same image. The fp32 file must give the reference exactly; the fp16 file must
 give exactly the image of the reference weights rounded to fp16 (and is compared with the fp32
-reference too). Then the v/epsilon decision on the same file: each shipped LDM ``.yaml`` as a
-sidecar, and no sidecar. Each variant needs about 11 GB of RAM at its peak and a few minutes.
+reference too). Each file is loaded with its LDM ``.yaml`` beside it, as the official files are
+published (random weights carry no v/epsilon signal for the probe). Then the v/epsilon decision on
+the same file: each shipped LDM ``.yaml`` as a sidecar, and no sidecar. Each variant needs about 11 GB of RAM at its peak and a few minutes.
 The reference is the in-memory pipeline a diffusers folder of it would hold (``save_pretrained``
 and ``from_pretrained`` are lossless), so no 5 GB folder is written.
 """
@@ -29,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PROMPT = "a lighthouse on a cliff at dawn"
+SIDECARS = {"v": "v2-inference-v.yaml", "inpaint": "v2-inpainting-inference.yaml"}
 
 
 def image(pipeline: Any, inpaint: bool) -> Any:
@@ -98,8 +100,15 @@ def load_and_compare(variant: str, reference: dict[str, Any]) -> bool:
     from sd21_desktop.engine.loader import build_pipeline
     from sd21_desktop.engine.models import identify
 
+    from sd21_desktop.paths import resources_dir
+
     ok = True
+    sidecar = SIDECARS[variant]
     for precision, path in reference["files"].items():
+        # the file's own LDM config beside it, as the official checkpoints are published
+        shutil.copyfile(
+            resources_dir() / "model_configs" / "ldm" / sidecar, path.with_suffix(".yaml")
+        )
         started = time.perf_counter()
         loaded = build_pipeline(identify(str(path)), RuntimeOptions(device="cpu", dtype="float32"))
         seconds = time.perf_counter() - started
