@@ -99,7 +99,6 @@ def load_and_compare(variant: str, reference: dict[str, Any]) -> bool:
     from sd21_desktop.engine.device import RuntimeOptions
     from sd21_desktop.engine.loader import build_pipeline
     from sd21_desktop.engine.models import identify
-
     from sd21_desktop.paths import resources_dir
 
     ok = True
