@@ -11,7 +11,8 @@ and makes the same image. The fp32 file must give the reference exactly; the fp1
 give exactly the image of the reference weights rounded to fp16 (and is compared with the fp32
 reference too). Each file is loaded with its LDM ``.yaml`` beside it, as the official files are
 published (random weights carry no v/epsilon signal for the probe). Then the v/epsilon decision on
-the same file: each shipped LDM ``.yaml`` as a sidecar, and no sidecar. Each variant needs about 11 GB of RAM at its peak and a few minutes.
+the same file: each shipped LDM ``.yaml`` as a sidecar, and no sidecar. Each variant needs about
+11 GB of RAM at its peak and a few minutes.
 The reference is the in-memory pipeline a diffusers folder of it would hold (``save_pretrained``
 and ``from_pretrained`` are lossless), so no 5 GB folder is written.
 """
