@@ -46,6 +46,7 @@ from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
 from sd21_desktop.ui.gallery_panel import GalleryPanel
+from sd21_desktop.ui.widgets import accept_file_drag, dropped_files
 
 if TYPE_CHECKING:
     from sd21_desktop.ui.canvas_tab import CanvasTab
@@ -596,12 +597,11 @@ class MainWindow(QMainWindow):
             self.message_bar.show_error(message)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         """An image dropped on the window (outside the gallery and canvas) loads its settings."""
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = dropped_files(event)
         if paths:
             self.load_settings_from_image(paths[0])
             event.acceptProposedAction()

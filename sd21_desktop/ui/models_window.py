@@ -36,6 +36,7 @@ from sd21_desktop.engine.model_cache import ModelStatus, human_size, storage_fol
 from sd21_desktop.engine.models import DEFAULT_MODEL_ID, KNOWN_MODELS, KnownModel, known_model
 from sd21_desktop.local_models import LocalModel
 from sd21_desktop.qt.model_manager import ModelManager, ModelsSnapshot
+from sd21_desktop.ui.widgets import accept_file_drag, dropped_files
 
 CHECKPOINT_FILTER = "Stable Diffusion 2 checkpoints (*.safetensors *.ckpt);;All files (*)"
 STATE_TEXT = {"installed": "Installed", "partial": "Partly downloaded", "missing": "Not downloaded"}
@@ -366,11 +367,10 @@ class ModelsWindow(QDialog):
         self.message.setText("Checking " + ", ".join(Path(p).name for p in paths) + "…")
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = dropped_files(event)
         if paths:
             self.add_paths(paths)
             event.acceptProposedAction()
