@@ -75,6 +75,8 @@ def test_rows_show_installed_partial_and_missing_with_their_buttons(
     assert _visible(models_window, BASE_REPO) == {"download", "folder", "delete"}
     assert models_window.rows[BASE_REPO].download.text() == "Resume"
     assert " of " in models_window.rows[BASE_REPO].size.text()
+    assert "only partly downloaded" in (manager.missing_message(BASE_REPO) or "")
+    assert manager.missing_message(HUB_TEST_REPO) is None
     assert models_window.row_state(DEPTH_REPO) == "missing"
     assert _visible(models_window, DEPTH_REPO) == {"download"}
     assert models_window.rows[DEPTH_REPO].size.text() == "about 5.7 GB"
@@ -100,6 +102,7 @@ def test_download_shows_progress_then_installed_and_cancel_keeps_partial(
     local_hub.add_rule("delay", UNET, 1.5)
     models_window.rows[HUB_TEST_REPO].download.click()
     assert models_window.row_state(HUB_TEST_REPO) == "downloading"
+    assert "still downloading" in (manager.missing_message(HUB_TEST_REPO) or "")
     assert _visible(models_window, HUB_TEST_REPO) == {"cancel"}
     qtbot.waitUntil(lambda: "of" in models_window.rows[HUB_TEST_REPO].progress.format())
     with qtbot.waitSignal(manager.download_cancelled, timeout=20_000):
