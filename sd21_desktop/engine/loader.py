@@ -212,7 +212,7 @@ def single_file_prediction_type(path: Path, unet: Any) -> str:
         text = sidecar.read_text(encoding="utf-8", errors="replace")
         compact = text.replace(" ", "").replace("'", '"')
         return "v_prediction" if 'parameterization:"v"' in compact else "epsilon"
-    if unet.config.in_channels == INPAINT_UNET_CHANNELS:
+    if getattr(unet.config, "in_channels", None) == INPAINT_UNET_CHANNELS:
         return "epsilon"
     return "v_prediction" if unet_predicts_v(unet) else "epsilon"
 

@@ -67,3 +67,22 @@ def test_a_tiny_pipeline_written_in_ldm_layout_reads_back_to_the_same_image(
         assert np.array_equal(_image(original, **extra), _image(reread, **extra))
     else:
         assert np.array_equal(_image(original), _image(reread))
+
+
+def test_an_inpainting_checkpoint_without_sidecar_is_epsilon_without_probing(
+    tmp_path: Path,
+) -> None:
+    from types import SimpleNamespace
+
+    from sd21_desktop.engine.loader import single_file_prediction_type
+
+    class NeverProbed:
+        config = SimpleNamespace(in_channels=9)
+
+        def __call__(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("the probe ran")
+
+    checkpoint = tmp_path / "512-inpainting-ema.safetensors"
+    assert single_file_prediction_type(checkpoint, NeverProbed()) == "epsilon"
+    checkpoint.with_suffix(".yaml").write_text('model:\n  params:\n    parameterization: "v"\n')
+    assert single_file_prediction_type(checkpoint, NeverProbed()) == "v_prediction"
