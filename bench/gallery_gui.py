@@ -55,8 +55,11 @@ def main() -> None:
         if model.rowCount() == 0:
             return False
         viewport = view.viewport().rect()
-        rows = [row for row in range(min(model.rowCount(), 400))
-                if view.visualRect(model.index(row)).intersects(viewport)]
+        rows = [
+            row
+            for row in range(min(model.rowCount(), 400))
+            if view.visualRect(model.index(row)).intersects(viewport)
+        ]
         cache = window.controller.thumbnails
         return bool(rows) and all(cache.get(model.entry(row)) is not None for row in rows)
 
@@ -108,14 +111,18 @@ def main() -> None:
         time.sleep(0.01)
     app.processEvents()
     growth = rss_mb() - before
-    print(f"{args.count} entries; first screen of thumbnails (cache warm), "
-          f"median of {args.runs}: {statistics.median(times):.0f} ms "
-          f"(min {min(times):.0f}, max {max(times):.0f}; target <= 300 ms)")
+    print(
+        f"{args.count} entries; first screen of thumbnails (cache warm), "
+        f"median of {args.runs}: {statistics.median(times):.0f} ms "
+        f"(min {min(times):.0f}, max {max(times):.0f}; target <= 300 ms)"
+    )
     print(f"of which building and showing the window: {statistics.median(window_times[1:]):.0f} ms")
     kept = window.controller.thumbnails.memory_items()  # type: ignore[attr-defined]
-    print(f"memory growth after opening and scrolling through all {args.count} entries: "
-          f"{growth:.0f} MB (target <= 150 MB); scrolling took "
-          f"{time.perf_counter() - scrolled:.1f} s; {kept} thumbnails kept in memory")
+    print(
+        f"memory growth after opening and scrolling through all {args.count} entries: "
+        f"{growth:.0f} MB (target <= 150 MB); scrolling took "
+        f"{time.perf_counter() - scrolled:.1f} s; {kept} thumbnails kept in memory"
+    )
     window.controller.shutdown()  # type: ignore[attr-defined]
     shutil.rmtree(work, ignore_errors=True)
 

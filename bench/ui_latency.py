@@ -86,10 +86,14 @@ def main() -> None:
     def pct(p: float) -> float:
         return lateness[min(len(lateness) - 1, int(p * len(lateness)))]
 
-    print(f"{len(lateness)} ticks over {time.perf_counter() - started:.1f}s while generating "
-          f"({probe.steps} steps at {args.size}x{args.size}, tiny SD2 model)")
-    print(f"10 ms timer lateness: p50 {statistics.median(lateness):.2f} ms, "
-          f"p99 {pct(0.99):.2f} ms, max {lateness[-1]:.2f} ms (target p99 <= 16, max <= 50)")
+    print(
+        f"{len(lateness)} ticks over {time.perf_counter() - started:.1f}s while generating "
+        f"({probe.steps} steps at {args.size}x{args.size}, tiny SD2 model)"
+    )
+    print(
+        f"10 ms timer lateness: p50 {statistics.median(lateness):.2f} ms, "
+        f"p99 {pct(0.99):.2f} ms, max {lateness[-1]:.2f} ms (target p99 <= 16, max <= 50)"
+    )
 
 
 if __name__ == "__main__":

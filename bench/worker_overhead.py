@@ -38,8 +38,14 @@ def main() -> None:
 
     app = QCoreApplication.instance() or QCoreApplication([])
     folder = save_synthetic_model(Path(tempfile.mkdtemp()) / "tiny")
-    request = GenerationRequest(prompt="overhead probe", model=str(folder), seed=1,
-                                steps=args.steps, width=args.size, height=args.size)
+    request = GenerationRequest(
+        prompt="overhead probe",
+        model=str(folder),
+        seed=1,
+        steps=args.steps,
+        width=args.size,
+        height=args.size,
+    )
     engine = Engine()
     worker = EngineWorker(RuntimeOptions(), lambda result: [("", None)] * len(result.images))
     worker._engine = engine  # share the loaded pipeline: only the per-step path differs
@@ -63,8 +69,10 @@ def main() -> None:
         bare_times.append(bare())
         worker_times.append(through_worker())
     bare_median, worker_median = statistics.median(bare_times), statistics.median(worker_times)
-    print(f"tiny SD2 model, {args.size}x{args.size}, {args.steps} steps, {args.repeats} repeats; "
-          f"{len(previews)} previews emitted")
+    print(
+        f"tiny SD2 model, {args.size}x{args.size}, {args.steps} steps, {args.repeats} repeats; "
+        f"{len(previews)} previews emitted"
+    )
     print(
         f"bare engine: {bare_median * 1000:.2f} ms/step; "
         f"worker: {worker_median * 1000:.2f} ms/step; "

@@ -25,10 +25,12 @@ from sd21_desktop.prompt_history import PromptHistory
 from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.gallery_service import GalleryService
 from sd21_desktop.qt.jobs import JobQueue
+from sd21_desktop.qt.model_manager import ModelManager
 from sd21_desktop.qt.thumbnails import ThumbnailCache
 from sd21_desktop.qt.worker import EngineWorker
 from sd21_desktop.settings import AppSettings, load_settings, save_settings
 from sd21_desktop.ui.main_window import MainWindow
+from sd21_desktop.ui.models_ui import ModelsUi
 
 
 def save_to_gallery_folder(paths: AppPaths, result: Any) -> list[tuple[str, Any | None]]:
@@ -78,6 +80,7 @@ class AppController(QObject):
         self.window = MainWindow(settings, history, self.queue, self.gallery_model)
         self.window.controller = self  # type: ignore[attr-defined]
         self.window.settings_changed = self.apply_settings  # type: ignore[method-assign]
+        self.models = ModelsUi(self.window, ModelManager(paths.data_dir / "local_models.json"))
         self._wire()
         # Objects living in a worker thread are deleted in that thread as it ends, never later
         # by Python's garbage collector on the GUI thread.
@@ -188,6 +191,7 @@ class AppController(QObject):
             return
         self.shut_down = True
         self.queue.cancel_all()
+        self.models.shutdown()
         self.window.store_settings()
         self.engine_thread.quit()
         self.engine_thread.wait()

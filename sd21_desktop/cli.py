@@ -9,7 +9,6 @@ Importing this module loads neither Qt nor torch: each command imports what it n
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -262,32 +261,6 @@ def _save_results(
     )
 
 
-def run_models(args: argparse.Namespace, stdout: TextIO) -> int:
-    from sd21_desktop.engine.models import hub_cache_dir, list_known_models
-
-    rows = list_known_models()
-    if args.json:
-        for row in rows:
-            print(
-                json.dumps(
-                    {
-                        "id": row.repo_id,
-                        "label": row.label,
-                        "kind": row.kind,
-                        "native_size": row.native_size,
-                        "local_path": str(row.local_path) if row.local_path else None,
-                    }
-                ),
-                file=stdout,
-            )
-        return EXIT_OK
-    print(f"Hugging Face cache: {hub_cache_dir()}", file=stdout)
-    for row in rows:
-        state = "present" if row.local_path else "not downloaded"
-        print(f"  {row.repo_id:48} {row.kind:8} {row.native_size:>4}px  {state}", file=stdout)
-    return EXIT_OK
-
-
 def run_gui(args: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         from sd21_desktop.app import main as gui_main
@@ -312,7 +285,9 @@ def main(
         if args.command == "generate":
             return run_generate(args, stdout, stderr)
         if args.command == "models":
-            return run_models(args, stdout)
+            from sd21_desktop import cli_models
+
+            return cli_models.run(args, stdout, stderr)
         if args.command is not None:
             from sd21_desktop import cli_gallery
 

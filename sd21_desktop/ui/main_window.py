@@ -6,6 +6,7 @@ queue, and shows what the worker reports.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Signal, Slot
@@ -45,6 +46,7 @@ from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
 from sd21_desktop.ui.gallery_panel import GalleryPanel
+from sd21_desktop.ui.widgets import accept_file_drag, dropped_files
 
 if TYPE_CHECKING:
     from sd21_desktop.ui.canvas_tab import CanvasTab
@@ -62,8 +64,13 @@ def _format_eta(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _no_gate(model: str) -> str | None:
+    return None
+
+
 class MainWindow(QMainWindow):
     depth_estimate_requested = Signal(object, str)  # PIL image, model → worker
+    models_window_requested = Signal(str)  # the model to show ("" for none)
 
     def __init__(
         self,
@@ -81,6 +88,8 @@ class MainWindow(QMainWindow):
         self.queue = queue
         self.closing = False
         self.engine_info: dict[str, str] = {}
+        self.model_gate: Callable[[str], str | None] = _no_gate
+        """Why the chosen model cannot run yet (not downloaded), set by the models UI."""
         self.setAcceptDrops(True)
         self._metadata_read = MetadataRead(self)
         self._metadata_read.done.connect(self._on_metadata_read)
@@ -206,6 +215,11 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
         self.settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(self.settings_action)
+        self.models_action = QAction("&Models…", self)
+        self.models_action.setObjectName("modelsAction")
+        self.models_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.models_action.triggered.connect(lambda: self.models_window_requested.emit(""))
+        file_menu.addAction(self.models_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -277,6 +291,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def generate(self) -> None:
         """Queue ``batch count`` jobs built from the current values (or explain what's wrong)."""
+        missing = self.model_gate(self.parameters.model())
+        if missing:
+            self.message_bar.show_error(missing)
+            self.models_window_requested.emit(self.parameters.model())
+            return
         runs = self.parameters.batch_count_spin.value()
         try:
             requests = []
@@ -587,12 +606,11 @@ class MainWindow(QMainWindow):
             self.message_bar.show_error(message)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         """An image dropped on the window (outside the gallery and canvas) loads its settings."""
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = dropped_files(event)
         if paths:
             self.load_settings_from_image(paths[0])
             event.acceptProposedAction()

@@ -77,6 +77,7 @@ def _named(widget: QWidget, name: str, accessible: str) -> None:
 class ParametersPanel(QWidget):
     validity_changed = Signal(bool)
     model_changed = Signal(str)
+    models_requested = Signal()  # the Models window
     mode_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -128,6 +129,10 @@ class ParametersPanel(QWidget):
         browse.setObjectName("browseModelButton")
         browse.setAccessibleName("Choose a model file or folder")
         browse.clicked.connect(self._browse_model)
+        self.models_button = tool_button("Models…")
+        self.models_button.setObjectName("modelsButton")
+        self.models_button.setToolTip("Download, check and add models")
+        self.models_button.clicked.connect(self.models_requested)
 
         self.scheduler_combo = QComboBox()
         _named(self.scheduler_combo, "schedulerCombo", "Scheduler")
@@ -189,6 +194,7 @@ class ParametersPanel(QWidget):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_combo, 1)
         model_row.addWidget(browse)
+        model_row.addWidget(self.models_button)
         form.addRow("Model", model_row)
         form.addRow("Scheduler", self.scheduler_combo)
         form.addRow("Steps", self.steps_spin)
