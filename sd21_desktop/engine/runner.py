@@ -34,6 +34,7 @@ from PIL import Image
 from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.inputs import InputImages
 from sd21_desktop.engine.loader import LoadedPipeline, PipelineCache, StatusCallback
+from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.engine.models import (
     DEPTH_MODEL_ID,
     INPAINT_MODEL_ID,
@@ -133,8 +134,11 @@ class Engine:
         options: RuntimeOptions | None = None,
         allow_download: bool = True,
         tqdm_class: Any | None = None,
+        networks: NetworkFolders | None = None,
     ) -> None:
         self.options = options or RuntimeOptions()
+        self.networks = networks
+        """The embeddings and LoRA folders (None: those of the default data folder)."""
         self.allow_download = allow_download
         self.tqdm_class = tqdm_class
         self.cache = PipelineCache()
@@ -166,6 +170,12 @@ class Engine:
                 f"Choose {DEPTH_MODEL_ID}.",
             )
         return estimate_depth(loaded.pipeline_for("depth"), image)
+
+    def condition(self, pipeline: Any, request: GenerationRequest) -> Any:
+        """Apply the request's LoRAs and encode its prompts (:mod:`..prompts`)."""
+        from sd21_desktop.engine.prompts import condition
+
+        return condition(pipeline, request, self.networks or _default_networks())
 
     def generate(
         self,
@@ -237,9 +247,10 @@ class Engine:
                 raise GenerationCancelled()
             return tensors
 
+        conditioned = self.condition(pipeline, request)
+        request, notices = conditioned.request, notices + conditioned.notices
         arguments: dict[str, Any] = {
-            "prompt": request.prompt,
-            "negative_prompt": request.negative_prompt or None,
+            **conditioned.pipeline_arguments(),
             "num_inference_steps": request.steps,
             "guidance_scale": request.guidance_scale,
             "num_images_per_prompt": request.batch_size,
@@ -343,11 +354,12 @@ class Engine:
             if should_cancel is not None and should_cancel():
                 raise GenerationCancelled()
 
+        conditioned = self.condition(pipeline, request)
+        request, notices = conditioned.request, notices + conditioned.notices
         runner = TileRunner(
             pipeline,
             {
-                "prompt": request.prompt,
-                "negative_prompt": request.negative_prompt or None,
+                **conditioned.pipeline_arguments(),
                 "num_inference_steps": request.steps,
                 "guidance_scale": request.guidance_scale,
                 "noise_level": request.noise_level,
@@ -404,6 +416,12 @@ def _refuse_nan(pixels: Any, loaded: LoadedPipeline) -> None:
             "Use --dtype float32, or keep the model's attention upcast on (SD 2.1-768 "
             "needs it in float16).",
         )
+
+
+def _default_networks() -> NetworkFolders:
+    from sd21_desktop.paths import resolve_paths
+
+    return resolve_paths().network_folders()
 
 
 def _default_inputs() -> InputImages:

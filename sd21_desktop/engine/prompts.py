@@ -1,0 +1,125 @@
+"""The condition step of a generation: a request's prompts -> embeddings, with its LoRAs applied.
+
+:func:`condition` takes ``<lora:…>`` tags out of the prompt, finds each LoRA and every embedding
+the prompt names in the folders (by the sha256 the request recorded, so a renamed file still
+works, else by name), makes exactly those LoRAs active on the pipeline, and encodes both prompts
+(:func:`~sd21_desktop.engine.conditioning.encode_conditioning`). It returns the embeddings for
+the pipeline call and the request with the files used recorded (name, sha256).
+
+A missing, damaged or wrong-sized file raises a :class:`UserFacingError` naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sd21_desktop.engine.conditioning import Conditioning, encode_conditioning
+from sd21_desktop.engine.embeddings import Embedding, load_embedding
+from sd21_desktop.engine.lora import ActiveLora, apply_loras
+from sd21_desktop.engine.networks import (
+    NetworkFolders,
+    NetworkFile,
+    file_sha256,
+    find_by_hash,
+    find_by_name,
+    list_files,
+    missing_message,
+)
+from sd21_desktop.engine.prompt_syntax import extract_extra_networks
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.errors import UserFacingError
+
+
+@dataclass(frozen=True)
+class Conditioned:
+    request: GenerationRequest
+    """The request with the LoRAs and embeddings used recorded (name, full sha256)."""
+    conditioning: Conditioning
+    notices: list[str] = field(default_factory=list)
+
+    def pipeline_arguments(self) -> dict[str, Any]:
+        return {
+            "prompt_embeds": self.conditioning.prompt_embeds,
+            "negative_prompt_embeds": self.conditioning.negative_prompt_embeds,
+        }
+
+
+def _missing(kind: str, name: str, sha256: str | None, folders: NetworkFolders) -> Exception:
+    folder = folders.folder("lora" if kind == "lora" else "embedding")
+    hint = (
+        f"Put the file in {folder} (any file name; it is found by its content)"
+        if sha256
+        else f"Put {name}.safetensors in {folder}"
+    )
+    return UserFacingError(
+        missing_message("lora" if kind == "lora" else "embedding", name, sha256, folder),
+        hint + (", or remove the tag from the prompt." if kind == "lora" else "."),
+    )
+
+
+def resolve_loras(request: GenerationRequest, folders: NetworkFolders) -> list[ActiveLora]:
+    recorded = dict(request.loras)
+    loras: list[ActiveLora] = []
+    for tag in extract_extra_networks(request.prompt).loras:
+        sha = recorded.get(tag.name)
+        found = (
+            find_by_hash(folders.loras, "lora", sha, tag.name)
+            if sha
+            else find_by_name(folders.loras, "lora", tag.name)
+        )
+        if found is None:
+            raise _missing("lora", tag.name, sha, folders)
+        loras.append(
+            ActiveLora(
+                tag.name, found.path, file_sha256(found.path), tag.text_encoder_weight,
+                tag.unet_weight,
+            )
+        )
+    return loras
+
+
+def _named_embeddings(
+    request: GenerationRequest, folders: NetworkFolders, text: str
+) -> dict[str, NetworkFile]:
+    """The embedding files the prompts may name: every file whose name appears in the text,
+    and each recorded one found by its hash under its recorded name."""
+    lowered = text.lower()
+    files = {
+        item.name: item
+        for item in list_files(folders.embeddings, "embedding")
+        if item.name.lower() in lowered
+    }
+    for name, sha in request.embeddings:
+        found = find_by_hash(folders.embeddings, "embedding", sha, name)
+        if found is None:
+            raise _missing("embedding", name, sha, folders)
+        files[name] = found
+    return files
+
+
+def condition(pipeline: Any, request: GenerationRequest, folders: NetworkFolders) -> Conditioned:
+    """Apply the request's LoRAs to ``pipeline`` and encode its prompts (see module doc)."""
+    positive = extract_extra_networks(request.prompt)
+    negative = extract_extra_networks(request.negative_prompt)
+    notices = [
+        f"{tag} is not supported here and was left out of the prompt."
+        for tag in positive.ignored + negative.ignored
+    ]
+    if negative.loras:
+        notices.append("LoRA tags in the negative prompt are left out; put them in the prompt.")
+    loras = resolve_loras(request, folders)
+    width = int(pipeline.text_encoder.get_input_embeddings().weight.shape[1])
+    files = _named_embeddings(request, folders, positive.text + "\n" + negative.text)
+    embeddings: dict[str, Embedding] = {
+        name: load_embedding(item.path, name, width) for name, item in files.items()
+    }
+    apply_loras(pipeline, loras)
+    conditioning = encode_conditioning(pipeline, positive.text, negative.text, embeddings)
+    recorded = request.replace(
+        loras=tuple((lora.name, lora.sha256) for lora in loras),
+        embeddings=tuple(
+            (name, file_sha256(files[name].path)) for name in conditioning.embeddings_used
+        ),
+    )
+    return Conditioned(recorded, conditioning, notices)
