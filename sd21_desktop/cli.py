@@ -74,6 +74,14 @@ def _add_runtime_options(parser: argparse.ArgumentParser, command: bool = False)
         default=default(None),
         help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)",
     )
+    group.add_argument(
+        "--embeddings-dir",
+        default=default(None),
+        help="textual-inversion embeddings (default: <data-dir>/models/embeddings)",
+    )
+    group.add_argument(
+        "--lora-dir", default=default(None), help="LoRA files (default: <data-dir>/models/lora)"
+    )
 
 
 def _add_memory_options(parser: argparse.ArgumentParser) -> None:
@@ -237,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_gallery.add_commands(commands, _add_runtime_options)
 
     models = commands.add_parser(
-        "models", help="list the known models and which are present locally"
+        "models",
+        help="list the known models and which are present locally, and the embeddings and "
+        "LoRAs in their folders (sizes, short sha256)",
     )
     models.add_argument("--json", action="store_true")
     _add_runtime_options(models, command=True)
@@ -443,7 +453,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
             f"Cannot create the output folder {out_dir}: {error.strerror}.",
             "Choose another --out folder.",
         ) from error
-    engine = Engine(options, allow_download=not args.offline)
+    engine = Engine(options, allow_download=not args.offline, networks=network_folders(args))
     status: Callable[[str], None] = lambda text: print(text, file=stderr)  # noqa: E731
     loaded = engine.load(request.model, status)
     if size is None and mode != "upscale" and (args.width is None or args.height is None):
@@ -498,10 +508,24 @@ def _save_results(
     )
 
 
+def network_folders(args: argparse.Namespace) -> Any:
+    """The embeddings and LoRA folders of ``--embeddings-dir``/``--lora-dir``/``--data-dir``."""
+    from sd21_desktop.paths import resolve_paths
+
+    paths = resolve_paths(_merged(args, "data_dir"))
+    return paths.network_folders(_merged(args, "embeddings_dir"), _merged(args, "lora_dir"))
+
+
 def run_models(args: argparse.Namespace, stdout: TextIO) -> int:
     from sd21_desktop.engine.models import hub_cache_dir, list_known_models
+    from sd21_desktop.engine.networks import list_files
 
     rows = list_known_models()
+    folders = network_folders(args)
+    networks = [
+        (kind, folders.folder(kind), list_files(folders.folder(kind), kind))
+        for kind in ("embedding", "lora")
+    ]
     if args.json:
         for row in rows:
             print(
@@ -516,12 +540,50 @@ def run_models(args: argparse.Namespace, stdout: TextIO) -> int:
                 ),
                 file=stdout,
             )
+        _print_networks_json(networks, stdout)
         return EXIT_OK
     print(f"Hugging Face cache: {hub_cache_dir()}", file=stdout)
     for row in rows:
         state = "present" if row.local_path else "not downloaded"
         print(f"  {row.repo_id:48} {row.kind:8} {row.native_size:>4}px  {state}", file=stdout)
+    for kind, folder, files in networks:
+        print(f"{'Embeddings' if kind == 'embedding' else 'LoRAs'}: {folder}", file=stdout)
+        if not files:
+            print("  (none)", file=stdout)
+        for item in files:
+            line = f"  {item.name:40} {_size_text(item.size):>9}  {_short_hash(item.path)}"
+            print(line, file=stdout)
     return EXIT_OK
+
+
+def _short_hash(path: Path) -> str:
+    from sd21_desktop.engine.networks import file_sha256, short_hash
+
+    try:
+        return short_hash(file_sha256(path))
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
+
+
+def _size_text(size: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} B"  # pragma: no cover
+
+
+def _print_networks_json(networks: list[tuple[str, Path, list[Any]]], stdout: TextIO) -> None:
+    for kind, _folder, files in networks:
+        for item in files:
+            row = {
+                "id": item.name,
+                "kind": kind,
+                "path": str(item.path),
+                "size": item.size,
+                "short_hash": _short_hash(item.path),
+            }
+            print(json.dumps(row), file=stdout)
 
 
 def run_gui(args: argparse.Namespace, argv: Sequence[str]) -> int:

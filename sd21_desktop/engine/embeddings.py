@@ -51,7 +51,8 @@ def _read_tensors(path: Path) -> Any:
         lowered = str(error).lower()
         if "weights only load failed" in lowered or "unpickl" in lowered:
             raise _refuse(path, "it holds Python objects, not only tensors") from error
-        raise _refuse(path, f"it is damaged or not an embedding ({type(error).__name__})") from error
+        reason = f"it is damaged or not an embedding ({type(error).__name__})"
+        raise _refuse(path, reason) from error
 
 
 def _vectors(path: Path, data: Any) -> Any:

@@ -172,4 +172,5 @@ def _load(pipeline: Any, lora: ActiveLora) -> None:
     except Exception as error:  # shapes or names diffusers/peft could not place
         if lora.adapter_name in loaded_adapters(pipeline):
             pipeline.delete_adapters([lora.adapter_name])
-        raise _refuse(lora.path, f"loading it failed ({str(error).splitlines()[0][:200]})") from error
+        first_line = (str(error) or type(error).__name__).splitlines()[0][:200]
+        raise _refuse(lora.path, f"loading it failed ({first_line})") from error

@@ -18,8 +18,8 @@ from sd21_desktop.engine.conditioning import Conditioning, encode_conditioning
 from sd21_desktop.engine.embeddings import Embedding, load_embedding
 from sd21_desktop.engine.lora import ActiveLora, apply_loras
 from sd21_desktop.engine.networks import (
-    NetworkFolders,
     NetworkFile,
+    NetworkFolders,
     file_sha256,
     find_by_hash,
     find_by_name,

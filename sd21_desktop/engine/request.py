@@ -180,10 +180,11 @@ class GenerationRequest:
 
 
 def _network_hashes(name: str, value: object) -> NetworkHashes:
-    pairs = value.items() if isinstance(value, dict) else value
-    if not isinstance(pairs, (list, tuple, type({}.items()))):
+    pairs: Any = list(value.items()) if isinstance(value, dict) else value
+    if not isinstance(pairs, (list, tuple)):
         raise InvalidRequestError(name, f"{name} must be a list of [name, sha256] pairs.")
     result: list[tuple[str, str]] = []
+    pair: Any
     for pair in pairs:
         if (
             not isinstance(pair, (list, tuple))

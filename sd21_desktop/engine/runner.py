@@ -34,13 +34,13 @@ from PIL import Image
 from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.inputs import InputImages
 from sd21_desktop.engine.loader import LoadedPipeline, PipelineCache, StatusCallback
-from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.engine.models import (
     DEPTH_MODEL_ID,
     INPAINT_MODEL_ID,
     UPSCALE_MODEL_ID,
     cached_snapshot,
 )
+from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.engine.request import INPUT_MODES, GenerationRequest
 from sd21_desktop.engine.schedulers import build_scheduler
 from sd21_desktop.errors import (

@@ -61,7 +61,9 @@ def _pixels(engine: Engine, request: GenerationRequest) -> np.ndarray:
         ("TEXT with CAPITALS,punctuation!! and ünïcode ✓", "x"),
     ],
 )
-def test_no_syntax_equals_diffusers_encode_prompt(pipeline: Any, prompt: str, negative: str) -> None:
+def test_no_syntax_equals_diffusers_encode_prompt(
+    pipeline: Any, prompt: str, negative: str
+) -> None:
     import torch
 
     ours = encode_conditioning(pipeline, prompt, negative)

@@ -202,7 +202,9 @@ def test_special_tokens_of_the_bundled_tokenizer(tokenizer) -> None:  # type: ig
         ("no tags (x:1.2)", "no tags (x:1.2)", []),
     ],
 )
-def test_lora_tags_are_taken_out(prompt: str, text: str, loras: list[tuple[str, float, float]]) -> None:
+def test_lora_tags_are_taken_out(
+    prompt: str, text: str, loras: list[tuple[str, float, float]]
+) -> None:
     extracted = extract_extra_networks(prompt)
     assert extracted.text == text
     assert [(t.name, t.text_encoder_weight, t.unet_weight) for t in extracted.loras] == loras
