@@ -144,6 +144,11 @@ class ExtraNetworks:
     """Tags of kinds this app does not run (``<hypernet:…>``), removed from the text too."""
 
 
+def strip_extra_networks(prompt: str) -> str:
+    """``prompt`` without its ``<kind:…>`` tags (never raises; for counting and display)."""
+    return _EXTRA_NETWORK.sub("", prompt)
+
+
 def extract_extra_networks(prompt: str) -> ExtraNetworks:
     """Take every ``<kind:…>`` tag out of ``prompt``, as AUTOMATIC1111 does before encoding.
 
