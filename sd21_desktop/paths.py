@@ -75,7 +75,10 @@ class AppPaths:
 
     def ensure(self) -> AppPaths:
         """Create the folders; a clear message when that is impossible."""
-        for folder in (self.data_dir, self.gallery_dir, self.inputs_dir, self.cache_dir):
+        for folder in (
+            self.data_dir, self.gallery_dir, self.inputs_dir, self.cache_dir,
+            self.embeddings_dir, self.lora_dir,
+        ):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:

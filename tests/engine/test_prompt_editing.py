@@ -50,7 +50,8 @@ def test_syntax_spans() -> None:
     assert ("BREAK", "break") in kinds
     assert ("<lora:ink:0.5>", "lora") in kinds
     assert ("mystyle", "embedding") in kinds
-    assert ("[", "bracket") in kinds and ("]", "bracket") in kinds
+    assert ("[", "bracket") in kinds
+    assert ("]", "bracket") in kinds
     assert not any(kind == "weight" and piece == "0.5" for piece, kind in kinds)
 
 
@@ -82,7 +83,9 @@ def test_adjust_weight_as_a1111(
 
 def test_completion_prefix() -> None:
     context = completion_prefix("a cat <lora:in", 14)
-    assert context is not None and (context.kind, context.prefix, context.start) == ("lora", "in", 12)
+    assert context is not None
+    assert (context.kind, context.prefix, context.start) == ("lora", "in", 12)
     word = completion_prefix("a mys", 5)
-    assert word is not None and (word.kind, word.prefix) == ("word", "mys")
+    assert word is not None
+    assert (word.kind, word.prefix) == ("word", "mys")
     assert completion_prefix("a m", 3) is None
