@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sd21_desktop.engine.networks import read_tensor_file
 from sd21_desktop.errors import UserFacingError
 
 SD1_WIDTH, SD2_WIDTH = 768, 1024
@@ -39,20 +40,7 @@ def _refuse(path: Path, reason: str) -> UserFacingError:
 
 
 def _read_tensors(path: Path) -> Any:
-    import torch
-
-    try:
-        if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path), device="cpu")
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as error:  # torch, pickle and safetensors each raise their own errors
-        lowered = str(error).lower()
-        if "weights only load failed" in lowered or "unpickl" in lowered:
-            raise _refuse(path, "it holds Python objects, not only tensors") from error
-        reason = f"it is damaged or not an embedding ({type(error).__name__})"
-        raise _refuse(path, reason) from error
+    return read_tensor_file(path, "an embedding", lambda reason: _refuse(path, reason))
 
 
 def _vectors(path: Path, data: Any) -> Any:

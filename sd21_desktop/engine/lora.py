@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sd21_desktop.engine.networks import read_tensor_file
 from sd21_desktop.errors import UserFacingError
 
 ADAPTER_PREFIX = "lora_"
@@ -54,18 +55,7 @@ def read_lora(path: Path) -> dict[str, Any]:
     """The tensors of a LoRA file (``.pt``/``.bin``/``.ckpt`` only with ``weights_only``)."""
     import torch
 
-    try:
-        if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
-
-            data: Any = load_file(str(path), device="cpu")
-        else:
-            data = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as error:  # torch, pickle and safetensors each raise their own errors
-        lowered = str(error).lower()
-        if "weights only load failed" in lowered or "unpickl" in lowered:
-            raise _refuse(path, "it holds Python objects, not only tensors") from error
-        raise _refuse(path, f"it is damaged or not a LoRA ({type(error).__name__})") from error
+    data = read_tensor_file(path, "a LoRA", lambda reason: _refuse(path, reason))
     if not isinstance(data, dict) or not data or not all(torch.is_tensor(v) for v in data.values()):
         raise _refuse(path, "it is not a LoRA (no tensors by name)")
     if not any("lora" in key for key in data):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["embedding", "lora"]
 SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -114,6 +115,24 @@ def find_by_hash(folder: Path, kind: Kind, sha256: str, name: str = "") -> Netwo
         except OSError:
             continue
     return None
+
+
+def read_tensor_file(path: Path, what: str, refuse: Callable[[str], Exception]) -> Any:
+    """The tensors of a ``.safetensors`` file, or of a pickle read with ``weights_only=True``
+    (code in it is refused, never run); ``refuse(reason)`` makes the error to raise."""
+    import torch
+
+    try:
+        if path.suffix.lower() == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path), device="cpu")
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as error:  # torch, pickle and safetensors each raise their own errors
+        lowered = str(error).lower()
+        if "weights only load failed" in lowered or "unpickl" in lowered:
+            raise refuse("it holds Python objects, not only tensors") from error
+        raise refuse(f"it is damaged or not {what} ({type(error).__name__})") from error
 
 
 def missing_message(kind: Kind, name: str, sha256: str | None, folder: Path) -> str:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sd21_desktop.engine.prompt_syntax import LORA_TYPES
+from sd21_desktop.engine.prompt_syntax import LORA_TYPES, name_pattern
 
 _TAG = re.compile(r"<(\w+):([^>]*)>")
 _WEIGHTED = re.compile(r":\s*([+-]?[.\d]+)\s*\)")
@@ -52,8 +52,7 @@ def syntax_spans(text: str, embedding_names: Iterable[str] = ()) -> list[Span]:
     for match in _BREAK_WORD.finditer(text):
         spans.append(Span(match.start(), match.end(), "break"))
     for name in embedding_names:
-        pattern = re.compile(r"(?<![\w])" + re.escape(name) + r"(?![\w])", re.IGNORECASE)
-        for match in pattern.finditer(text):
+        for match in name_pattern(name).finditer(text):
             if not in_tag(match.start()):
                 spans.append(Span(match.start(), match.end(), "embedding"))
     return sorted(spans, key=lambda span: (span.start, span.end))

@@ -144,6 +144,12 @@ class ExtraNetworks:
     """Tags of kinds this app does not run (``<hypernet:…>``), removed from the text too."""
 
 
+def name_pattern(name: str) -> re.Pattern[str]:
+    """Where a prompt names an embedding: the name as a whole word, any case (the tokenizer
+    lowercases, so AUTOMATIC1111's token matching ignores case too)."""
+    return re.compile(r"(?<![\w])" + re.escape(name) + r"(?![\w])", re.IGNORECASE)
+
+
 def strip_extra_networks(prompt: str) -> str:
     """``prompt`` without its ``<kind:…>`` tags (never raises; for counting and display)."""
     return _EXTRA_NETWORK.sub("", prompt)

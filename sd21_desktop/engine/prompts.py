@@ -26,7 +26,7 @@ from sd21_desktop.engine.networks import (
     list_files,
     missing_message,
 )
-from sd21_desktop.engine.prompt_syntax import extract_extra_networks
+from sd21_desktop.engine.prompt_syntax import extract_extra_networks, name_pattern
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.errors import UserFacingError
 
@@ -82,13 +82,12 @@ def resolve_loras(request: GenerationRequest, folders: NetworkFolders) -> list[A
 def _named_embeddings(
     request: GenerationRequest, folders: NetworkFolders, text: str
 ) -> dict[str, NetworkFile]:
-    """The embedding files the prompts may name: every file whose name appears in the text,
-    and each recorded one found by its hash under its recorded name."""
-    lowered = text.lower()
+    """The embedding files the prompts may name: every file whose name appears in the text as
+    a word, and each recorded one found by its hash under its recorded name."""
     files = {
         item.name: item
         for item in list_files(folders.embeddings, "embedding")
-        if item.name.lower() in lowered
+        if name_pattern(item.name).search(text)
     }
     for name, sha in request.embeddings:
         found = find_by_hash(folders.embeddings, "embedding", sha, name)

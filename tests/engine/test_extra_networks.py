@@ -256,3 +256,11 @@ def test_cli_reports_a_missing_lora_with_status_2(
     assert status == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: The LoRA 'gone' is not in")
+
+
+def test_unused_broken_embedding_whose_name_is_part_of_a_word_is_ignored(
+    engine: Engine, folders: NetworkFolders, tiny_model_dir: Path
+) -> None:
+    save_embedding(folders.embeddings / "art.pt", random_vectors(2, 768), "a1111_pt")
+    result = engine.generate(_request(tiny_model_dir, "artstation, a cat"))
+    assert result.request.embeddings == ()
