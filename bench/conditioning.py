@@ -9,6 +9,8 @@ slows all of them alike:
   through :func:`~sd21_desktop.engine.conditioning.encode_conditioning`;
 * LoRA switch: read the file, check it, ``load_lora_weights`` + ``set_adapters``
   (:func:`~sd21_desktop.engine.lora.apply_loras`), and the unload back to the base model;
+* diffusers' own ``encode_prompt`` of the same prompts (which it cuts to 75 tokens): the
+  reference for what conditioning costs without chunks;
 * one denoising step: the UNet on a 768x768 latent with classifier-free guidance (batch 2) and
   that conditioning (5 chunks = 385 tokens of context).
 
@@ -35,13 +37,16 @@ PROMPT_PARTS = [
 ]
 
 
-def long_prompt(tokens_wanted: int, tokenizer: Any) -> str:
-    parts: list[str] = []
+def long_prompt(tokens_wanted: int, tokenizer: Any, embeddings: Any) -> str:
+    """Weighted phrases with both embeddings, until the engine counts ``tokens_wanted``."""
+    from sd21_desktop.engine.conditioning import chunk_prompts
+
+    parts: list[str] = ["inkstyle"]
     index = 0
-    while len(tokenizer(", ".join(parts), verbose=False).input_ids) - 2 < tokens_wanted:
-        parts.append(PROMPT_PARTS[index % len(PROMPT_PARTS)])
+    while chunk_prompts(tokenizer, [", ".join(parts)], embeddings)[0].token_count < tokens_wanted:
+        parts.insert(-1, PROMPT_PARTS[index % len(PROMPT_PARTS)])
         index += 1
-    return ", ".join(parts) + ", inkstyle"
+    return ", ".join(parts)
 
 
 def timed(action: Callable[[], Any]) -> float:
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     path = save_lora(folder / "ink.safetensors", layers, "kohya", rank=32)
     del layers
     lora = ActiveLora("ink", path, file_sha256(path), 0.8, 0.8)
-    prompt = long_prompt(300, pipe.tokenizer)
+    prompt = long_prompt(300, pipe.tokenizer, embeddings)
     negative = "lowres, (blurry:1.3), bad anatomy, watermark"
     chunked = chunk_prompts(pipe.tokenizer, [prompt], embeddings)[0]
     conditioning = encode_conditioning(pipe, prompt, negative, embeddings)
@@ -101,10 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     def step() -> None:
         pipe.unet(latents, 500, encoder_hidden_states=context)
 
-    encode_s, step_s, load_s, unload_s = [], [], [], []
+    def diffusers_encode() -> None:  # the reference: diffusers' own, 75 tokens at most
+        pipe.encode_prompt(prompt, torch.device("cpu"), 1, True, negative)
+
+    encode_s, step_s, load_s, unload_s, reference_s = [], [], [], [], []
     for _ in range(args.repeats):
         step_s.append(timed(step))
         encode_s.append(timed(lambda: encode_conditioning(pipe, prompt, negative, embeddings)))
+        reference_s.append(timed(diffusers_encode))
         load_s.append(timed(lambda: apply_loras(pipe, [lora])))
         unload_s.append(timed(lambda: apply_loras(pipe, [])))
     step_t, encode_t = statistics.median(step_s), statistics.median(encode_s)
@@ -118,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"conditioning (prompt + negative): {encode_t:.3f} s = "
           f"{100 * encode_t / step_t:.1f} % of a step [{verdict}, target < 5 %]")
     verdict = "ok" if load_t < 2.0 else "OVER"
+    reference_t = statistics.median(reference_s)
+    print(f"diffusers' encode_prompt (same prompts cut to 75 tokens): {reference_t:.3f} s = "
+          f"{100 * reference_t / step_t:.1f} % of a step")
     print(f"LoRA switch, load + apply rank 32: {load_t:.2f} s [{verdict}, target < 2 s]; "
           f"unload: {unload_t:.2f} s")
     print("samples (s): step " + " ".join(f"{t:.2f}" for t in step_s)

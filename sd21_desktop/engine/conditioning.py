@@ -75,17 +75,20 @@ def chunk_prompts(
 
 
 @contextmanager
-def _fixes(text_encoder: Any, chunk: Chunk, embeddings: Mapping[str, Embedding]) -> Iterator[None]:
+def _fixes(
+    text_encoder: Any, chunks: Sequence[Chunk], embeddings: Mapping[str, Embedding]
+) -> Iterator[None]:
     """Put the embeddings' vectors in place of the token embeddings at their positions."""
-    if not chunk.embeddings:
+    if not any(chunk.embeddings for chunk in chunks):
         yield
         return
 
     def replace(module: Any, inputs: Any, output: Any) -> Any:
         output = output.clone()
-        for position, name in chunk.embeddings:
-            vectors = embeddings[name].vectors
-            output[0, position : position + len(vectors)] = vectors.to(output)
+        for row, chunk in enumerate(chunks):
+            for position, name in chunk.embeddings:
+                vectors = embeddings[name].vectors
+                output[row, position : position + len(vectors)] = vectors.to(output)
         return output
 
     handle = text_encoder.get_input_embeddings().register_forward_hook(replace)
@@ -95,22 +98,56 @@ def _fixes(text_encoder: Any, chunk: Chunk, embeddings: Mapping[str, Embedding])
         handle.remove()
 
 
-def _encode_chunk(
-    text_encoder: Any, chunk: Chunk, embeddings: Mapping[str, Embedding], device: Any
+def _encode_chunks(
+    text_encoder: Any, chunks: Sequence[Chunk], embeddings: Mapping[str, Embedding], device: Any
 ) -> Any:
+    """The chunks through the text encoder in one batch, each with its emphasis: (n, 77, width)."""
     import torch
 
-    ids = torch.tensor([chunk.tokens], dtype=torch.long, device=device)
-    with _fixes(text_encoder, chunk, embeddings):
+    ids = torch.tensor([chunk.tokens for chunk in chunks], dtype=torch.long, device=device)
+    with _fixes(text_encoder, chunks, embeddings):
         hidden = text_encoder(ids)[0]
-    if all(weight == 1.0 for weight in chunk.weights):
+    if all(weight == 1.0 for chunk in chunks for weight in chunk.weights):
         return hidden
-    # "Original" emphasis: weight each token, then restore the chunk's mean.
+    # "Original" emphasis: weight each token, then restore each chunk's mean.
     values = hidden.float()
-    weights = torch.tensor(chunk.weights, dtype=torch.float32, device=values.device)
-    weighted = values * weights.reshape(1, -1, 1)
-    weighted = weighted * (values.mean() / weighted.mean())
-    return weighted.to(hidden.dtype)
+    weights = torch.tensor([c.weights for c in chunks], dtype=torch.float32, device=values.device)
+    weighted = values * weights.unsqueeze(-1)
+    means = values.mean(dim=(1, 2), keepdim=True) / weighted.mean(dim=(1, 2), keepdim=True)
+    return (weighted * means).to(hidden.dtype)
+
+
+def _key(chunk: Chunk) -> tuple[Any, ...]:
+    return (tuple(chunk.tokens), tuple(chunk.weights), tuple(chunk.embeddings))
+
+
+def _encode_all(
+    text_encoder: Any,
+    rows: list[list[Chunk]],
+    embeddings: Mapping[str, Embedding],
+    device: Any,
+) -> list[Any]:
+    """Each row of chunks encoded and joined along the sequence: (1, 77 x chunks, width).
+
+    One chunk each (the usual case) goes through the encoder one prompt at a time, exactly as
+    diffusers' ``encode_prompt`` does (a batch could differ in the last bits); longer prompts
+    send their distinct chunks (the empty padding chunk once) in one batch, which is faster.
+    """
+    import torch
+
+    if all(len(row) == 1 for row in rows):
+        return [_encode_chunks(text_encoder, row, embeddings, device) for row in rows]
+    distinct: dict[tuple[Any, ...], int] = {}
+    unique: list[Chunk] = []
+    for chunk in (chunk for row in rows for chunk in row):
+        if _key(chunk) not in distinct:
+            distinct[_key(chunk)] = len(unique)
+            unique.append(chunk)
+    encoded = _encode_chunks(text_encoder, unique, embeddings, device)
+    return [
+        torch.cat([encoded[distinct[_key(chunk)]].unsqueeze(0) for chunk in row], dim=1)
+        for row in rows
+    ]
 
 
 def encode_conditioning(
@@ -135,12 +172,12 @@ def encode_conditioning(
     )
     empty = chunk_prompts(pipeline.tokenizer, [""], {}, comma_backtrack)[0].chunks[0]
     count = max(len(positive.chunks), len(negative.chunks))
-    encoded: list[Any] = []
+    rows = [list(c.chunks) + [empty] * (count - len(c.chunks)) for c in (positive, negative)]
     with torch.no_grad():
-        for chunked in (positive, negative):
-            chunks = list(chunked.chunks) + [empty] * (count - len(chunked.chunks))
-            parts = [_encode_chunk(text_encoder, chunk, embeddings, device) for chunk in chunks]
-            encoded.append(torch.cat(parts, dim=1).to(dtype=text_encoder.dtype))
+        encoded = [
+            part.to(dtype=text_encoder.dtype)
+            for part in _encode_all(text_encoder, rows, embeddings, device)
+        ]
     used = positive.embeddings_used + [
         name for name in negative.embeddings_used if name not in positive.embeddings_used
     ]

@@ -59,7 +59,9 @@ class ChunkedPrompt:
     def embeddings_used(self) -> list[str]:
         names: list[str] = []
         for chunk in self.chunks:
-            names += [name for _, name in chunk.embeddings if name not in names]
+            for _, name in chunk.embeddings:
+                if name not in names:
+                    names.append(name)
         return names
 
 

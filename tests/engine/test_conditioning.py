@@ -115,9 +115,11 @@ def test_long_prompt_is_three_chunks_and_negative_is_padded(pipeline: Any) -> No
     assert cond.negative_prompt_embeds.shape == (1, 3 * 77, 32)
     empty, _ = pipeline.encode_prompt("", torch.device("cpu"), 1, False)
     blurry, _ = pipeline.encode_prompt("blurry", torch.device("cpu"), 1, False)
-    assert torch.equal(cond.negative_prompt_embeds[:, :77], blurry)
-    assert torch.equal(cond.negative_prompt_embeds[:, 77:154], empty)
-    assert torch.equal(cond.negative_prompt_embeds[:, 154:], empty)
+    # Several chunks go through the encoder as one batch: equal up to float rounding.
+    negative = cond.negative_prompt_embeds
+    assert torch.allclose(negative[:, :77], blurry, atol=1e-5, rtol=0)
+    assert torch.allclose(negative[:, 77:154], empty, atol=1e-5, rtol=0)
+    assert torch.equal(negative[:, 154:], negative[:, 77:154])  # the empty chunk, encoded once
 
 
 def test_long_negative_pads_the_prompt(pipeline: Any) -> None:
@@ -131,7 +133,7 @@ def test_break_starts_a_new_chunk(pipeline: Any) -> None:
     cond = encode_conditioning(pipeline, "a cat BREAK a dog", "")
     cat, _ = pipeline.encode_prompt("a cat", torch.device("cpu"), 1, False)
     dog, _ = pipeline.encode_prompt("a dog", torch.device("cpu"), 1, False)
-    assert torch.equal(cond.prompt_embeds, torch.cat([cat, dog], dim=1))
+    assert torch.allclose(cond.prompt_embeds, torch.cat([cat, dog], dim=1), atol=1e-5, rtol=0)
 
 
 def test_weighted_prompt_image_equals_plain_one(engine: Engine, tiny_model_dir: Path) -> None:
