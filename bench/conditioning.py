@@ -6,7 +6,7 @@ UNet and text encoder (kohya format, the common one), then times, alternating so
 slows all of them alike:
 
 * conditioning: a ~300-token weighted prompt using both embeddings, and its negative prompt,
-  through :func:`~sd21_desktop.engine.conditioning.encode_conditioning`;
+  through :func:`~sd21_desktop.engine.prompt_encoding.encode_conditioning`;
 * LoRA switch: read the file, check it, ``load_lora_weights`` + ``set_adapters``
   (:func:`~sd21_desktop.engine.lora.apply_loras`), and the unload back to the base model;
 * diffusers' own ``encode_prompt`` of the same prompts (which it cuts to 75 tokens): the
@@ -39,7 +39,7 @@ PROMPT_PARTS = [
 
 def long_prompt(tokens_wanted: int, tokenizer: Any, embeddings: Any) -> str:
     """Weighted phrases with both embeddings, until the engine counts ``tokens_wanted``."""
-    from sd21_desktop.engine.conditioning import chunk_prompts
+    from sd21_desktop.engine.prompt_encoding import chunk_prompts
 
     parts: list[str] = ["inkstyle"]
     index = 0
@@ -63,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from sd21_desktop.engine.conditioning import chunk_prompts, encode_conditioning
     from sd21_desktop.engine.embeddings import load_embedding
     from sd21_desktop.engine.loader import quiet_libraries
     from sd21_desktop.engine.lora import ActiveLora, apply_loras
     from sd21_desktop.engine.networks import file_sha256
+    from sd21_desktop.engine.prompt_encoding import chunk_prompts, encode_conditioning
     from sd21_desktop.engine.synthetic import build_pipeline
     from sd21_desktop.engine.synthetic_networks import (
         lora_layers,

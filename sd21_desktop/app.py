@@ -17,6 +17,8 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from sd21_desktop import APP_ID, APP_NAME, __version__
+from sd21_desktop.cli_common import build_parser
+from sd21_desktop.display import check_can_open_window
 from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.paths import AppPaths, resolve_paths, resources_dir
@@ -121,6 +123,7 @@ class AppController(QObject):
         worker.started.connect(window.on_job_started)
         worker.progress.connect(queue.on_progress)
         worker.progress.connect(window.on_progress)
+        worker.stage_changed.connect(window.on_stage_changed)
         worker.preview.connect(window.on_preview)
         worker.finished.connect(window.on_finished)
         worker.finished.connect(queue.on_finished)
@@ -144,6 +147,7 @@ class AppController(QObject):
         gallery.page_loaded.connect(model.on_page_loaded)
         gallery.entries_changed.connect(model.on_entries_changed)
         panel.favourite_requested.connect(gallery.set_favourite)
+        panel.rerun_model_requested.connect(gallery.set_rerun_model)
         panel.delete_requested.connect(gallery.delete)
         panel.restore_requested.connect(gallery.restore)
         panel.import_requested.connect(gallery.import_paths)
@@ -171,7 +175,9 @@ class AppController(QObject):
     @Slot(object)
     def _on_import_finished(self, report: Any) -> None:
         problems = [f"{problem.path.name}: {problem.message}" for problem in report.errors]
-        self.window.gallery_panel.import_done_message(len(report.imported), problems)
+        self.window.gallery_panel.import_done_message(
+            len(report.imported), problems, len(report.skipped)
+        )
 
     @Slot(str)
     def _on_model_changed(self, model: str) -> None:
@@ -218,13 +224,13 @@ class AppController(QObject):
 
 
 def _parse(argv: Sequence[str]) -> Any:
-    from sd21_desktop.cli import build_parser
-
     return build_parser().parse_args(list(argv))
 
 
 def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
     args = _parse(argv)
+    if QApplication.instance() is None:
+        check_can_open_window()  # one line and status 2 where Qt would abort the process
     paths = resolve_paths(args.data_dir).ensure()
     settings, notice = load_settings(paths.settings_path)
     for name in ("model", "device", "dtype", "embeddings_dir", "lora_dir"):

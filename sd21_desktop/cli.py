@@ -1,4 +1,7 @@
-"""Command-line entry point: the GUI (no sub-command) and the headless commands.
+"""Command-line entry point: parses the arguments, then opens the window (no sub-command, in
+:mod:`sd21_desktop.app`) or runs a headless command (``generate`` and ``models`` here, the gallery
+commands in :mod:`sd21_desktop.cli_gallery`). The parser lives in :mod:`sd21_desktop.cli_common`,
+which the window and the commands share; nothing below imports this module back.
 
 Importing this module loads neither Qt nor torch: each command imports what it needs.
 """
@@ -13,275 +16,27 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from sd21_desktop import APP_ID, __version__
-from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
+from sd21_desktop.cli_common import (
+    EXIT_CANCELLED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USER,
+    StderrProgress,
+    build_parser,
+    merged,
+    network_folders,
+)
 from sd21_desktop.engine.request import (
     DEFAULT_MODEL,
     DEFAULT_NOISE_LEVEL,
     DEFAULT_STRENGTH,
     DEFAULT_TILE_OVERLAP,
     DEFAULT_TILE_SIZE,
-    MAX_NOISE_LEVEL,
     MAX_SIDE,
-    MODES,
-    PREDICTION_TYPES,
     STRENGTH_MODES,
     Mode,
 )
-from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import GenerationCancelled, UserFacingError
-
-EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_CANCELLED = 0, 1, 2, 130
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad arguments as one line and status 2, like our own errors."""
-
-    def error(self, message: str) -> Any:  # type: ignore[override]
-        raise UserFacingError(f"{message}.", f"See `{self.prog} --help`.")
-
-
-def _add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) -> None:
-    """``--model --device --dtype --data-dir``, accepted before and after a command.
-
-    A command's copies default to "not given" (``SUPPRESS``), so they never overwrite a value
-    given before the command (``sd21-desktop --data-dir X generate …``).
-    """
-
-    def default(value: Any) -> Any:
-        return argparse.SUPPRESS if command else value
-
-    group = parser.add_argument_group("model and device")
-    group.add_argument(
-        "--model",
-        default=default(None),
-        help=f"hub id, diffusers folder or .safetensors file (default {DEFAULT_MODEL})",
-    )
-    group.add_argument(
-        "--device",
-        choices=DEVICE_CHOICES,
-        default=default("auto"),
-        help="default: CUDA, then MPS, then CPU",
-    )
-    group.add_argument(
-        "--dtype",
-        choices=DTYPE_CHOICES,
-        default=default("auto"),
-        help="default: float16 on CUDA, float32 elsewhere",
-    )
-    group.add_argument(
-        "--data-dir",
-        default=default(None),
-        help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)",
-    )
-    group.add_argument(
-        "--embeddings-dir",
-        default=default(None),
-        help="textual-inversion embeddings (default: <data-dir>/models/embeddings)",
-    )
-    group.add_argument(
-        "--lora-dir", default=default(None), help="LoRA files (default: <data-dir>/models/lora)"
-    )
-
-
-def _add_memory_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("memory")
-    group.add_argument(
-        "--attention",
-        choices=ATTENTION_CHOICES,
-        default="sdpa",
-        help="attention kernel (xformers must be installed)",
-    )
-    group.add_argument("--attention-slicing", action="store_true", help="less memory, slower")
-    group.add_argument(
-        "--vae-slicing", action="store_true", help="decode a batch one image at a time"
-    )
-    group.add_argument("--vae-tiling", action="store_true", help="decode large images in tiles")
-    group.add_argument(
-        "--cpu-offload", action="store_true", help="keep idle model parts in RAM (CUDA only)"
-    )
-
-
-def _add_image_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("img2img, inpainting, depth and upscaling")
-    group.add_argument(
-        "--mode",
-        choices=MODES,
-        default=None,
-        help="default: inpaint with --mask, depth with --depth-map, img2img with --init-image, "
-        "else txt2img",
-    )
-    group.add_argument(
-        "--init-image",
-        metavar="FILE",
-        default=None,
-        help="the image to start from (transparent parts become white; for inpaint without "
-        "--mask they are the area to repaint); for upscale, the image to upscale",
-    )
-    group.add_argument(
-        "--mask",
-        metavar="FILE",
-        default=None,
-        help="inpaint: white = repaint, black = keep (or strokes on a transparent layer)",
-    )
-    group.add_argument(
-        "--strength",
-        type=float,
-        default=None,
-        help="img2img, inpaint, depth: how much of the input is re-noised, above 0 up to 1 "
-        f"(default {DEFAULT_STRENGTH:g})",
-    )
-    group.add_argument(
-        "--mask-grow",
-        type=int,
-        default=0,
-        metavar="N",
-        help="grow the mask by N px (negative shrinks)",
-    )
-    group.add_argument(
-        "--mask-feather", type=float, default=0.0, metavar="F", help="blur the mask edge by F px"
-    )
-    group.add_argument(
-        "--keep-unmasked",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="paste the result over the input through the mask so unmasked pixels stay exact "
-        "(default on)",
-    )
-    group.add_argument(
-        "--depth-map",
-        metavar="FILE",
-        default=None,
-        help="depth: a greyscale depth map, white = near (default: estimated from the image "
-        "by the model's depth estimator)",
-    )
-    group.add_argument(
-        "--noise-level",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"upscale: noise added to the input, 0 to {MAX_NOISE_LEVEL} (default "
-        f"{DEFAULT_NOISE_LEVEL}; more = more invented detail)",
-    )
-    group.add_argument(
-        "--tile-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"upscale: tile side in input pixels, a multiple of 8 (default {DEFAULT_TILE_SIZE}"
-        f" = {DEFAULT_TILE_SIZE * 4} px out); larger inputs are upscaled in blended tiles",
-    )
-    group.add_argument(
-        "--tile-overlap",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"upscale: overlap of tiles in input pixels, up to half the tile size (default "
-        f"{DEFAULT_TILE_OVERLAP})",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=APP_ID,
-        description=(
-            "SD21 Desktop: Stable Diffusion 2.x on your own machine. "
-            "With no command, opens the window."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--smoke-test", action="store_true", help="open the window, process events, exit 0"
-    )
-    _add_runtime_options(parser)
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
-
-    generate = commands.add_parser("generate", help="make images without the window")
-    generate.add_argument("--prompt", required=True)
-    generate.add_argument("--negative-prompt", default="")
-    generate.add_argument(
-        "--seed", type=int, default=None, help="0 to 4294967295; random if left out"
-    )
-    generate.add_argument("--steps", type=int, default=25)
-    generate.add_argument("--guidance", type=float, default=7.5)
-    generate.add_argument(
-        "--scheduler", default=DEFAULT_SCHEDULER, help=f"one of {', '.join(SCHEDULER_NAMES)}"
-    )
-    generate.add_argument(
-        "--width", type=int, default=None, help="default: the model's native size"
-    )
-    generate.add_argument(
-        "--height", type=int, default=None, help="default: the model's native size"
-    )
-    generate.add_argument("--batch-size", type=int, default=1)
-    generate.add_argument(
-        "--prediction-type",
-        choices=PREDICTION_TYPES,
-        default="auto",
-        help="override what a single-file checkpoint predicts",
-    )
-    _add_image_options(generate)
-    generate.add_argument(
-        "--out",
-        default=None,
-        help="also write the PNGs to this folder (they join the gallery unless --no-gallery)",
-    )
-    generate.add_argument(
-        "--no-gallery",
-        action="store_true",
-        help="do not add the images to the gallery; they go to --out, else the current folder",
-    )
-    generate.add_argument(
-        "--json", action="store_true", help="print one JSON object per image on stdout"
-    )
-    generate.add_argument(
-        "--offline", action="store_true", help="never download; use only local models"
-    )
-    _add_runtime_options(generate, command=True)
-    _add_memory_options(generate)
-
-    from sd21_desktop import cli_gallery
-
-    cli_gallery.add_commands(commands, _add_runtime_options)
-
-    models = commands.add_parser(
-        "models",
-        help="list the known models and which are present locally, and the embeddings and "
-        "LoRAs in their folders (sizes, short sha256)",
-    )
-    models.add_argument("--json", action="store_true")
-    _add_runtime_options(models, command=True)
-    return parser
-
-
-def _merged(args: argparse.Namespace, name: str, default: Any = None) -> Any:
-    """Options may come before or after the command; the later one wins."""
-    value = getattr(args, name, None)
-    return default if value is None else value
-
-
-class _StderrProgress:
-    """A tqdm bar on stderr driven by the engine's step callback."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.bar: Any = None
-
-    def __call__(self, info: Any) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None or self.bar.total != info.total:
-            if self.bar is not None:
-                self.bar.close()
-            self.bar = tqdm(
-                total=info.total, file=self.stream, unit="step", desc="denoising", leave=False
-            )
-        self.bar.update(info.step - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
 
 _MODE_ONLY_OPTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("mask", "--mask", ("inpaint",)),
@@ -390,10 +145,10 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     from sd21_desktop.engine.runner import Engine
     from sd21_desktop.paths import resolve_paths
 
-    paths = resolve_paths(_merged(args, "data_dir"))
+    paths = resolve_paths(merged(args, "data_dir"))
     mode = _choose_mode(args)
     image, mask, depth = _load_inputs(args, mode, stderr)
-    model = _merged(args, "model") or _default_model(mode)
+    model = merged(args, "model") or _default_model(mode)
     source = identify(model)
     if source.notice:
         print(f"note: {source.notice}", file=stderr)
@@ -433,8 +188,8 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         tile_overlap=DEFAULT_TILE_OVERLAP if args.tile_overlap is None else args.tile_overlap,
     )
     options = RuntimeOptions(
-        device=_merged(args, "device", "auto"),
-        dtype=_merged(args, "dtype", "auto"),
+        device=merged(args, "device", "auto"),
+        dtype=merged(args, "dtype", "auto"),
         attention=args.attention,
         attention_slicing=args.attention_slicing,
         vae_slicing=args.vae_slicing,
@@ -459,7 +214,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     if size is None and mode != "upscale" and (args.width is None or args.height is None):
         width, height = sizes(loaded.native_size)
         request = request.replace(width=width, height=height)
-    progress = _StderrProgress(stderr)
+    progress = StderrProgress(stderr)
     try:
         result = engine.generate(request, on_step=progress, on_status=None, inputs=inputs)
     finally:
@@ -495,7 +250,7 @@ def _save_results(
     if args is not None:
         to_gallery = not args.no_gallery
         export = Path(args.out).expanduser() if args.out else None
-        data_dir = _merged(args, "data_dir")
+        data_dir = merged(args, "data_dir")
     cli_gallery.save_images(
         items,
         data_dir=data_dir,
@@ -508,24 +263,11 @@ def _save_results(
     )
 
 
-def network_folders(args: argparse.Namespace) -> Any:
-    """The embeddings and LoRA folders of ``--embeddings-dir``/``--lora-dir``/``--data-dir``."""
-    from sd21_desktop.paths import resolve_paths
-
-    paths = resolve_paths(_merged(args, "data_dir"))
-    return paths.network_folders(_merged(args, "embeddings_dir"), _merged(args, "lora_dir"))
-
-
 def run_models(args: argparse.Namespace, stdout: TextIO) -> int:
+    from sd21_desktop.cli_networks import print_networks
     from sd21_desktop.engine.models import hub_cache_dir, list_known_models
-    from sd21_desktop.engine.networks import list_files
 
     rows = list_known_models()
-    folders = network_folders(args)
-    networks = [
-        (kind, folders.folder(kind), list_files(folders.folder(kind), kind))
-        for kind in ("embedding", "lora")
-    ]
     if args.json:
         for row in rows:
             print(
@@ -540,50 +282,14 @@ def run_models(args: argparse.Namespace, stdout: TextIO) -> int:
                 ),
                 file=stdout,
             )
-        _print_networks_json(networks, stdout)
+        print_networks(network_folders(args), stdout, as_json=True)
         return EXIT_OK
     print(f"Hugging Face cache: {hub_cache_dir()}", file=stdout)
     for row in rows:
         state = "present" if row.local_path else "not downloaded"
         print(f"  {row.repo_id:48} {row.kind:8} {row.native_size:>4}px  {state}", file=stdout)
-    for kind, folder, files in networks:
-        print(f"{'Embeddings' if kind == 'embedding' else 'LoRAs'}: {folder}", file=stdout)
-        if not files:
-            print("  (none)", file=stdout)
-        for item in files:
-            line = f"  {item.name:40} {_size_text(item.size):>9}  {_short_hash(item.path)}"
-            print(line, file=stdout)
+    print_networks(network_folders(args), stdout, as_json=False)
     return EXIT_OK
-
-
-def _short_hash(path: Path) -> str:
-    from sd21_desktop.engine.networks import file_sha256, short_hash
-
-    try:
-        return short_hash(file_sha256(path))
-    except OSError as error:
-        return f"unreadable ({error.strerror or error})"
-
-
-def _size_text(size: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if size < 1024 or unit == "MB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return f"{size} B"  # pragma: no cover
-
-
-def _print_networks_json(networks: list[tuple[str, Path, list[Any]]], stdout: TextIO) -> None:
-    for kind, _folder, files in networks:
-        for item in files:
-            row = {
-                "id": item.name,
-                "kind": kind,
-                "path": str(item.path),
-                "size": item.size,
-                "short_hash": _short_hash(item.path),
-            }
-            print(json.dumps(row), file=stdout)
 
 
 def run_gui(args: argparse.Namespace, argv: Sequence[str]) -> int:

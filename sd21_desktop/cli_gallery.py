@@ -1,4 +1,5 @@
-"""Gallery commands of the CLI: ``gallery list``, ``gallery import``, ``rerun``.
+"""Gallery commands of the CLI: ``gallery list``, ``gallery import``, ``rerun`` (their arguments
+are declared with the others in :mod:`sd21_desktop.cli_common`).
 
 Also :func:`save_images`, the one way the CLI saves finished images (``generate`` uses it too):
 into the gallery store unless ``--no-gallery``, plus a copy in ``--out DIR`` when given.
@@ -10,76 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from sd21_desktop.cli_common import EXIT_OK, EXIT_USER, StderrProgress
 from sd21_desktop.errors import UserFacingError
 
 if TYPE_CHECKING:
     from sd21_desktop.gallery.entries import GalleryEntry
     from sd21_desktop.gallery.metadata import ImageRecord
     from sd21_desktop.gallery.store import GalleryStore
-
-EXIT_OK, EXIT_USER = 0, 2
-DEFAULT_LIST_LIMIT = 50
-
-
-def _runtime_options(
-    parser: argparse.ArgumentParser, add_runtime_options: Callable[[argparse.ArgumentParser], None]
-) -> None:
-    """Add --model/--device/--dtype/--data-dir without shadowing the same options given before
-    the command: argparse copies a sub-parser's defaults over the main parser's values, so the
-    sub-parser's copies get no default (the main parser supplies it)."""
-    before = len(parser._actions)
-    add_runtime_options(parser)
-    for action in parser._actions[before:]:
-        action.default = argparse.SUPPRESS
-
-
-def add_commands(
-    commands: Any, add_runtime_options: Callable[[argparse.ArgumentParser], None]
-) -> None:
-    """Register the gallery sub-commands on the CLI's sub-parser collection."""
-    gallery = commands.add_parser("gallery", help="list and import gallery images")
-    actions = gallery.add_subparsers(
-        dest="gallery_command", parser_class=type(gallery), metavar="{list,import}"
-    )
-    actions.required = True
-
-    listing = actions.add_parser("list", help="list gallery entries, newest first")
-    listing.add_argument("--search", default="", help="words in the prompt (prefixes match)")
-    listing.add_argument(
-        "--limit", type=int, default=DEFAULT_LIST_LIMIT, help="at most N entries (%(default)s)"
-    )
-    listing.add_argument("--offset", type=int, default=0, help="skip the first N entries")
-    listing.add_argument("--favourites", action="store_true", help="only favourites")
-    listing.add_argument("--trash", action="store_true", help="list the trash instead")
-    listing.add_argument("--json", action="store_true", help="one JSON object per entry on stdout")
-    _runtime_options(listing, add_runtime_options)
-
-    importing = actions.add_parser("import", help="copy images (files or folders) into the gallery")
-    importing.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    importing.add_argument(
-        "--json", action="store_true", help="one JSON object per imported entry on stdout"
-    )
-    _runtime_options(importing, add_runtime_options)
-
-    rerun = commands.add_parser("rerun", help="make a gallery image again from its stored settings")
-    rerun.add_argument("id", type=int, help="the entry id (see `gallery list`)")
-    rerun.add_argument("--seed", type=int, default=None, help="a different seed (one image)")
-    rerun.add_argument("--out", default=None, help="also write the PNG to this folder")
-    rerun.add_argument(
-        "--no-gallery",
-        action="store_true",
-        help="do not add the image to the gallery; it goes to --out, else the current folder",
-    )
-    rerun.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    rerun.add_argument(
-        "--offline", action="store_true", help="never download; use only local models"
-    )
-    _runtime_options(rerun, add_runtime_options)
 
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -116,7 +59,13 @@ def run_list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     if args.limit < 0 or args.offset < 0:
         raise UserFacingError("--limit and --offset must be 0 or more.")
-    query = GalleryQuery(text=args.search, favourites_only=args.favourites, in_trash=args.trash)
+    query = GalleryQuery(
+        text=args.search,
+        favourites_only=args.favourites,
+        in_trash=args.trash,
+        seed=args.seed,
+        order=args.sort,
+    )
     with _open_store(getattr(args, "data_dir", None), stderr) as store:
         entries = store.search(query, offset=args.offset, limit=args.limit)
         total = store.count(query)
@@ -142,7 +91,7 @@ def run_import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     for problem in report.skipped:
         print(f"skipped {problem.path}: {problem.message}", file=stderr)
     for problem in report.errors:
-        print(f"error: {problem.path}: {problem.message}", file=stderr)
+        print(f"failed: {problem.path}: {problem.message}", file=stderr)
     print(
         f"imported {len(report.imported)}, skipped {len(report.skipped)}, "
         f"failed {len(report.errors)}",
@@ -213,7 +162,6 @@ def save_images(
 
 
 def run_rerun(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from sd21_desktop.cli import _StderrProgress
     from sd21_desktop.engine.device import RuntimeOptions
     from sd21_desktop.engine.inputs import InputImages
     from sd21_desktop.engine.models import identify
@@ -248,10 +196,10 @@ def run_rerun(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     options = RuntimeOptions(
         device=getattr(args, "device", None) or "auto", dtype=getattr(args, "dtype", None) or "auto"
     )
-    from sd21_desktop.cli import network_folders
+    from sd21_desktop.cli_common import network_folders
 
     engine = Engine(options, allow_download=not args.offline, networks=network_folders(args))
-    progress = _StderrProgress(stderr)
+    progress = StderrProgress(stderr)
     try:
         # The whole batch runs again: image i of a batch is only bit-identical when made in it.
         result = engine.generate(

@@ -12,8 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test reaches the network
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = REPO_ROOT.parent / "shared"
-FIXTURE_IMAGES = SHARED_DIR / "fixtures" / "metadata-images"
+FIXTURE_IMAGES = REPO_ROOT / "tests" / "fixtures" / "metadata-images"
+"""Real images from other SD tools, with their licences and origins (see its README.md)."""
 
 
 @pytest.fixture(autouse=True)

@@ -75,7 +75,7 @@ def test_gallery_import_files_and_folders_with_a_bad_file(tmp_path: Path) -> Non
     names = sorted(Path(line["path"]).name for line in lines)
     assert names == ["one.png", "single.webp", "two.jpg"]
     assert all(line["origin"] == "imported" and not line["has_metadata"] for line in lines)
-    assert f"error: {bad}: This is not an image file that can be read" in err
+    assert f"failed: {bad}: This is not an image file that can be read" in err
     assert "imported 3, skipped 0, failed 1" in err
     status, out, err = run_cli("gallery", "import", str(single))
     assert status == 0

@@ -17,15 +17,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+FIXTURES = ROOT / "tests" / "fixtures" / "metadata-images"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mask_shot")
     parser.add_argument("result_shot")
-    parser.add_argument(
-        "--image", default=str(ROOT.parent / "shared/fixtures/metadata-images/a1111/kongha__SD.png")
-    )
+    parser.add_argument("--image", default=str(FIXTURES / "a1111" / "kongha__SD.png"))
     args = parser.parse_args()
 
     import numpy as np

@@ -16,14 +16,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+FIXTURES = ROOT / "tests" / "fixtures" / "metadata-images"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
-    parser.add_argument(
-        "--image", default=str(ROOT.parent / "shared/fixtures/metadata-images/a1111/kongha__SD.png")
-    )
+    parser.add_argument("--image", default=str(FIXTURES / "a1111" / "kongha__SD.png"))
     args = parser.parse_args()
 
     from PySide6.QtCore import QTimer

@@ -2,7 +2,7 @@
 
     xvfb-run -s "-screen 0 1400x900x24" python tools/screenshot_gallery.py OUT.png [--search WORD]
 
-Imports the real images from other SD tools in ../shared/fixtures (with their metadata) into a
+Imports the real images from other SD tools in tests/fixtures (with their metadata) into a
 fresh data folder, opens the window on the Gallery tab and types the search.
 """
 
@@ -22,7 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--search", default="miku")
-    parser.add_argument("--fixtures", default=str(ROOT.parent / "shared/fixtures/metadata-images"))
+    parser.add_argument("--fixtures", default=str(ROOT / "tests" / "fixtures" / "metadata-images"))
     args = parser.parse_args()
 
     from PySide6.QtCore import QTimer

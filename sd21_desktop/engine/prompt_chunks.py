@@ -9,7 +9,7 @@ it has vectors and never straddles two chunks.
 Each chunk is laid out as the SD2 tokenizer lays out a short prompt: start, tokens, end, then the
 pad token to 77 (AUTOMATIC1111 pads with end tokens and then overwrites everything after the
 first end token with the pad token for SD2: the same ids). The encoder
-(:mod:`sd21_desktop.engine.conditioning`) and the GUI's token counter share this code, so the
+(:mod:`sd21_desktop.engine.prompt_encoding`) and the GUI's token counter share this code, so the
 counter shows what the model reads.
 """
 

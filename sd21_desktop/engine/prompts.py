@@ -3,18 +3,18 @@
 :func:`condition` takes ``<lora:…>`` tags out of the prompt, finds each LoRA and every embedding
 the prompt names in the folders (by the sha256 the request recorded, so a renamed file still
 works, else by name), makes exactly those LoRAs active on the pipeline, and encodes both prompts
-(:func:`~sd21_desktop.engine.conditioning.encode_conditioning`). It returns the embeddings for
-the pipeline call and the request with the files used recorded (name, sha256).
+(:func:`~sd21_desktop.engine.prompt_encoding.encode_conditioning`). It returns the embeddings for
+the pipeline call and the request with the files used recorded (name, sha256). It is the
+condition stage's default encoder (:func:`syntax_encoder`).
 
 A missing, damaged or wrong-sized file raises a :class:`UserFacingError` naming it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from sd21_desktop.engine.conditioning import Conditioning, encode_conditioning
+from sd21_desktop.engine.conditioning import PromptEmbeddings, PromptEncoder
 from sd21_desktop.engine.embeddings import Embedding, load_embedding
 from sd21_desktop.engine.lora import ActiveLora, apply_loras
 from sd21_desktop.engine.networks import (
@@ -26,23 +26,10 @@ from sd21_desktop.engine.networks import (
     list_files,
     missing_message,
 )
+from sd21_desktop.engine.prompt_encoding import encode_conditioning
 from sd21_desktop.engine.prompt_syntax import extract_extra_networks, name_pattern
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.errors import UserFacingError
-
-
-@dataclass(frozen=True)
-class Conditioned:
-    request: GenerationRequest
-    """The request with the LoRAs and embeddings used recorded (name, full sha256)."""
-    conditioning: Conditioning
-    notices: list[str] = field(default_factory=list)
-
-    def pipeline_arguments(self) -> dict[str, Any]:
-        return {
-            "prompt_embeds": self.conditioning.prompt_embeds,
-            "negative_prompt_embeds": self.conditioning.negative_prompt_embeds,
-        }
 
 
 def _missing(kind: str, name: str, sha256: str | None, folders: NetworkFolders) -> Exception:
@@ -97,7 +84,9 @@ def _named_embeddings(
     return files
 
 
-def condition(pipeline: Any, request: GenerationRequest, folders: NetworkFolders) -> Conditioned:
+def condition(
+    pipeline: Any, request: GenerationRequest, folders: NetworkFolders
+) -> PromptEmbeddings:
     """Apply the request's LoRAs to ``pipeline`` and encode its prompts (see module doc)."""
     positive = extract_extra_networks(request.prompt)
     negative = extract_extra_networks(request.negative_prompt)
@@ -114,11 +103,31 @@ def condition(pipeline: Any, request: GenerationRequest, folders: NetworkFolders
         name: load_embedding(item.path, name, width) for name, item in files.items()
     }
     apply_loras(pipeline, loras)
-    conditioning = encode_conditioning(pipeline, positive.text, negative.text, embeddings)
+    encoded = encode_conditioning(pipeline, positive.text, negative.text, embeddings)
     recorded = request.replace(
         loras=tuple((lora.name, lora.sha256) for lora in loras),
         embeddings=tuple(
-            (name, file_sha256(files[name].path)) for name in conditioning.embeddings_used
+            (name, file_sha256(files[name].path)) for name in encoded.embeddings_used
         ),
     )
-    return Conditioned(recorded, conditioning, notices)
+    guidance = request.guidance_scale > 1.0  # without it the pipeline takes no negative
+    return PromptEmbeddings(
+        encoded.prompt_embeds,
+        encoded.negative_prompt_embeds if guidance else None,
+        request=recorded,
+        notices=tuple(notices),
+    )
+
+
+def syntax_encoder(folders: NetworkFolders | None = None) -> PromptEncoder:
+    """The :data:`PromptEncoder` of the condition stage: :func:`condition` with ``folders``
+    (None: those of the default data folder)."""
+
+    def encode(pipeline: Any, request: GenerationRequest) -> PromptEmbeddings:
+        if folders is not None:
+            return condition(pipeline, request, folders)
+        from sd21_desktop.paths import resolve_paths
+
+        return condition(pipeline, request, resolve_paths().network_folders())
+
+    return encode

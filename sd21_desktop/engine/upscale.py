@@ -14,10 +14,11 @@ the VAE decoder (the upscaler's memory hog: attention over every latent pixel) e
 than one tile, and the memory of a generation is bounded by the tile size, not the image size.
 
 **Seeds.** Tile *i* (row-major) uses a CPU generator seeded with :func:`tile_seed` ``(seed, i)``
-= ``(seed + i * 0x9E3779B9) mod 2^32``: deterministic, so a re-run is pixel-identical; tile 0
-uses the seed itself; seeds of tiles and of batch neighbours (seed + 1, …) never collide for any
-realistic tile count. Image *k* of a batch is upscaled on its own with seed + *k*, so it equals a
-single run with that seed.
+= ``(seed + i * 0x9E3779B9) mod M``: deterministic, so a re-run is pixel-identical; tile 0
+uses the seed itself; ``M`` is 2^32 for seeds below 2^32 (as before seeds were 64-bit, so old
+upscales re-run identically) and 2^64 above (a 64-bit seed stays in range); seeds of tiles and
+of batch neighbours (seed + 1, …) never collide for any realistic tile count. Image *k* of a
+batch is upscaled on its own with seed + *k*, so it equals a single run with that seed.
 
 **Blending.** Each output tile is weighted by a separable linear feather (:func:`feather`): along
 a side that has a neighbouring tile the weight rises from ~0 at the tile's edge to 1 across
@@ -36,8 +37,6 @@ This module imports torch only inside the functions that run the pipeline.
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,8 +52,8 @@ MULTIPLE = 8
 """Pieces are padded to multiples of this (the real upscaler's UNet halves 3 times)."""
 MAX_INPUT_SIDE = 2048
 """The longest input side accepted (output 8192 px)."""
-_SEED_STEP = 0x9E3779B9  # odd (the golden-ratio constant), so tile seeds never repeat mod 2^32
-_SEED_MODULUS = 2**32
+_SEED_STEP = 0x9E3779B9  # odd (the golden-ratio constant), so tile seeds never repeat mod 2^k
+_SEED_MODULUS_32, _SEED_MODULUS_64 = 2**32, 2**64
 
 Box = tuple[int, int, int, int]
 """``(left, top, right, bottom)`` in input pixels, right/bottom exclusive."""
@@ -72,7 +71,8 @@ def check_input_size(width: int, height: int) -> None:
 
 def tile_seed(seed: int, index: int) -> int:
     """The generator seed of tile ``index`` of an image made with ``seed`` (tile 0: ``seed``)."""
-    return (seed + index * _SEED_STEP) % _SEED_MODULUS
+    modulus = _SEED_MODULUS_32 if seed < _SEED_MODULUS_32 else _SEED_MODULUS_64
+    return (seed + index * _SEED_STEP) % modulus
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
@@ -123,36 +123,33 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 
 @dataclass
 class UpscaleStats:
-    """What the (tiled) upscale did, for timings and checks."""
+    """What the (tiled) upscale did, for checks."""
 
     calls: int = 0
-    denoise_s: float = 0.0
-    decode_s: float = 0.0
-    step_times: list[float] = field(default_factory=list)
     largest_piece: tuple[int, int] = (0, 0)
     """The largest (width, height) in input pixels handed to one pipeline call."""
 
 
-TileStep = Callable[[Any], None]
-"""Called after every denoising step of every tile with the pipeline's latents."""
+PipelineCall = Callable[[dict[str, Any]], np.ndarray]
+"""Runs the upscale pipeline with these keyword arguments; returns its float pixels
+(N, H, W, 3) in 0..1 (the engine's one pipeline call, :func:`..denoise.run_pipeline`)."""
 
 
 @dataclass
 class TileRunner:
-    """Calls the upscale pipeline on one piece of the input, padded to multiples of 8."""
+    """Upscales one piece of the input: padded to multiples of 8, one pipeline call."""
 
-    pipeline: Any
+    call: PipelineCall
     arguments: dict[str, Any]
-    """prompt, negative_prompt, num_inference_steps, guidance_scale, noise_level."""
-    on_step: TileStep | None = None
-    check: Callable[[np.ndarray], None] | None = None
-    """Called with each piece's float pixels (e.g. to refuse NaN, a black tile)."""
+    """prompt embeddings, num_inference_steps, guidance_scale, noise_level."""
+    generator: Callable[[int], Any]
+    """A generator seeded with the given seed."""
+    before_piece: Callable[[], None] | None = None
+    """Called before each piece (e.g. to name the tile in the progress label)."""
     stats: UpscaleStats = field(default_factory=UpscaleStats)
 
     def __call__(self, piece: Image.Image, seed: int) -> np.ndarray:
         """The upscaled piece as float32 ``(4h, 4w, 3)`` in 0..1."""
-        import torch
-
         width, height = piece.size
         padded_w = -(-width // MULTIPLE) * MULTIPLE
         padded_h = -(-height // MULTIPLE) * MULTIPLE
@@ -162,37 +159,18 @@ class TileRunner:
             piece = Image.fromarray(array, mode="RGB")
         largest = self.stats.largest_piece
         self.stats.largest_piece = (max(largest[0], padded_w), max(largest[1], padded_h))
-        started = time.perf_counter()
-        last_step = [started]
-
-        def callback(step: int, timestep: Any, latents: Any) -> None:
-            now = time.perf_counter()
-            self.stats.step_times.append(now - last_step[0])
-            last_step[0] = now
-            if self.on_step is not None:
-                self.on_step(latents)
-
-        with warnings.catch_warnings():
-            # In float16 the pipeline upcasts its VAE for the decode through a method diffusers
-            # has deprecated: the same numbers, but a FutureWarning on every tile.
-            warnings.filterwarnings("ignore", message=".*upcast_vae.*", category=FutureWarning)
-            output = self.pipeline(
-                image=piece,
-                generator=torch.Generator("cpu").manual_seed(seed),
-                num_images_per_prompt=1,
-                output_type="np",
-                callback=callback,
-                callback_steps=1,
+        if self.before_piece is not None:
+            self.before_piece()
+        pixels = self.call(
+            {
+                "image": piece,
+                "generator": self.generator(seed),
+                "num_images_per_prompt": 1,
                 **self.arguments,
-            )
-        finished = time.perf_counter()
+            }
+        )
         self.stats.calls += 1
-        self.stats.denoise_s += last_step[0] - started
-        self.stats.decode_s += finished - last_step[0]
-        pixels = np.asarray(output.images[0], dtype=np.float32)
-        if self.check is not None:
-            self.check(pixels)
-        return pixels[: height * SCALE, : width * SCALE]
+        return np.asarray(pixels[0], dtype=np.float32)[: height * SCALE, : width * SCALE]
 
 
 def upscale_image(

@@ -23,6 +23,21 @@ ENTRY_COLUMNS = (
 )
 
 
+# SQLite's INTEGER is signed 64-bit; seeds are unsigned 64-bit. The ``seed`` column holds
+# seed - 2^63 (index schema 2), which keeps the order of seeds and fits every one of them.
+SEED_COLUMN_OFFSET = 2**63
+
+
+def seed_to_column(seed: int | None) -> int | None:
+    """A seed (0 to 2^64 - 1) as the ``seed`` column stores it."""
+    return None if seed is None else seed - SEED_COLUMN_OFFSET
+
+
+def seed_from_column(value: int | None) -> int | None:
+    """The seed a ``seed`` column value stands for."""
+    return None if value is None else value + SEED_COLUMN_OFFSET
+
+
 def iso_time(timestamp: float) -> str:
     """A timestamp as ISO 8601 in UTC with microseconds (what the PNG and the JSON carry)."""
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="microseconds")
@@ -142,7 +157,7 @@ def entry_from_row(
         mode=mode,
         width=width,
         height=height,
-        seed=seed,
+        seed=seed_from_column(seed),
         batch_index=batch_index,
         request=_request(request_json),
         runtime=_json_object(runtime_json),
@@ -172,6 +187,10 @@ class GalleryQuery:
     origin: str | None = None
     in_trash: bool = False
     """List the trash instead of the gallery."""
+    seed: int | None = None
+    """Only entries made with exactly this seed."""
+    order: str = "newest"
+    """``"newest"`` first, or by ``"seed"`` (smallest first; entries without a seed last)."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
-from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.request import MAX_SEED, GenerationRequest
 from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.gallery.infotext import format_infotext
 
@@ -52,6 +52,10 @@ class ImageRecord:
         runtime = payload.get("runtime", {})
         if not isinstance(seed, int) or not isinstance(index, int) or not isinstance(runtime, dict):
             raise InvalidRequestError("metadata", "The image's sd21-desktop metadata is malformed.")
+        if isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+            raise InvalidRequestError(
+                "seed", f"The image's seed must be from 0 to {MAX_SEED}; got {seed}."
+            )
         return cls(request, seed, index, runtime)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from sd21_desktop.engine.request import DEFAULT_MODEL, GenerationRequest
+from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.gallery.entries import parse_iso_time
 from sd21_desktop.gallery.metadata import METADATA_KEY, ImageRecord, read_record
@@ -101,6 +101,10 @@ def _open_size(
                 image.verify()
     except Image.DecompressionBombError as error:
         raise NotAnImageError(f"The image is too large to open safely ({error}).") from None
+    except Image.UnidentifiedImageError:  # its message names a BytesIO object: say it plainly
+        raise NotAnImageError(
+            "This is not an image file that can be read (unknown format, or damaged)."
+        ) from None
     except Exception as error:  # Pillow raises many kinds on malformed files; all mean "not one"
         detail = str(error) or type(error).__name__
         raise NotAnImageError(f"This is not an image file that can be read ({detail}).") from None
@@ -131,14 +135,17 @@ def _imported_facts(path: Path, data: bytes | None, width: int, height: int) -> 
         problem = getattr(meta, "problem", None)
         return ImageFacts(width, height, details={"problem": problem} if problem else {})
     request: GenerationRequest | None
-    try:
-        request = meta.to_request(DEFAULT_MODEL)
-    except Exception:  # a setting out of our range: keep the image, without a re-run
-        request = None
     details = {
         key: getattr(meta, key, None)
         for key in ("steps", "cfg_scale", "sampler", "schedule", "problem")
     }
+    try:
+        request = meta.to_request()
+        # How sure the re-run's model is: the detail pane shows the note next to both names.
+        details["model_note"] = meta.checkpoint_choice().note if request is not None else None
+    except Exception as error:  # a setting out of our range: keep the image, without a re-run
+        request = None
+        details["problem"] = details["problem"] or f"Cannot be re-run: {error}"
     extra = getattr(meta, "extra", None)
     if extra:
         details["extra"] = dict(extra)

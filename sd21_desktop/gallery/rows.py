@@ -6,6 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
+from sd21_desktop.gallery.entries import seed_to_column
 from sd21_desktop.gallery.reading import ImageFacts
 
 INSERT_COLUMNS = (
@@ -38,7 +39,7 @@ def row_for(
         facts.mode,
         facts.width,
         facts.height,
-        facts.seed,
+        seed_to_column(facts.seed),
         facts.batch_index,
         facts.request.to_json() if facts.request is not None else None,
         json.dumps(runtime, ensure_ascii=False, default=str),

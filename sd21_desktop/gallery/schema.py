@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sd21_desktop.errors import UserFacingError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Version 1. ``file_name`` is relative to the gallery folder (or to the trash folder once
 # ``deleted_at`` is set) with "/" separators, so the data folder can move.
@@ -85,8 +85,18 @@ _V1: tuple[str, ...] = (
     """,
 )
 
+# Unsigned 64-bit seeds (ComfyUI's 0 … 2^64 - 1) do not fit SQLite's signed INTEGER, so the
+# ``seed`` column now holds seed - 2^63: every seed fits, ``=`` and ``ORDER BY`` still work, and
+# :func:`~sd21_desktop.gallery.entries.seed_from_column` adds the offset back. The rows of version
+# 1 (all seeds below 2^63) are shifted in place; the literal -2^63 is written as a sum because
+# SQLite would read 9223372036854775808 as a REAL. An index serves exact seed lookups and sorting.
+_SEEDS_UNSIGNED_64: tuple[str, ...] = (
+    "UPDATE entries SET seed = (seed - 9223372036854775807) - 1 WHERE seed IS NOT NULL",
+    "CREATE INDEX entries_by_seed ON entries (seed)",
+)
+
 #: Statements that take an index from version ``n - 1`` to ``n``; append, never edit.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _SEEDS_UNSIGNED_64}
 REQUIRED_TABLES = ("entries", "entries_fts")
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 
-from sd21_desktop.gallery.entries import ENTRY_COLUMNS, GalleryQuery
+from sd21_desktop.engine.request import MAX_SEED
+from sd21_desktop.errors import UserFacingError
+from sd21_desktop.gallery.entries import ENTRY_COLUMNS, GalleryQuery, seed_to_column
 
 # unicode61 splits on everything but letters and digits (underscore included), so we cut the
 # user's text the same way; quoting each word keeps FTS5 syntax ("AND", "-", "(", ":") inert.
 _WORD = re.compile(r"[^\W_]+")
 ORDER = "ORDER BY created DESC, id DESC"
+ORDERS = {"newest": ORDER, "seed": "ORDER BY seed IS NULL, seed, id"}
+"""The orders a :class:`GalleryQuery` may ask for (the ``seed`` column keeps seeds' order)."""
 
 
 def match_expression(text: str, include_negative: bool = True) -> str | None:
@@ -47,6 +51,11 @@ def where_clause(query: GalleryQuery) -> tuple[str, list[object]]:
     if query.created_until is not None:
         conditions.append("created < ?")
         params.append(query.created_until)
+    if query.seed is not None:
+        if not 0 <= query.seed <= MAX_SEED:
+            raise UserFacingError(f"A seed is from 0 to {MAX_SEED}; got {query.seed}.")
+        conditions.append("seed = ?")
+        params.append(seed_to_column(query.seed))
     if query.favourites_only:
         conditions.append("favourite = 1")
     return "WHERE " + " AND ".join(conditions), params
@@ -54,7 +63,12 @@ def where_clause(query: GalleryQuery) -> tuple[str, list[object]]:
 
 def select_page(query: GalleryQuery, offset: int, limit: int) -> tuple[str, list[object]]:
     where, params = where_clause(query)
-    sql = f"SELECT {ENTRY_COLUMNS} FROM entries {where} {ORDER} LIMIT ? OFFSET ?"
+    order = ORDERS.get(query.order)
+    if order is None:
+        raise UserFacingError(
+            f"Unknown gallery order {query.order!r}.", f"Use one of: {', '.join(ORDERS)}."
+        )
+    sql = f"SELECT {ENTRY_COLUMNS} FROM entries {where} {order} LIMIT ? OFFSET ?"
     return sql, [*params, max(0, limit), max(0, offset)]
 
 

@@ -20,6 +20,7 @@ use the same data folder at once: SQLite's WAL mode and ``BEGIN IMMEDIATE`` seri
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -77,6 +78,28 @@ class GenerationOutput(Protocol):
 
 class _ImportFailed(Exception):
     pass
+
+
+def _unexpected(error: Exception) -> str:
+    """The reason line of an error no check foresaw (kept short: one line per file)."""
+    detail = " ".join(str(error).split())[:300] or "no details"
+    return f"Unexpected error ({type(error).__name__}: {detail})."
+
+
+def _files_of(path: Path) -> list[Path]:
+    """The file itself, or every image file in a folder and its sub-folders (hidden ones left
+    out); raises FileNotFoundError for a path that is not there."""
+    if not path.is_dir():
+        if not path.exists():
+            raise FileNotFoundError(path)
+        return [path]  # a named file is always tried, whatever its suffix
+    return sorted(
+        found
+        for found in path.rglob("*")
+        if is_candidate(found.name)
+        and not any(part.startswith(".") for part in found.relative_to(path).parts)
+        and found.is_file()
+    )
 
 
 class _AlreadyThere(Exception):
@@ -191,12 +214,19 @@ class GalleryStore:
             name = self.layout.unique_name(stem, suffix, imported)
             path = self.layout.live_path(name)
             write_atomic(path, data)
-            # The rule a rebuild follows: our record's time, else the file's.
-            when = created if created is not None else path.stat().st_mtime
-            with transaction(self._connection):
-                entry_id = insert_written(
-                    self._connection, row_for(name, facts, when, origin, sha256=digest)
-                )
+            try:
+                # The rule a rebuild follows: our record's time, else the file's.
+                when = created if created is not None else path.stat().st_mtime
+                with transaction(self._connection):
+                    entry_id = insert_written(
+                        self._connection, row_for(name, facts, when, origin, sha256=digest)
+                    )
+            except BaseException:
+                # An imported copy without a row would fail again at every open: drop it (the
+                # original is untouched). A generated image is kept; the next open indexes it.
+                if imported:
+                    path.unlink(missing_ok=True)
+                raise
             return self.get(entry_id)
 
     # -- inputs of img2img / inpaint ---------------------------------------------------------
@@ -219,9 +249,10 @@ class GalleryStore:
     ) -> ImportReport:
         """Copy images (files, or every image in a folder and its sub-folders) into the gallery.
 
-        Never raises for a file's content: each file that cannot be imported gets an entry in
-        ``errors`` with a reason, and the others go on. Images without readable settings are
-        imported with ``has_metadata`` false. Files already in the gallery are ``skipped``.
+        Never raises for a file: each file that cannot be imported gets an entry in ``errors``
+        with a reason — an unexpected exception too (a bug must cost one file, not the folder) —
+        and the others go on. Images without readable settings are imported with
+        ``has_metadata`` false. Files already in the gallery are ``skipped``.
         """
         report = ImportReport()
         files = self._expand(paths, report)
@@ -234,6 +265,8 @@ class GalleryStore:
                 report.skipped.append(ImportProblem(file, str(skipped)))
             except _ImportFailed as failed:
                 report.errors.append(ImportProblem(file, str(failed)))
+            except Exception as error:  # reported as this file's error line; the rest go on
+                report.errors.append(ImportProblem(file, _unexpected(error)))
             if on_progress is not None:
                 on_progress(done, len(files))
         return report
@@ -244,19 +277,14 @@ class GalleryStore:
         files: list[Path] = []
         for given in paths:
             path = Path(given).expanduser()
-            if path.is_dir():
-                # Inside a folder only image files count; a named file is always tried.
-                files += sorted(
-                    found
-                    for found in path.rglob("*")
-                    if is_candidate(found.name)
-                    and not any(part.startswith(".") for part in found.relative_to(path).parts)
-                    and found.is_file()
-                )
-            elif path.exists():
-                files.append(path)
-            else:
+            try:
+                files += _files_of(path)
+            except FileNotFoundError:
                 report.errors.append(ImportProblem(path, "No such file or folder."))
+            except OSError as error:  # an unreadable folder costs that folder only
+                report.errors.append(
+                    ImportProblem(path, f"Cannot list the folder: {error.strerror or error}.")
+                )
         return files
 
     def _inside_store(self, path: Path) -> bool:
@@ -357,6 +385,32 @@ class GalleryStore:
                     "UPDATE entries SET favourite = ? WHERE id = ?", (int(favourite), entry_id)
                 )
             return self.get(entry_id)  # raises UnknownEntryError for an unknown id
+
+    def set_rerun_model(self, entry_id: int, model: str) -> GalleryEntry:
+        """Let an imported entry re-run with ``model`` (the person overrides the guessed one).
+
+        Stored in the index only, like the favourite flag: a rebuild from the files chooses
+        again from the image's metadata.
+        """
+        with self._lock:
+            entry = self.get(entry_id)
+            if entry.request is None or entry.origin != "imported":
+                raise UserFacingError(
+                    f"Entry #{entry_id} has no imported settings whose model could be changed."
+                )
+            request = entry.request.replace(model=model)  # validates the model name
+            details = dict(entry.details)
+            # Keep what the import chose, and why, next to the person's choice.
+            first = details.setdefault("model_imported_as", entry.request.model)
+            if "model_import_note" not in details and details.get("model_note"):
+                details["model_import_note"] = details["model_note"]
+            details["model_note"] = f"chosen by you (the import chose {first})"
+            with transaction(self._connection):
+                self._connection.execute(
+                    "UPDATE entries SET request_json = ?, details_json = ? WHERE id = ?",
+                    (request.to_json(), json.dumps(details, ensure_ascii=False), entry_id),
+                )
+            return self.get(entry_id)
 
     def toggle_favourite(self, entry_id: int) -> GalleryEntry:
         with self._lock:

@@ -103,6 +103,10 @@ class GalleryService(QObject):
     def set_favourite(self, ids: list[int], favourite: bool) -> None:
         self._each(ids, lambda entry_id: self.store.set_favourite(entry_id, favourite))
 
+    @Slot(list, str)
+    def set_rerun_model(self, ids: list[int], model: str) -> None:
+        self._each(ids, lambda entry_id: self.store.set_rerun_model(entry_id, model))
+
     @Slot(list)
     def delete(self, ids: list[int]) -> None:
         self._each(ids, self.store.delete)

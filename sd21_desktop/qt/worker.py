@@ -58,6 +58,8 @@ def engine_info() -> dict[str, str]:
 class EngineWorker(QObject):
     started = Signal(str)
     progress = Signal(str, int, int, float, float)  # job id, step, total, it/s, ETA seconds
+    # job id, the running stage of the plan ("denoise 1/2", "upscale tile 3/25")
+    stage_changed = Signal(str, str)
     preview = Signal(str, QImage)
     finished = Signal(str, list)  # job id, list[SavedImage]
     failed = Signal(str, str)
@@ -212,8 +214,13 @@ class EngineWorker(QObject):
     ) -> Any:
         engine = self._ensure_engine()
         last_preview = [0.0]
+        last_stage = [""]
 
         def on_step(info: Any) -> None:
+            # step/total count across the whole plan, so the bar and the ETA cover every stage.
+            if info.stage != last_stage[0]:
+                last_stage[0] = info.stage
+                self.stage_changed.emit(job_id, info.stage)
             rate = info.step / info.elapsed if info.elapsed > 0 else 0.0
             eta = (info.total - info.step) / rate if rate > 0 else 0.0
             self.progress.emit(job_id, info.step, info.total, rate, eta)

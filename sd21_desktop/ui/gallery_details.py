@@ -9,7 +9,9 @@ import json
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sd21_desktop.engine.models import KNOWN_MODELS
 from sd21_desktop.gallery.entries import GalleryEntry
 
 ACTIONS = (
@@ -46,14 +49,23 @@ class _LoadImage(QRunnable):
             self.relay.done.emit(self.entry.id, image)
 
 
+def _model_rows(entry: GalleryEntry, model: str) -> list[tuple[str, str]]:
+    """A generated image names its model; an imported one the model that made it, next to the
+    one a re-run uses, and the note that says how sure that choice is."""
+    if entry.origin == "generated":
+        return [("Model", model)]
+    rows = [("Made with", str(entry.model or "(not recorded)")), ("Runs with", model)]
+    note = entry.details.get("model_note")
+    return [*rows, ("Model note", str(note))] if note else rows
+
+
 def describe(entry: GalleryEntry) -> str:
     """The parameters as HTML: what a person needs to see to trust a re-run."""
     rows: list[tuple[str, str]] = []
     request = entry.request
     if request is not None:
+        rows += [("Mode", request.mode), *_model_rows(entry, request.model)]
         rows += [
-            ("Mode", request.mode),
-            ("Model" if entry.origin == "generated" else "Runs with", request.model),
             ("Seed", str(entry.seed if entry.seed is not None else request.seed)),
             ("Steps", str(request.steps)),
             ("Guidance", f"{request.guidance_scale:g}"),
@@ -68,9 +80,8 @@ def describe(entry: GalleryEntry) -> str:
             rows.append(("Seed", str(entry.seed)))
         for key, value in entry.details.items():
             rows.append((key.replace("_", " ").capitalize(), str(value)))
-    original_model = entry.model if entry.origin == "imported" else None
-    if original_model:
-        rows.append(("Made with", str(original_model)))
+    if entry.origin == "imported" and entry.model and request is None:
+        rows.append(("Made with", str(entry.model)))
     origin = entry.origin if entry.source is None else f"{entry.origin} from {entry.source}"
     rows.append(("Origin", origin + ("" if entry.has_metadata else " (no readable metadata)")))
     if entry.runtime.get("device"):
@@ -86,8 +97,22 @@ def describe(entry: GalleryEntry) -> str:
     return f"<p>{prompt}</p>{negative_html}<table cellspacing='4'>{table}</table>"
 
 
+def rerun_model_choices(current: str) -> list[tuple[str, str]]:
+    """(label, model) of the txt2img models an imported entry may re-run with; ``current``
+    (a local file, another hub id) stays among them."""
+    choices = [
+        (model.label.replace("Stable Diffusion ", "SD "), model.repo_id)
+        for model in KNOWN_MODELS
+        if model.kind == "txt2img"
+    ]
+    if current not in {model for _, model in choices}:
+        choices.insert(0, (current, current))
+    return choices
+
+
 class GalleryDetails(QWidget):
     action_triggered = Signal(str)
+    model_chosen = Signal(str)  # the model the shown imported entry should re-run with
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,10 +135,20 @@ class GalleryDetails(QWidget):
             button.clicked.connect(lambda _=False, n=name: self.action_triggered.emit(n))
             grid.addWidget(button, position // 2, position % 2)
             self.buttons[name] = button
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("galleryRerunModelCombo")
+        self.model_combo.setAccessibleName("Model this imported image re-runs with")
+        self.model_combo.activated.connect(self._on_model_activated)
+        self.model_row = QWidget()
+        model_layout = QHBoxLayout(self.model_row)
+        model_layout.setContentsMargins(0, 0, 0, 0)
+        model_layout.addWidget(QLabel("Re-run with"))
+        model_layout.addWidget(self.model_combo, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.image_label, 3)
         layout.addWidget(self.text, 2)
+        layout.addWidget(self.model_row)
         layout.addLayout(grid)
         self._image = QImage()
         self._relay = _ImageLoaded(self)
@@ -128,6 +163,7 @@ class GalleryDetails(QWidget):
                 and (entry.request is not None or name not in ("rerun", "rerun_new_seed", "load"))
             )
         if entry is None:
+            self._show_model_choice(None)
             self.image_label.setText("Select an image")
             self.image_label.setPixmap(QPixmap())
             self.text.setHtml("")
@@ -138,7 +174,29 @@ class GalleryDetails(QWidget):
         self.buttons["rerun"].setText("Re-run exactly" if exact else "Run with these settings")
         self.buttons["delete"].setText("Restore" if entry.deleted else "Delete")
         self.text.setHtml(describe(entry))
+        self._show_model_choice(entry)
         QThreadPool.globalInstance().start(_LoadImage(entry, self._relay))
+
+    def _show_model_choice(self, entry: GalleryEntry | None) -> None:
+        """Imported entries only: a generated image's model is certain and re-runs exactly."""
+        request = entry.request if entry is not None else None
+        shown = entry is not None and request is not None and entry.origin == "imported"
+        self.model_row.setVisible(shown)
+        if not shown or request is None:
+            return
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for label, model in rerun_model_choices(request.model):
+            self.model_combo.addItem(label, model)
+        self.model_combo.setCurrentIndex(max(self.model_combo.findData(request.model), 0))
+        self.model_combo.blockSignals(False)
+
+    @Slot(int)
+    def _on_model_activated(self, index: int) -> None:
+        model = self.model_combo.itemData(index)
+        entry = self.entry
+        if entry is not None and entry.request is not None and model != entry.request.model:
+            self.model_chosen.emit(str(model))
 
     @Slot(int, QImage)
     def _on_image(self, entry_id: int, image: QImage) -> None:

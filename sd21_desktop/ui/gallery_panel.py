@@ -43,6 +43,7 @@ class GalleryPanel(QWidget):
     send_to_canvas_requested = Signal(str)  # image path
     upscale_requested = Signal(str, str)  # image path, its prompt
     favourite_requested = Signal(list, bool)
+    rerun_model_requested = Signal(list, str)  # entry ids, model an imported entry re-runs with
     delete_requested = Signal(list)
     restore_requested = Signal(list)
     import_requested = Signal(list)  # paths
@@ -147,6 +148,7 @@ class GalleryPanel(QWidget):
         import_folder.clicked.connect(self.choose_folder)
         self.undo_delete_button.clicked.connect(self.undo_delete)
         self.details.action_triggered.connect(self._on_detail_action)
+        self.details.model_chosen.connect(self._on_model_chosen)
         self._add_shortcuts()
 
     @staticmethod
@@ -246,6 +248,12 @@ class GalleryPanel(QWidget):
             "reveal": self.reveal,
             "canvas": self.send_to_canvas,
         }[name]()
+
+    @Slot(str)
+    def _on_model_chosen(self, model: str) -> None:
+        entry = self.details.entry
+        if entry is not None:
+            self.rerun_model_requested.emit([entry.id], model)
 
     @Slot()
     def rerun_exact(self) -> None:
@@ -373,8 +381,10 @@ class GalleryPanel(QWidget):
             self.import_requested.emit(paths)
             event.acceptProposedAction()
 
-    def import_done_message(self, added: int, problems: list[str]) -> None:
+    def import_done_message(self, added: int, problems: list[str], skipped: int = 0) -> None:
         text = f"Imported {added} image(s)."
+        if skipped:
+            text += f" Skipped {skipped} already in the gallery."
         if problems:
             text += f" {len(problems)} could not be imported: " + "; ".join(problems[:3])
         self.message.emit(text)

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from sd21_desktop import APP_NAME
-from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.request import MAX_SEED, GenerationRequest
 from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.prompt_history import PromptHistory
 from sd21_desktop.qt.gallery_model import GalleryModel
@@ -64,6 +64,7 @@ def _format_eta(seconds: float) -> str:
 
 class MainWindow(QMainWindow):
     depth_estimate_requested = Signal(object, str)  # PIL image, model → worker
+
     def __init__(
         self,
         settings: AppSettings,
@@ -164,6 +165,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setMaximumWidth(260)
         self.progress_bar.setFormat("idle")
         self.progress_bar.setValue(0)
+        self._stage = ""  # the running stage of the job's plan, shown in the bar
         self.speed_label = QLabel("")
         self.speed_label.setObjectName("speedLabel")
         self.status_label = QLabel("Ready")
@@ -283,7 +285,7 @@ class MainWindow(QMainWindow):
                     self.prompt_editor.prompt(), self.prompt_editor.negative_prompt()
                 )
                 if run and self.parameters.seed_mode() != "random":
-                    seed = (request.seed + run * request.batch_size) % 2**32
+                    seed = (request.seed + run * request.batch_size) % (MAX_SEED + 1)
                     request = request.replace(seed=seed)
                 requests.append(request)
             canvas_jobs = [self.canvas_inputs(request) for request in requests]
@@ -324,13 +326,20 @@ class MainWindow(QMainWindow):
         self.progress_bar.setRange(0, max(job.request.steps if job else 1, 1))
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
+        self._stage = ""
         self.message_bar.hide()
+
+    @Slot(str, str)
+    def on_stage_changed(self, job_id: str, stage: str) -> None:
+        """The running stage of a job's plan ("denoise 1/2", "upscale tile 3/25")."""
+        self._stage = stage
 
     @Slot(str, int, int, float, float)
     def on_progress(self, job_id: str, step: int, total: int, rate: float, eta: float) -> None:
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(step)
-        self.progress_bar.setFormat(f"step {step}/{total}")
+        steps = f"step {step}/{total}"
+        self.progress_bar.setFormat(f"{self._stage} · {steps}" if self._stage else steps)
         speed = f"{rate:.2f} it/s" if rate >= 1 else f"{1 / rate:.1f} s/it" if rate > 0 else ""
         self.speed_label.setText(f"{speed} · ETA {_format_eta(eta)}")
 

@@ -29,9 +29,12 @@ class ReadMetadata(QRunnable):
                 request = found.record.request.replace(seed=found.record.seed, batch_size=1)
                 message = "Loaded the settings of an SD21 Desktop image."
             elif found.found:
+                # A known SD 2.x checkpoint selects its model; an unknown one keeps the editor's.
                 request = found.to_request(self.model)
+                note = found.checkpoint_choice(self.model).note
                 message = (
-                    f"Loaded the settings of a {found.source} image."
+                    f"Loaded the settings of a {found.source} image"
+                    + (f" ({note})." if note else ".")
                     if request
                     else (f"The {found.source} image has no prompt to load.")
                 )

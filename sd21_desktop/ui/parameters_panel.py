@@ -40,6 +40,7 @@ from sd21_desktop.engine.request import (
 from sd21_desktop.engine.schedulers import SCHEDULERS
 from sd21_desktop.errors import InvalidRequestError, UserFacingError
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.seed_box import SeedBox
 from sd21_desktop.ui.widgets import tool_button
 
 SEED_MODE_LABELS = {"random": "Random", "fixed": "Fixed", "reuse_last": "Reuse last"}
@@ -140,9 +141,7 @@ class ParametersPanel(QWidget):
         self.guidance_spin.setDecimals(1)
         _named(self.guidance_spin, "guidanceSpin", "Guidance scale")
 
-        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
-        # QSpinBox is 32-bit signed; seeds above 2^31 - 1 come from the gallery and stay exact
-        # through the request, the spin box only shows the ones it can hold.
+        self.seed_spin = SeedBox()  # 0 … 2^64 - 1 (a QSpinBox holds 32-bit signed ints only)
         _named(self.seed_spin, "seedSpin", "Seed")
         self.seed_mode_combo = QComboBox()
         _named(self.seed_mode_combo, "seedModeCombo", "Seed mode")
@@ -376,7 +375,7 @@ class ParametersPanel(QWidget):
         self.scheduler_combo.setCurrentIndex(max(index, 0))
         self.steps_spin.setValue(settings.steps)
         self.guidance_spin.setValue(settings.guidance_scale)
-        self.seed_spin.setValue(min(settings.seed, self.seed_spin.maximum()))
+        self.seed_spin.setValue(settings.seed)
         self.seed_mode_combo.setCurrentIndex(
             max(self.seed_mode_combo.findData(settings.seed_mode), 0)
         )
@@ -409,6 +408,6 @@ class ParametersPanel(QWidget):
         self.steps_spin.setValue(request.steps)
         self.guidance_spin.setValue(request.guidance_scale)
         self.seed_mode_combo.setCurrentIndex(self.seed_mode_combo.findData("fixed"))
-        self.seed_spin.setValue(min(request.seed, self.seed_spin.maximum()))
+        self.seed_spin.setValue(request.seed)
         self.set_size(request.width, request.height)
         self.batch_size_spin.setValue(request.batch_size)

@@ -32,7 +32,7 @@ def test_count_prompt_counts_embedding_vectors() -> None:
 def test_count_prompt_equals_the_engine_chunking() -> None:
     from transformers import CLIPTokenizer
 
-    from sd21_desktop.engine.conditioning import chunk_prompts
+    from sd21_desktop.engine.prompt_encoding import chunk_prompts
     from sd21_desktop.paths import resources_dir
 
     tokenizer = CLIPTokenizer.from_pretrained(str(resources_dir() / "clip_tokenizer"))

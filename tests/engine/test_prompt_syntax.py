@@ -83,7 +83,7 @@ def tokenizer():  # type: ignore[no-untyped-def]
 
 
 def _chunks(tokenizer, text: str, vocabulary=None) -> ChunkedPrompt:  # type: ignore[no-untyped-def]
-    from sd21_desktop.engine.conditioning import special_tokens, tokenizer_function
+    from sd21_desktop.engine.prompt_encoding import special_tokens, tokenizer_function
 
     return chunk_prompt(
         text, tokenizer_function(tokenizer), special_tokens(tokenizer), vocabulary
@@ -167,7 +167,7 @@ def test_token_count_includes_break_padding(tokenizer) -> None:  # type: ignore[
 
 
 def test_embedding_takes_its_vectors_and_never_straddles_chunks(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    from sd21_desktop.engine.conditioning import tokenizer_function
+    from sd21_desktop.engine.prompt_encoding import tokenizer_function
 
     vocabulary = EmbeddingVocabulary({"mystyle": 5}, tokenizer_function(tokenizer))
     short = _chunks(tokenizer, "a photo in mystyle, bright", vocabulary)
@@ -187,7 +187,7 @@ def test_emphasis_weights_follow_tokens_into_chunks(tokenizer) -> None:  # type:
 
 
 def test_special_tokens_of_the_bundled_tokenizer(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    from sd21_desktop.engine.conditioning import special_tokens
+    from sd21_desktop.engine.prompt_encoding import special_tokens
 
     assert special_tokens(tokenizer) == SpecialTokens(49406, 49407, 0, 267)
 

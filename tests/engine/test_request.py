@@ -47,8 +47,8 @@ def test_request_is_frozen() -> None:
         ("steps", 501, "Steps must be from 1 to 500"),
         ("guidance_scale", 50.5, "Guidance must be from 0 to 50"),
         ("guidance_scale", -1, "Guidance must be from 0 to 50"),
-        ("seed", -1, "seed must be from 0 to 4294967295"),
-        ("seed", MAX_SEED + 1, "seed must be from 0 to 4294967295"),
+        ("seed", -1, "seed must be from 0 to 18446744073709551615; got -1"),
+        ("seed", 2**64, "seed must be from 0 to 18446744073709551615; got 18446744073709551616"),
         ("steps", 2.5, "whole number"),
         ("batch_size", 0, "Batch size"),
     ],
@@ -81,6 +81,32 @@ def test_random_seed_is_drawn_and_recorded_when_none_given() -> None:
 def test_batch_seeds_count_up_and_wrap() -> None:
     assert make(seed=10, batch_size=3).seeds() == [10, 11, 12]
     assert make(seed=MAX_SEED, batch_size=2).seeds() == [MAX_SEED, 0]
+
+
+def test_seeds_are_unsigned_64_bit_and_batches_wrap_at_2_to_the_64() -> None:
+    assert MAX_SEED == 2**64 - 1
+    for seed in (0, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 1):
+        request = make(seed=seed)
+        assert GenerationRequest.from_json(request.to_json()).seed == seed
+    assert make(seed=2**32 - 1, batch_size=2).seeds() == [2**32 - 1, 2**32]  # no 32-bit wrap
+    assert make(seed=2**64 - 2, batch_size=3).seeds() == [2**64 - 2, 2**64 - 1, 0]
+
+
+def test_torch_generators_take_every_64_bit_seed() -> None:
+    import torch
+
+    for seed in (0, 2**32, 2**63, 2**64 - 1):
+        assert torch.Generator("cpu").manual_seed(seed).initial_seed() == seed
+    with pytest.raises((RuntimeError, ValueError, OverflowError)):
+        torch.Generator("cpu").manual_seed(2**64)
+    # torch's CPU generator (mt19937) is seeded from the low 32 bits: s and s + 2^32 draw the
+    # same noise, in ComfyUI too (it also draws noise on the CPU), which is why keeping a large
+    # ComfyUI seed exactly re-creates ComfyUI's noise.
+    def noise(seed: int) -> torch.Tensor:
+        return torch.randn(8, generator=torch.Generator("cpu").manual_seed(seed))
+
+    assert torch.equal(noise(5), noise(2**32 + 5))
+    assert not torch.equal(noise(5), noise(6))
 
 
 def test_newer_schema_and_unknown_fields_are_refused_clearly() -> None:

@@ -269,6 +269,18 @@ def test_tiles_cover_the_image_and_feathers_sum_to_one_in_the_overlap() -> None:
     assert len({tile_seed(seed, index) for seed in range(8) for index in range(64)}) == 8 * 64
 
 
+def test_tile_seeds_stay_in_range_and_keep_the_32_bit_scheme_below_2_to_the_32() -> None:
+    # Below 2^32 the tile seeds are what they were before seeds became 64-bit (old upscales
+    # re-run identically); above, they wrap at 2^64 and stay valid generator seeds.
+    assert tile_seed(2**32 - 1, 1) == (2**32 - 1 + 0x9E3779B9) % 2**32
+    assert tile_seed(2**64 - 1, 0) == 2**64 - 1
+    assert tile_seed(2**64 - 1, 1) == 0x9E3779B9 - 1
+    assert tile_seed(2**63, 3) == 2**63 + 3 * 0x9E3779B9
+    big = [tile_seed(2**64 - 1 - seed, index) for seed in range(8) for index in range(64)]
+    assert len(set(big)) == len(big)
+    assert all(0 <= seed < 2**64 for seed in big)
+
+
 # -- the engine around upscale ---------------------------------------------------------------
 
 

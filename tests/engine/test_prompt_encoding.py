@@ -2,7 +2,7 @@
 
 The engine's parity tests for every mode (test_parity, test_img2img, test_depth, test_upscale)
 compare against diffusers called with *text* prompts while the engine passes embeddings from
-:mod:`sd21_desktop.engine.conditioning`: they are the "pixel-identical in every mode" tests.
+:mod:`sd21_desktop.engine.prompt_encoding`: they are the "pixel-identical in every mode" tests.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sd21_desktop.engine.conditioning import chunk_prompts, encode_conditioning
+from sd21_desktop.engine.prompt_encoding import chunk_prompts, encode_conditioning
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.engine.runner import Engine
 

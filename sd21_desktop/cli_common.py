@@ -1,0 +1,337 @@
+"""What every entry point shares: the argument grammar of the window and of the headless commands
+(one parser, so ``sd21-desktop --help`` lists them all), the exit statuses, and the progress bar
+the commands draw on stderr.
+
+``cli`` (dispatch) imports this, and so do ``app`` (the window) and ``cli_gallery`` (the gallery
+commands); this module imports none of them (an import-linter layers contract keeps it so).
+Importing it loads neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from sd21_desktop import APP_ID, __version__
+from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
+from sd21_desktop.engine.request import (
+    DEFAULT_MODEL,
+    DEFAULT_NOISE_LEVEL,
+    DEFAULT_STRENGTH,
+    DEFAULT_TILE_OVERLAP,
+    DEFAULT_TILE_SIZE,
+    MAX_NOISE_LEVEL,
+    MAX_SEED,
+    MODES,
+    PREDICTION_TYPES,
+)
+from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from sd21_desktop.errors import UserFacingError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_CANCELLED = 0, 1, 2, 130
+DEFAULT_LIST_LIMIT = 50
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line and status 2, like our own errors."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UserFacingError(f"{message}.", f"See `{self.prog} --help`.")
+
+
+def add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) -> None:
+    """``--model --device --dtype --data-dir``, accepted before and after a command.
+
+    A command's copies default to "not given" (``SUPPRESS``), so they never overwrite a value
+    given before the command (``sd21-desktop --data-dir X generate …``).
+    """
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if command else value
+
+    group = parser.add_argument_group("model and device")
+    group.add_argument(
+        "--model",
+        default=default(None),
+        help=f"hub id, diffusers folder or .safetensors file (default {DEFAULT_MODEL})",
+    )
+    group.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default=default("auto"),
+        help="default: CUDA, then MPS, then CPU",
+    )
+    group.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default=default("auto"),
+        help="default: float16 on CUDA, float32 elsewhere",
+    )
+    group.add_argument(
+        "--data-dir",
+        default=default(None),
+        help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)",
+    )
+    group.add_argument(
+        "--embeddings-dir",
+        default=default(None),
+        help="textual-inversion embeddings (default: <data-dir>/models/embeddings)",
+    )
+    group.add_argument(
+        "--lora-dir", default=default(None), help="LoRA files (default: <data-dir>/models/lora)"
+    )
+
+
+def _add_memory_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("memory")
+    group.add_argument(
+        "--attention",
+        choices=ATTENTION_CHOICES,
+        default="sdpa",
+        help="attention kernel (xformers must be installed)",
+    )
+    group.add_argument("--attention-slicing", action="store_true", help="less memory, slower")
+    group.add_argument(
+        "--vae-slicing", action="store_true", help="decode a batch one image at a time"
+    )
+    group.add_argument("--vae-tiling", action="store_true", help="decode large images in tiles")
+    group.add_argument(
+        "--cpu-offload", action="store_true", help="keep idle model parts in RAM (CUDA only)"
+    )
+
+
+def _add_image_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("img2img, inpainting, depth and upscaling")
+    group.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help="default: inpaint with --mask, depth with --depth-map, img2img with --init-image, "
+        "else txt2img",
+    )
+    group.add_argument(
+        "--init-image",
+        metavar="FILE",
+        default=None,
+        help="the image to start from (transparent parts become white; for inpaint without "
+        "--mask they are the area to repaint); for upscale, the image to upscale",
+    )
+    group.add_argument(
+        "--mask",
+        metavar="FILE",
+        default=None,
+        help="inpaint: white = repaint, black = keep (or strokes on a transparent layer)",
+    )
+    group.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="img2img, inpaint, depth: how much of the input is re-noised, above 0 up to 1 "
+        f"(default {DEFAULT_STRENGTH:g})",
+    )
+    group.add_argument(
+        "--mask-grow",
+        type=int,
+        default=0,
+        metavar="N",
+        help="grow the mask by N px (negative shrinks)",
+    )
+    group.add_argument(
+        "--mask-feather", type=float, default=0.0, metavar="F", help="blur the mask edge by F px"
+    )
+    group.add_argument(
+        "--keep-unmasked",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="paste the result over the input through the mask so unmasked pixels stay exact "
+        "(default on)",
+    )
+    group.add_argument(
+        "--depth-map",
+        metavar="FILE",
+        default=None,
+        help="depth: a greyscale depth map, white = near (default: estimated from the image "
+        "by the model's depth estimator)",
+    )
+    group.add_argument(
+        "--noise-level",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"upscale: noise added to the input, 0 to {MAX_NOISE_LEVEL} (default "
+        f"{DEFAULT_NOISE_LEVEL}; more = more invented detail)",
+    )
+    group.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"upscale: tile side in input pixels, a multiple of 8 (default {DEFAULT_TILE_SIZE}"
+        f" = {DEFAULT_TILE_SIZE * 4} px out); larger inputs are upscaled in blended tiles",
+    )
+    group.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"upscale: overlap of tiles in input pixels, up to half the tile size (default "
+        f"{DEFAULT_TILE_OVERLAP})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=APP_ID,
+        description=(
+            "SD21 Desktop: Stable Diffusion 2.x on your own machine. "
+            "With no command, opens the window."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--smoke-test", action="store_true", help="open the window, process events, exit 0"
+    )
+    add_runtime_options(parser)
+    commands = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    generate = commands.add_parser("generate", help="make images without the window")
+    generate.add_argument("--prompt", required=True)
+    generate.add_argument("--negative-prompt", default="")
+    generate.add_argument(
+        "--seed", type=int, default=None, help=f"0 to {MAX_SEED} (2^64 - 1); random if left out"
+    )
+    generate.add_argument("--steps", type=int, default=25)
+    generate.add_argument("--guidance", type=float, default=7.5)
+    generate.add_argument(
+        "--scheduler", default=DEFAULT_SCHEDULER, help=f"one of {', '.join(SCHEDULER_NAMES)}"
+    )
+    generate.add_argument(
+        "--width", type=int, default=None, help="default: the model's native size"
+    )
+    generate.add_argument(
+        "--height", type=int, default=None, help="default: the model's native size"
+    )
+    generate.add_argument("--batch-size", type=int, default=1)
+    generate.add_argument(
+        "--prediction-type",
+        choices=PREDICTION_TYPES,
+        default="auto",
+        help="override what a single-file checkpoint predicts",
+    )
+    _add_image_options(generate)
+    generate.add_argument(
+        "--out",
+        default=None,
+        help="also write the PNGs to this folder (they join the gallery unless --no-gallery)",
+    )
+    generate.add_argument(
+        "--no-gallery",
+        action="store_true",
+        help="do not add the images to the gallery; they go to --out, else the current folder",
+    )
+    generate.add_argument(
+        "--json", action="store_true", help="print one JSON object per image on stdout"
+    )
+    generate.add_argument(
+        "--offline", action="store_true", help="never download; use only local models"
+    )
+    add_runtime_options(generate, command=True)
+    _add_memory_options(generate)
+
+    _add_gallery_commands(commands)
+
+    models = commands.add_parser(
+        "models",
+        help="list the known models and which are present locally, and the embeddings and "
+        "LoRAs in their folders (sizes, short sha256)",
+    )
+    models.add_argument("--json", action="store_true")
+    add_runtime_options(models, command=True)
+    return parser
+
+
+def _add_gallery_commands(commands: Any) -> None:
+    """``gallery list``, ``gallery import``, ``rerun``: run by :mod:`sd21_desktop.cli_gallery`."""
+    gallery = commands.add_parser("gallery", help="list and import gallery images")
+    actions = gallery.add_subparsers(
+        dest="gallery_command", parser_class=type(gallery), metavar="{list,import}"
+    )
+    actions.required = True
+
+    listing = actions.add_parser("list", help="list gallery entries, newest first")
+    listing.add_argument("--search", default="", help="words in the prompt (prefixes match)")
+    listing.add_argument(
+        "--limit", type=int, default=DEFAULT_LIST_LIMIT, help="at most N entries (%(default)s)"
+    )
+    listing.add_argument("--offset", type=int, default=0, help="skip the first N entries")
+    listing.add_argument("--seed", type=int, default=None, help="only images with this seed")
+    listing.add_argument(
+        "--sort", choices=("newest", "seed"), default="newest", help="order (%(default)s)"
+    )
+    listing.add_argument("--favourites", action="store_true", help="only favourites")
+    listing.add_argument("--trash", action="store_true", help="list the trash instead")
+    listing.add_argument("--json", action="store_true", help="one JSON object per entry on stdout")
+    add_runtime_options(listing, command=True)
+
+    importing = actions.add_parser("import", help="copy images (files or folders) into the gallery")
+    importing.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    importing.add_argument(
+        "--json", action="store_true", help="one JSON object per imported entry on stdout"
+    )
+    add_runtime_options(importing, command=True)
+
+    rerun = commands.add_parser("rerun", help="make a gallery image again from its stored settings")
+    rerun.add_argument("id", type=int, help="the entry id (see `gallery list`)")
+    rerun.add_argument(
+        "--seed", type=int, default=None, help="a different seed, 0 to 2^64 - 1 (one image)"
+    )
+    rerun.add_argument("--out", default=None, help="also write the PNG to this folder")
+    rerun.add_argument(
+        "--no-gallery",
+        action="store_true",
+        help="do not add the image to the gallery; it goes to --out, else the current folder",
+    )
+    rerun.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    rerun.add_argument(
+        "--offline", action="store_true", help="never download; use only local models"
+    )
+    add_runtime_options(rerun, command=True)
+
+
+def network_folders(args: argparse.Namespace) -> Any:
+    """The embeddings and LoRA folders of ``--embeddings-dir``/``--lora-dir``/``--data-dir``."""
+    from sd21_desktop.paths import resolve_paths
+
+    paths = resolve_paths(merged(args, "data_dir"))
+    return paths.network_folders(merged(args, "embeddings_dir"), merged(args, "lora_dir"))
+
+
+def merged(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    """Options may come before or after the command; the later one wins."""
+    value = getattr(args, name, None)
+    return default if value is None else value
+
+
+class StderrProgress:
+    """A tqdm bar on stderr driven by the engine's step callback."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.bar: Any = None
+
+    def __call__(self, info: Any) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None or self.bar.total != info.total:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(
+                total=info.total, file=self.stream, unit="step", desc="denoising", leave=False
+            )
+        if info.stage and self.bar.desc != info.stage:
+            self.bar.set_description_str(info.stage, refresh=False)
+        self.bar.update(info.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

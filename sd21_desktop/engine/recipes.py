@@ -1,0 +1,58 @@
+"""Modes as recipes: the stages each mode runs, in order (:func:`plan_for`).
+
+A new mode is a new entry in :data:`RECIPES` built from existing stages (and, when it needs a new
+job done, one new stage); the runner does not change. E.g. a hires fix would be
+``[Condition(), Denoise("txt2img"), <resize>, ResultAsInput(), Denoise("img2img")]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sd21_desktop.engine.plan import Plan, Stage
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.stages import (
+    Condition,
+    Denoise,
+    EstimateDepth,
+    Finish,
+    LoadUpscaleInput,
+    PrepareInputs,
+    Upscale,
+)
+
+Recipe = Callable[[GenerationRequest], list[Stage]]
+
+
+def txt2img(request: GenerationRequest) -> list[Stage]:
+    return [Condition(), Denoise("txt2img")]
+
+
+def img2img(request: GenerationRequest) -> list[Stage]:
+    return [PrepareInputs(), Condition(), Denoise("img2img"), Finish()]
+
+
+def inpaint(request: GenerationRequest) -> list[Stage]:
+    return [PrepareInputs(), Condition(), Denoise("inpaint"), Finish()]
+
+
+def depth(request: GenerationRequest) -> list[Stage]:
+    return [PrepareInputs(), EstimateDepth(), Condition(), Denoise("depth"), Finish()]
+
+
+def upscale(request: GenerationRequest) -> list[Stage]:
+    return [LoadUpscaleInput(), Condition(), Upscale()]
+
+
+RECIPES: dict[str, Recipe] = {
+    "txt2img": txt2img,
+    "img2img": img2img,
+    "inpaint": inpaint,
+    "depth": depth,
+    "upscale": upscale,
+}
+
+
+def plan_for(request: GenerationRequest) -> Plan:
+    """The plan of a request: its mode's recipe."""
+    return Plan(RECIPES[request.mode](request))
