@@ -14,6 +14,7 @@ the file, instead of failing half-way inside the model.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +159,10 @@ def _load(pipeline: Any, lora: ActiveLora) -> None:
     state = read_lora(lora.path)
     check_lora_fits(pipeline, lora.path, state)
     try:
-        pipeline.load_lora_weights(state, adapter_name=lora.adapter_name)
+        with warnings.catch_warnings():
+            # peft's note that a second adapter joins the first: several LoRAs are the point.
+            warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+            pipeline.load_lora_weights(state, adapter_name=lora.adapter_name)
     except Exception as error:  # shapes or names diffusers/peft could not place
         if lora.adapter_name in loaded_adapters(pipeline):
             pipeline.delete_adapters([lora.adapter_name])
