@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 from sd21_desktop import APP_ID, APP_NAME, __version__
 from sd21_desktop.cli_common import build_parser
 from sd21_desktop.display import check_can_open_window
+from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.paths import AppPaths, resolve_paths, resources_dir
 from sd21_desktop.prompt_history import PromptHistory
@@ -26,6 +27,7 @@ from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.gallery_service import GalleryService
 from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.model_manager import ModelManager
+from sd21_desktop.qt.network_library import NetworkLibrary
 from sd21_desktop.qt.thumbnails import ThumbnailCache
 from sd21_desktop.qt.worker import EngineWorker
 from sd21_desktop.settings import AppSettings, load_settings, save_settings
@@ -53,6 +55,7 @@ class AppController(QObject):
     """Owns the worker and gallery threads and wires the window to them; shuts down in order."""
 
     options_changed = Signal(object)
+    networks_changed = Signal(object)  # NetworkFolders
     preload_requested = Signal(str)
     open_gallery_requested = Signal()
 
@@ -72,8 +75,12 @@ class AppController(QObject):
         self.thumbnails = ThumbnailCache(paths.thumbnail_dir)
         self.gallery_model = GalleryModel(self.thumbnails)
         self.worker = EngineWorker(
-            settings.runtime_options(), self.save_result, inputs_folder=paths.inputs_dir
+            settings.runtime_options(),
+            self.save_result,
+            inputs_folder=paths.inputs_dir,
+            networks=self.network_folders(),
         )
+        self.library = NetworkLibrary(self.network_folders(), self)
         self.engine_thread = QThread()
         self.engine_thread.setObjectName("engineThread")
         self.worker.moveToThread(self.engine_thread)
@@ -111,6 +118,10 @@ class AppController(QObject):
         queue, worker, window = self.queue, self.worker, self.window
         queue.run_requested.connect(worker.run_job)
         self.options_changed.connect(worker.set_options)
+        self.networks_changed.connect(worker.set_networks)
+        self.library.changed.connect(window.prompt_editor.set_networks)
+        window.prompt_editor.rescan_requested.connect(self.library.rescan)
+        self.library.rescan()
         self.preload_requested.connect(worker.preload_model)
         worker.started.connect(window.on_job_started)
         worker.progress.connect(queue.on_progress)
@@ -178,7 +189,14 @@ class AppController(QObject):
     def preload(self) -> None:
         self.preload_requested.emit(self.window.parameters.model())
 
+    def network_folders(self) -> NetworkFolders:
+        chosen = self.settings
+        return self.paths.network_folders(chosen.embeddings_dir or None, chosen.lora_dir or None)
+
     def apply_settings(self) -> None:
+        folders = self.network_folders()
+        self.networks_changed.emit(folders)
+        self.library.set_folders(folders)
         try:
             self.options_changed.emit(self.settings.runtime_options())
         except UserFacingError as error:
@@ -219,7 +237,7 @@ def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
         check_can_open_window()  # one line and status 2 where Qt would abort the process
     paths = resolve_paths(args.data_dir).ensure()
     settings, notice = load_settings(paths.settings_path)
-    for name in ("model", "device", "dtype"):
+    for name in ("model", "device", "dtype", "embeddings_dir", "lora_dir"):
         value = getattr(args, name, None)
         if value is not None and not (name != "model" and value == "auto"):
             setattr(settings, name, value)

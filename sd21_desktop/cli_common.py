@@ -72,6 +72,14 @@ def add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) 
         default=default(None),
         help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)",
     )
+    group.add_argument(
+        "--embeddings-dir",
+        default=default(None),
+        help="textual-inversion embeddings (default: <data-dir>/models/embeddings)",
+    )
+    group.add_argument(
+        "--lora-dir", default=default(None), help="LoRA files (default: <data-dir>/models/lora)"
+    )
 
 
 def _add_memory_options(parser: argparse.ArgumentParser) -> None:
@@ -233,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gallery_commands(commands)
 
     models = commands.add_parser(
-        "models", help="list the SD2 models with their state and size; download or delete one"
+        "models",
+        help="list the SD2 models with their state and size, and the embeddings and LoRAs in "
+        "their folders (sizes, short sha256); download or delete a model",
     )
     models.add_argument("--json", action="store_true", help="one JSON object per model")
     add_runtime_options(models, command=True)
@@ -293,6 +303,14 @@ def _add_gallery_commands(commands: Any) -> None:
         "--offline", action="store_true", help="never download; use only local models"
     )
     add_runtime_options(rerun, command=True)
+
+
+def network_folders(args: argparse.Namespace) -> Any:
+    """The embeddings and LoRA folders of ``--embeddings-dir``/``--lora-dir``/``--data-dir``."""
+    from sd21_desktop.paths import resolve_paths
+
+    paths = resolve_paths(merged(args, "data_dir"))
+    return paths.network_folders(merged(args, "embeddings_dir"), merged(args, "lora_dir"))
 
 
 def merged(args: argparse.Namespace, name: str, default: Any = None) -> Any:

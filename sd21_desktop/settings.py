@@ -43,6 +43,9 @@ class AppSettings:
     vae_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
+    # embeddings and LoRA folders ("" = <data-dir>/models/embeddings and …/lora)
+    embeddings_dir: str = ""
+    lora_dir: str = ""
     # window
     window_geometry: str = ""
     window_state: str = ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -641,3 +642,45 @@ def test_options_before_the_command_are_kept(tiny_model_dir: Path, tmp_path: Pat
     )
     assert status == 0, err
     assert Path(json.loads(out)["path"]).is_relative_to(after)
+
+
+def test_models_lists_embeddings_and_loras_with_sizes_and_short_hashes(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import hashlib
+
+    embeddings = data_dir / "models" / "embeddings"
+    embeddings.mkdir(parents=True)
+    (embeddings / "mystyle.safetensors").write_bytes(b"x" * 2048)
+    loras = tmp_path / "my-loras"
+    (loras / "sub").mkdir(parents=True)
+    (loras / "sub" / "ink.safetensors").write_bytes(b"y" * 10)
+    short = hashlib.sha256(b"y" * 10).hexdigest()[:12]
+    status, out, _ = run_cli("models", "--lora-dir", str(loras))
+    assert status == 0
+    assert f"Embeddings: {embeddings}" in out
+    assert f"LoRAs: {loras}" in out
+    assert re.search(r"mystyle\s+2\.0 KB\s+" + hashlib.sha256(b"x" * 2048).hexdigest()[:12], out)
+    assert re.search(rf"ink\s+10 B\s+{short}", out)
+    status, out, _ = run_cli("models", "--json", "--lora-dir", str(loras))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert {"id": "ink", "kind": "lora", "path": str(loras / "sub" / "ink.safetensors"),
+            "size": 10, "short_hash": short} in rows
+
+
+def test_generate_refuses_an_sd1_embedding_with_status_2(
+    tiny_model_dir: Path, data_dir: Path
+) -> None:
+    from sd21_desktop.engine.synthetic_networks import random_vectors, save_embedding
+
+    path = save_embedding(
+        data_dir / "models" / "embeddings" / "oldstyle.pt", random_vectors(2, 768), "a1111_pt"
+    )
+    status, _, err = run_cli(
+        "generate", "--model", str(tiny_model_dir), "--prompt", "oldstyle cat", "--steps", "1",
+        "--width", "64", "--height", "64", "--offline", "--no-gallery", "--out", str(data_dir),
+    )
+    assert status == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"error: The embedding {path} cannot be used")
+    assert "768 wide (an SD 1.x embedding)" in last

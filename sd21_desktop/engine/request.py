@@ -13,6 +13,9 @@ Schema history:
 * 3 — ``mode`` may also be ``depth`` (depth-to-image) or ``upscale`` (x4 upscaler); new fields
   ``depth_map`` (id of the depth map used, in the same inputs folder), ``noise_level``,
   ``tile_size`` and ``tile_overlap``. Version-1 and -2 requests read with them at their defaults.
+* 4 — ``loras`` and ``embeddings``: the LoRA files (named by ``<lora:name:…>`` in the prompt) and
+  textual-inversion embeddings used, as ``(name, sha256)`` pairs, so a re-run finds the same
+  files by content (:mod:`sd21_desktop.engine.prompts`). Older requests read with none.
 
 Seeds are unsigned 64-bit (0 to 2^64 - 1, ComfyUI's range; ``torch.Generator.manual_seed`` takes
 all of it and ``initial_seed()`` gives it back). Every older request had a seed below 2^32, so it
@@ -40,7 +43,7 @@ from typing import Any, Literal
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_SEED = 2**64 - 1
 RANDOM_SEED_LIMIT = 2**32
 """Random seeds are drawn below 2^32: short to read and type, and valid in every other tool."""
@@ -69,6 +72,9 @@ DEFAULT_NOISE_LEVEL = 20
 MAX_MASK_GROW = 256
 MAX_MASK_FEATHER = 256.0
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_FILE_HASH = re.compile(r"[0-9a-f]{12,64}")
+"""A file's sha256, or its first 12+ hex digits (what AUTOMATIC1111's infotext records)."""
+NetworkHashes = tuple[tuple[str, str], ...]
 PredictionType = Literal["auto", "epsilon", "v_prediction"]
 PREDICTION_TYPES: tuple[str, ...] = ("auto", "epsilon", "v_prediction")
 
@@ -118,9 +124,15 @@ class GenerationRequest:
     fits in one tile is upscaled in one piece."""
     tile_overlap: int = DEFAULT_TILE_OVERLAP
     """upscale: overlap of neighbouring tiles in input pixels (0 to tile_size / 2), feathered."""
+    loras: NetworkHashes = ()
+    """LoRA files used: (name in the prompt, sha256 or its first 12+ hex digits)."""
+    embeddings: NetworkHashes = ()
+    """Textual-inversion embeddings used: (name in the prompt, sha256 or a prefix of it)."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        for name in ("loras", "embeddings"):  # JSON gives lists of lists
+            object.__setattr__(self, name, _network_hashes(name, getattr(self, name)))
         _validate(self)
 
     def replace(self, **changes: Any) -> GenerationRequest:
@@ -173,6 +185,30 @@ class GenerationRequest:
                 "request", f"The saved request is not valid JSON ({error.msg})."
             ) from error
         return cls.from_dict(data)
+
+
+def _network_hashes(name: str, value: object) -> NetworkHashes:
+    pairs: Any = list(value.items()) if isinstance(value, dict) else value
+    if not isinstance(pairs, (list, tuple)):
+        raise InvalidRequestError(name, f"{name} must be a list of [name, sha256] pairs.")
+    result: list[tuple[str, str]] = []
+    pair: Any
+    for pair in pairs:
+        if (
+            not isinstance(pair, (list, tuple))
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not pair[0].strip()
+            or not isinstance(pair[1], str)
+            or not _FILE_HASH.fullmatch(pair[1])
+        ):
+            raise InvalidRequestError(
+                name,
+                f"Each entry of {name} must be [name, sha256 (12 to 64 lower-case hex digits)], "
+                f"not {pair!r}.",
+            )
+        result.append((pair[0], pair[1]))
+    return tuple(result)
 
 
 def _check_int(name: str, value: object, low: int, high: int, what: str) -> None:

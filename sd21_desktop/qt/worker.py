@@ -76,8 +76,10 @@ class EngineWorker(QObject):
         save_result: ResultSaver,
         allow_download: bool = True,
         inputs_folder: Path | None = None,
+        networks: Any = None,
     ) -> None:
         super().__init__()
+        self._networks = networks  # NetworkFolders (embeddings, LoRA) or None for the default
         self._options = options
         self._save_result = save_result
         self._allow_download = allow_download
@@ -88,6 +90,13 @@ class EngineWorker(QObject):
     @property
     def engine(self) -> Any:
         return self._engine
+
+    @Slot(object)
+    def set_networks(self, networks: Any) -> None:
+        """New embeddings/LoRA folders (from Settings); the next job reads them."""
+        self._networks = networks
+        if self._engine is not None:
+            self._engine.networks = networks
 
     @Slot(object)
     def set_options(self, options: RuntimeOptions) -> None:
@@ -105,6 +114,7 @@ class EngineWorker(QObject):
                 self._options,
                 allow_download=self._allow_download,
                 tqdm_class=status_tqdm_class(self.status_changed.emit),
+                networks=self._networks,
             )
             self.engine_info_changed.emit(engine_info())
         return self._engine

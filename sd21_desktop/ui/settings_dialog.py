@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QWidget,
 )
 
@@ -59,6 +60,12 @@ class SettingsDialog(QDialog):
             "CPU offload (keep idle parts in RAM; CUDA only)", "cpuOffloadCheck"
         )
         self.offload_check.setChecked(settings.cpu_offload)
+        self.embeddings_edit = QLineEdit(settings.embeddings_dir)
+        self.embeddings_edit.setObjectName("embeddingsDirEdit")
+        self.embeddings_edit.setPlaceholderText("<data folder>/models/embeddings")
+        self.lora_edit = QLineEdit(settings.lora_dir)
+        self.lora_edit.setObjectName("loraDirEdit")
+        self.lora_edit.setPlaceholderText("<data folder>/models/lora")
         note = QLabel(
             "auto: CUDA, then Apple MPS, then CPU; float16 on CUDA, float32 elsewhere.\n"
             "Changing device or dtype reloads the model before the next job."
@@ -80,6 +87,8 @@ class SettingsDialog(QDialog):
             self.offload_check,
         ):
             form.addRow(check)
+        form.addRow("Embeddings folder", self.embeddings_edit)
+        form.addRow("LoRA folder", self.lora_edit)
         form.addRow(note)
         form.addRow(buttons)
 
@@ -91,3 +100,5 @@ class SettingsDialog(QDialog):
         settings.vae_slicing = self.vae_slicing_check.isChecked()
         settings.vae_tiling = self.vae_tiling_check.isChecked()
         settings.cpu_offload = self.offload_check.isChecked()
+        settings.embeddings_dir = self.embeddings_edit.text().strip()
+        settings.lora_dir = self.lora_edit.text().strip()

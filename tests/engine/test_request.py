@@ -158,7 +158,8 @@ def test_a_version_1_request_still_loads_with_the_new_fields_at_their_defaults()
         "schema_version": 1,
     }
     request = GenerationRequest.from_json(json.dumps(v1))
-    assert request.schema_version == SCHEMA_VERSION == 3
+    assert request.schema_version == SCHEMA_VERSION == 4
+    assert (request.loras, request.embeddings) == ((), ())
     assert request.mode == "txt2img"
     assert (request.strength, request.init_image, request.mask_image) == (0.75, None, None)
     assert (request.mask_grow, request.mask_feather, request.keep_unmasked) == (0, 0.0, True)
@@ -263,3 +264,24 @@ def test_a_version_2_request_loads_with_the_depth_and_upscale_fields_at_their_de
     assert (request.depth_map, request.noise_level) == (None, 20)
     assert (request.tile_size, request.tile_overlap) == (128, 32)
     assert request.init_image == HASH_A
+
+
+def test_loras_and_embeddings_round_trip_as_name_hash_pairs() -> None:
+    sha = "ab" * 32
+    request = GenerationRequest(
+        prompt="a <lora:ink:0.5>", loras=(("ink", sha),), embeddings=[["style", sha[:12]]]
+    )
+    assert request.embeddings == (("style", sha[:12]),)
+    data = json.loads(request.to_json())
+    assert data["loras"] == [["ink", sha]]
+    assert GenerationRequest.from_json(request.to_json()) == request
+    hash(request)  # still hashable: the pairs are tuples
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[["ink"]], [["ink", "XYZ"]], [["", "ab" * 32]], [["ink", "abc"]], "ink", [[1, "ab" * 32]]],
+)
+def test_malformed_network_hashes_are_refused(value: object) -> None:
+    with pytest.raises(InvalidRequestError, match="loras"):
+        GenerationRequest(prompt="a", loras=value)  # type: ignore[arg-type]

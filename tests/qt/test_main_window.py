@@ -98,11 +98,12 @@ def test_closing_during_a_job_stops_the_thread_and_writes_settings(
     assert history[0]["prompt"] == "closing test prompt"
 
 
-def test_token_counter_matches_the_tokenizer_past_77_tokens(
+def test_token_counter_counts_chunks_as_the_engine_encodes_them(
     window: MainWindow, qtbot: QtBot
 ) -> None:
     from transformers import CLIPTokenizer
 
+    from sd21_desktop.engine.prompt_encoding import chunk_prompts
     from sd21_desktop.engine.tokens import tokenizer_loaded
     from tests.conftest import REPO_ROOT
 
@@ -111,15 +112,13 @@ def test_token_counter_matches_the_tokenizer_past_77_tokens(
     assert counter is not None
     qtbot.waitUntil(tokenizer_loaded)  # it loads off the GUI thread at start-up
     qtbot.waitUntil(lambda: counter.text() == "4/75")  # the fixture's "a small red boat"
-    for text in ("a cat", "masterpiece, (best quality:1.2), " * 12, "word " * 90, ""):
+    for text in ("a cat", "masterpiece, (best quality:1.2), " * 12, "word " * 90, "a BREAK b", ""):
         window.prompt_editor.prompt_edit.setPlainText(text)
-        expected = len(tokenizer(text).input_ids) - 2
-        assert counter.text() == f"{expected}/75"
-        selections = window.prompt_editor.prompt_edit.extraSelections()
-        assert bool(selections) == (expected > 75)
-        if expected > 75:
-            cut = selections[0].cursor.selectionStart()
-            assert len(tokenizer(text[:cut]).input_ids) - 2 == 75
+        chunked = chunk_prompts(tokenizer, [text], {})[0]
+        assert counter.text() == f"{chunked.token_count}/{chunked.target}"
+        assert not window.prompt_editor.prompt_edit.extraSelections()  # nothing struck out
+    window.prompt_editor.prompt_edit.setPlainText("word " * 90)
+    assert counter.text() == "90/150"
 
 
 def test_an_engine_failure_shows_a_message_and_the_app_stays_usable(
