@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -30,6 +30,8 @@ from sd21_desktop.engine.tokens import (
     tokenizer_loaded,
 )
 from sd21_desktop.prompt_history import PromptHistory, PromptPair
+from sd21_desktop.ui.icons import set_icon
+from sd21_desktop.ui.parameter_widgets import set_severity
 
 
 class _TokenizerReady(QObject):
@@ -50,19 +52,50 @@ class _LoadTokenizer(QRunnable):
 
 
 class PromptTextEdit(QPlainTextEdit):
-    """A plain-text prompt box (undo/redo built in) that marks the tokens past the limit."""
+    """A plain-text prompt box (undo/redo built in) that marks the tokens past the limit and
+    grows with its text from ``min_lines`` to ``max_lines`` (then scrolls)."""
 
     token_count_changed = Signal(object)  # TokenCount
 
-    def __init__(self, object_name: str, accessible_name: str, placeholder: str) -> None:
+    def __init__(
+        self,
+        object_name: str,
+        accessible_name: str,
+        placeholder: str,
+        lines: tuple[int, int] = (3, 12),
+    ) -> None:
         super().__init__()
         self.setObjectName(object_name)
         self.setAccessibleName(accessible_name)
         self.setPlaceholderText(placeholder)
         self.setTabChangesFocus(True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.min_lines, self.max_lines = lines
         self.last_count = TokenCount(0, PROMPT_TOKENS, None)
         self.textChanged.connect(self._recount)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self._fit_height()
+
+    def visible_lines(self) -> int:
+        """Lines the box shows: its text's (wrapped) lines, within the box's limits."""
+        lines = int(self.document().documentLayout().documentSize().height())
+        return max(self.min_lines, min(self.max_lines, lines))
+
+    def height_for_lines(self, lines: int) -> int:
+        margins = self.contentsMargins()
+        document_margin = int(self.document().documentMargin())
+        return (
+            lines * self.fontMetrics().lineSpacing()
+            + 2 * document_margin
+            + margins.top()
+            + margins.bottom()
+        )
+
+    @Slot()
+    def _fit_height(self) -> None:
+        height = self.height_for_lines(self.visible_lines())
+        if height != self.height() or self.minimumHeight() != height:
+            self.setFixedHeight(height)
 
     @Slot()
     def _recount(self) -> None:
@@ -78,7 +111,7 @@ class PromptTextEdit(QPlainTextEdit):
         if count.dropped_from is not None:
             selection = QTextEdit.ExtraSelection()
             fmt = QTextCharFormat()
-            fmt.setForeground(QColor("#c62828"))
+            fmt.setForeground(self.palette().color(QPalette.ColorRole.BrightText))
             fmt.setFontStrikeOut(True)
             fmt.setToolTip("Past the 75-token limit: the model never sees these words.")
             selection.format = fmt  # type: ignore[attr-defined]
@@ -98,17 +131,22 @@ class PromptEditor(QWidget):
         self.history = history
         self.prompt_edit = PromptTextEdit("promptEdit", "Prompt", "Describe the image…")
         self.negative_edit = PromptTextEdit(
-            "negativePromptEdit", "Negative prompt", "What to avoid (optional)…"
+            "negativePromptEdit", "Negative prompt", "What to avoid (optional)…", lines=(2, 6)
         )
-        self.negative_edit.setMaximumHeight(80)
+        self.prompt_edit.setToolTip(
+            "What the image shows; 75 tokens are read, Ctrl+Enter generates (CLI: --prompt)"
+        )
+        self.negative_edit.setToolTip(
+            "What the image should avoid, e.g. blurry, watermark (CLI: --negative-prompt)"
+        )
         self.prompt_counter = QLabel()
         self.prompt_counter.setObjectName("promptTokenCounter")
         self.negative_counter = QLabel()
         self.negative_counter.setObjectName("negativeTokenCounter")
         self.history_button = QToolButton()
         self.history_button.setObjectName("promptHistoryButton")
-        self.history_button.setText("History")
-        self.history_button.setAccessibleName("Prompt history")
+        set_icon(self.history_button, "history", "Prompt history: reuse or search earlier "
+                 "prompts")
         self.history_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.history_menu = QMenu(self.history_button)
         self.history_menu.aboutToShow.connect(self._fill_history_menu)
@@ -125,10 +163,11 @@ class PromptEditor(QWidget):
         negative_header.addWidget(self.negative_counter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         layout.addLayout(header)
-        layout.addWidget(self.prompt_edit, 3)
+        layout.addWidget(self.prompt_edit)
         layout.addLayout(negative_header)
-        layout.addWidget(self.negative_edit, 1)
+        layout.addWidget(self.negative_edit)
 
         self.prompt_edit.token_count_changed.connect(
             lambda count: self._show_count(self.prompt_counter, count)
@@ -159,9 +198,8 @@ class PromptEditor(QWidget):
     def _show_count(label: QLabel, count: TokenCount) -> None:
         label.setText(f"{count.count}/{count.limit}")
         over = count.over_limit
-        label.setStyleSheet(
-            "color: #c62828; font-weight: bold;" if over else "color: palette(mid);"
-        )
+        label.setProperty("role", "muted")
+        set_severity(label, "error" if over else "")
         label.setToolTip(
             f"{count.count - count.limit} tokens past the limit are dropped."
             if over
