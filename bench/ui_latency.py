@@ -166,6 +166,8 @@ def cold_child(args: argparse.Namespace) -> None:
     editor = window.prompt_editor.prompt_edit
     editor.setFocus()
     phases: dict[str, list[float]] = {"typing": [], "first_generate": []}
+    timeline: list[tuple[float, str]] = []
+    stalls: list[tuple[float, float, str]] = []
 
     class Probe(QObject):
         def __init__(self) -> None:
@@ -180,7 +182,10 @@ def cold_child(args: argparse.Namespace) -> None:
         def tick(self) -> None:
             now = self.clock.nsecsElapsed() / 1e6
             if self.phase in phases:
-                phases[self.phase].append(max(0.0, now - self.last - 10.0))
+                late = max(0.0, now - self.last - 10.0)
+                phases[self.phase].append(late)
+                if late > 50:
+                    stalls.append((round(self.last), round(late), self.phase))
             self.last = now
 
         @Slot()
@@ -192,14 +197,20 @@ def cold_child(args: argparse.Namespace) -> None:
             self.typed += 1
             QTimer.singleShot(1000 if self.typed % 8 == 0 else 120, self.type_key)
 
+        @Slot(str)
+        def note(self, event: str) -> None:
+            timeline.append((round(self.clock.nsecsElapsed() / 1e6), event))
+
         @Slot()
         def click(self) -> None:
+            self.note("click")
             self.phase = "first_generate"
             window.generate_button.click()
 
         @Slot(str, int, int, float, float)
         def on_progress(self, job: str, step: int, total: int, rate: float, eta: float) -> None:
             if self.phase == "first_generate":
+                self.note("first step")
                 self.phase = "done"
                 QTimer.singleShot(0, app.quit)
 
@@ -209,6 +220,8 @@ def cold_child(args: argparse.Namespace) -> None:
     timer.timeout.connect(probe.tick)
     timer.start()
     controller.worker.progress.connect(probe.on_progress)
+    controller.worker.warmed_up.connect(probe.note)
+    controller.worker.status_changed.connect(lambda text: probe.note(text[:40]))
     idle = 0.2 if args.cold_child != "warm-up" else args.idle
     QTimer.singleShot(50, probe.type_key)
     QTimer.singleShot(int(idle * 1000), probe.click)
@@ -219,6 +232,8 @@ def cold_child(args: argparse.Namespace) -> None:
         "typing_max": max(phases["typing"], default=0.0),
         "first_generate_max": max(phases["first_generate"], default=0.0),
         "warmed": list(controller.warm_up.done),
+        "timeline": timeline,
+        "stalls": sorted(stalls, key=lambda s: -s[1])[:8],
     }))
 
 

@@ -112,7 +112,7 @@ class WarmUp(QObject):
     """GUI side: requests each stage in turn once the user has been idle for ``idle_s``."""
 
     stage_requested = Signal(str)  # → EngineWorker.warm_up (queued to the worker thread)
-    finished = Signal()
+    finished = Signal()  # every stage done and the user idle again: time to load the model
 
     def __init__(self, idle_s: float = IDLE_S, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -146,12 +146,13 @@ class WarmUp(QObject):
     def _maybe_next(self) -> None:
         if self.running is not None:
             return
+        stage = self.pending[0] if self.pending else "finished"
+        # Opening the libraries releases the GIL: it need not wait for a pause. What follows
+        # ``finished`` (loading the model) holds it in places too, so it waits for one as well.
+        if stage != "native" and self.idle_for() < self.idle_s:
+            return
         if not self.pending:
             self._stop()
-            return
-        stage = self.pending[0]
-        # Opening the libraries releases the GIL: it need not wait for a pause.
-        if stage != "native" and self.idle_for() < self.idle_s:
             return
         self.running = self.pending.pop(0)
         self.stage_requested.emit(stage)

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
         buttons.addWidget(self.cancel_button)
+        self.cancel_button.setMinimumHeight(self.generate_button.sizeHint().height())
         controls = left_column(controls_layout, buttons)
 
         self.result_view = ResultView()
