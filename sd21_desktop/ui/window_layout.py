@@ -4,7 +4,7 @@ the filmstrip) and a collapsible side panel. Small screens scroll or collapse; n
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -60,6 +60,37 @@ def left_column(content: QLayout, pinned: QLayout) -> QWidget:
     layout.addWidget(scroll, 1)
     layout.addLayout(pinned)
     return column
+
+
+class HorizontalScroller(QScrollArea):
+    """A row of tools that scrolls sideways when the window is too narrow for it (instead of
+    widening the window); it is exactly as tall as its content (plus the scroll bar if shown)."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        content = self.widget()
+        if content is None:
+            return
+        height = content.sizeHint().height()
+        if content.minimumSizeHint().width() > self.viewport().width():
+            height += self.horizontalScrollBar().sizeHint().height()
+        self.setFixedHeight(height)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(80, self.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_height()
 
 
 def centre_column(tabs: QWidget, filmstrip: QWidget) -> QSplitter:

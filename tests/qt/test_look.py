@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -132,11 +133,15 @@ def test_nothing_is_clipped_at_1024x600_and_1280x800(
         assert hint.width() <= MINIMUM_WINDOW.width()
         assert hint.height() <= MINIMUM_WINDOW.height()
         window.parameters.sections["sampling"].expand(animate=False)
-        for size in (QSize(1024, 600), QSize(1280, 800)):
+        pages = [(window.result_view, "txt2img"), (window.canvas_tab, "inpaint"),
+                 (window.canvas_tab, "depth"), (window.gallery_panel, "txt2img")]
+        for (page, mode), size in itertools.product(pages, (QSize(1024, 600), QSize(1280, 800))):
+            window.parameters.set_mode(mode)
+            window.tabs.setCurrentWidget(page)
             window.resize(size)
             QApplication.processEvents()
-            assert window.size() == size
-            assert _clipped(window) == [], size
+            assert window.size() == size, (mode, page)
+            assert _clipped(window) == [], (size, mode, page)
             assert window.generate_button.isVisible()
             for button in (window.generate_button, window.cancel_button):
                 corner = button.mapTo(window, button.rect().bottomRight())
