@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QDrag, QGuiApplication, QIcon, QPixmap
+from PySide6.QtGui import (
+    QDrag,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu
 
 from sd21_desktop.engine.request import random_seed
@@ -57,6 +65,17 @@ class Filmstrip(QListWidget):
         bar = self.horizontalScrollBar().sizeHint().height()
         self.setMinimumHeight(THUMBNAIL_SIZE + 12 + bar)
         self.setMaximumHeight(THUMBNAIL_SIZE + 16 + bar)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if self.count() == 0:  # say what the empty strip is for
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(
+                self.viewport().rect(),
+                Qt.AlignmentFlag.AlignCenter,
+                "This session's images will line up here.",
+            )
 
     def add_image(self, saved: SavedImage, prompt: str) -> None:
         thumbnail = saved.image.scaled(
