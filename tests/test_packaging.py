@@ -133,7 +133,7 @@ def test_spec_collects_resources_metadata_and_two_programs(spec_namespace: Any) 
     namespace, calls = spec_namespace
     ((_args, analysis),) = _call(calls, "Analysis")
     assert (str(REPO_ROOT / "resources"), "resources") in analysis["datas"]
-    fonts = [Path(source) for source, target in analysis["datas"] if target == "fonticon_mdi7/fonts"]
+    fonts = [Path(src) for src, target in analysis["datas"] if target == "fonticon_mdi7/fonts"]
     assert fonts
     assert list(fonts[0].glob("*.ttf"))  # the icons' font travels with the frozen app
     assert str(REPO_ROOT) in analysis["pathex"]
@@ -226,8 +226,6 @@ def test_spec_excludes_nothing_the_app_imports(spec_namespace: Any) -> None:
         "numpy",
         "PIL",
         "sd21_desktop",
-        "superqt",
-        "qtpy",
         "fonticon_mdi7",
     ):
         assert needed not in excludes

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 from PySide6.QtCore import QByteArray
 from PySide6.QtWidgets import QSplitter, QWidget
-from superqt import QCollapsible
 
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.parameter_widgets import Section
 
 MAIN_SPLITTER = "mainSplitter"  # kept in settings.splitter_sizes, as before
 
@@ -28,15 +28,15 @@ def _splitters(root: QWidget) -> list[QSplitter]:
 
 
 def store_layout(
-    root: QWidget, sections: Mapping[str, QCollapsible], collapsed: bool, settings: AppSettings
+    root: QWidget, sections: Mapping[str, Section], collapsed: bool, settings: AppSettings
 ) -> None:
     settings.splitter_states = {s.objectName(): _encode(s.saveState()) for s in _splitters(root)}
-    settings.expanded_sections = {name: s.isExpanded() for name, s in sections.items()}
+    settings.expanded_sections = {name: s.is_expanded() for name, s in sections.items()}
     settings.queue_collapsed = collapsed
 
 
 def restore_layout(
-    root: QWidget, sections: Mapping[str, QCollapsible], settings: AppSettings
+    root: QWidget, sections: Mapping[str, Section], settings: AppSettings
 ) -> None:
     """Splitters and open groups as they were; a state that does not decode is skipped."""
     for splitter in _splitters(root):
@@ -48,6 +48,6 @@ def restore_layout(
                 continue
     for name, section in sections.items():
         if settings.expanded_sections.get(name, False):
-            section.expand(animate=False)
+            section.expand()
         else:
-            section.collapse(animate=False)
+            section.collapse()

@@ -53,6 +53,7 @@ from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
 from sd21_desktop.ui.parameters_panel import MODES_WITH_STRENGTH, ParametersPanel
 from sd21_desktop.ui.prompt_editor import PromptEditor
 from sd21_desktop.ui.result_view import ResultView
+from sd21_desktop.ui.theme import set_text_role
 from sd21_desktop.ui.window_layout import (
     CollapsiblePanel,
     centre_column,
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         set_icon(self.generate_button, "creation",
                  "Generate (Ctrl+Enter); while a job runs, queues another (CLI: generate)")
         self.generate_button.setDefault(True)
+        set_text_role(self.generate_button, "accent")
         self.cancel_button = QPushButton("")
         self.cancel_button.setObjectName("cancelButton")
         set_icon(self.cancel_button, "stop", "Cancel the running job (Esc); nothing is saved")

@@ -211,7 +211,7 @@ class ParametersPanel(QWidget):
         self.recycle_button.clicked.connect(self.reuse_last_seed)
         self.last_seed_label = QLabel("")
         self.last_seed_label.setObjectName("lastSeedLabel")
-        self.last_seed_label.setProperty("role", "muted")
+        set_severity(self.last_seed_label, "muted")
 
     def _build_size_controls(self) -> None:
         self.width_spin = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=768, singleStep=8)

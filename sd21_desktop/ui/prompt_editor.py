@@ -198,8 +198,7 @@ class PromptEditor(QWidget):
     def _show_count(label: QLabel, count: TokenCount) -> None:
         label.setText(f"{count.count}/{count.limit}")
         over = count.over_limit
-        label.setProperty("role", "muted")
-        set_severity(label, "error" if over else "")
+        set_severity(label, "error" if over else "muted")
         label.setToolTip(
             f"{count.count - count.limit} tokens past the limit are dropped."
             if over

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from sd21_desktop.ui.icons import set_icon
-from sd21_desktop.ui.theme import CANVAS_BACKGROUND
+from sd21_desktop.ui.theme import CANVAS_BACKGROUND, set_text_role
 from sd21_desktop.ui.widgets import tool_button
 
 
@@ -156,7 +156,7 @@ class ResultView(QWidget):
         self.caption.setObjectName("resultCaption")
         # One line that gives way to the buttons (the full text is in its tooltip).
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.caption.setProperty("role", "muted")
+        set_text_role(self.caption, "muted")
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
         self.buttons: dict[str, QToolButton] = {}

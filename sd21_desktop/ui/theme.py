@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from sd21_desktop.settings import THEMES
 from sd21_desktop.ui.icons import refresh_icons
@@ -115,24 +115,44 @@ def build_palette(theme: str) -> QPalette:
     return palette
 
 
-def style_sheet(theme: str) -> str:
-    """The few rules a palette cannot express: the accent Generate button, inline messages."""
-    c = colours(theme)
-    return f"""
-QPushButton#generateButton {{
-    background: {c.accent}; color: {c.accent_text}; font-weight: bold;
-    border: 1px solid {c.accent}; border-radius: 4px; padding: 6px 14px;
-}}
-QPushButton#generateButton:hover {{ background: {QColor(c.accent).lighter(112).name()}; }}
-QPushButton#generateButton:pressed {{ background: {QColor(c.accent).darker(115).name()}; }}
-QPushButton#generateButton:disabled {{
-    background: {c.button}; color: {c.disabled_text}; border-color: {c.mid};
-}}
-QLabel[severity="error"] {{ color: {c.error}; }}
-QLabel[severity="warning"] {{ color: {c.warning}; }}
-QLabel[role="muted"] {{ color: {c.muted}; }}
-QLabel[role="heading"] {{ font-weight: bold; }}
-"""
+TEXT_ROLE = "textRole"
+"""Widget property naming the theme colour a widget takes: muted, error, warning or accent.
+
+Set through ``set_text_role``; widget palettes rather than an app-wide style sheet, because a
+style sheet made building the window ~0.06 s slower."""
+_current = DARK
+
+
+def _role_palette(role: str) -> QPalette:
+    """Only the roles this text role changes (the rest is inherited from the parent)."""
+    c, palette = _current, QPalette()
+    if role == "accent":
+        palette.setColor(Role.Button, QColor(c.accent))
+        palette.setColor(Role.ButtonText, QColor(c.accent_text))
+        palette.setColor(Group.Disabled, Role.Button, QColor(c.button))
+        palette.setColor(Group.Disabled, Role.ButtonText, QColor(c.disabled_text))
+    elif role in ("muted", "error", "warning"):
+        colour = QColor({"muted": c.muted, "error": c.error, "warning": c.warning}[role])
+        palette.setColor(Role.WindowText, colour)
+        palette.setColor(Role.Text, colour)
+    return palette
+
+
+def set_text_role(widget: QWidget, role: str) -> None:
+    """Colour a widget by its role in the current theme ("" returns it to the default)."""
+    widget.setProperty(TEXT_ROLE, role)
+    widget.setPalette(_role_palette(role))
+    if role == "accent":
+        font = widget.font()
+        font.setBold(True)
+        widget.setFont(font)
+
+
+def _repaint_roles() -> None:
+    for widget in QApplication.allWidgets():
+        role = widget.property(TEXT_ROLE)
+        if role:
+            widget.setPalette(_role_palette(str(role)))
 
 
 def relative_luminance(colour: QColor) -> float:
@@ -214,8 +234,10 @@ class ThemeManager(QObject):
         if theme == self.effective:
             return
         self.effective = theme
+        global _current
+        _current = colours(theme)
         self.app.setPalette(build_palette(theme))
-        self.app.setStyleSheet(style_sheet(theme))
+        _repaint_roles()
         refresh_icons()
         self.theme_changed.emit(theme)
 

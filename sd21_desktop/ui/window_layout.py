@@ -116,7 +116,9 @@ class CollapsiblePanel(QWidget):
         self.setObjectName(name)
         self.content = content
         self.title = QLabel(title)
-        self.title.setProperty("role", "heading")
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
         self.toggle_button = QToolButton()
         self.toggle_button.setObjectName(f"{name}CollapseButton")
         self.toggle_button.setCheckable(True)

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from pytestqt.qtbot import QtBot
-from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from sd21_desktop.app import create_app
 from sd21_desktop.cli import build_parser
@@ -28,6 +27,7 @@ from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.ui.help import ShortcutSheet
 from sd21_desktop.ui.main_window import MainWindow
+from sd21_desktop.ui.parameter_widgets import LabeledSlider
 from sd21_desktop.ui.settings_dialog import SettingsDialog
 from sd21_desktop.ui.theme import (
     DARK,
@@ -132,7 +132,7 @@ def test_nothing_is_clipped_at_1024x600_and_1280x800(
         hint = window.minimumSizeHint().expandedTo(window.minimumSize())
         assert hint.width() <= MINIMUM_WINDOW.width()
         assert hint.height() <= MINIMUM_WINDOW.height()
-        window.parameters.sections["sampling"].expand(animate=False)
+        window.parameters.sections["sampling"].expand()
         pages = [(window.result_view, "txt2img"), (window.canvas_tab, "inpaint"),
                  (window.canvas_tab, "depth"), (window.gallery_panel, "txt2img")]
         for (page, mode), size in itertools.product(pages, (QSize(1024, 600), QSize(1280, 800))):
@@ -206,10 +206,8 @@ def test_every_parameter_control_has_a_tooltip_naming_a_real_cli_flag(window: Ma
     flags = _cli_flags()
     controls = [
         w for w in window.parameters.findChildren(QWidget)
-        if isinstance(w, QComboBox | QSpinBox | QLabeledSlider | QLabeledDoubleSlider
-                      | QAbstractButton)
-        and w.parent() is not None and not isinstance(w.parent(), QLabeledSlider
-                                                      | QLabeledDoubleSlider)
+        if isinstance(w, QComboBox | QSpinBox | LabeledSlider | QAbstractButton)
+        and not isinstance(w.parent(), LabeledSlider)
         and w.objectName()
     ]
     assert len(controls) >= 15
@@ -311,7 +309,7 @@ def test_folds_groups_and_splitters_are_restored_after_a_restart(
     window.show()
     QApplication.processEvents()
     window.side_panel.set_collapsed(True)
-    window.parameters.sections["sampling"].expand(animate=False)
+    window.parameters.sections["sampling"].expand()
     window.centre_splitter.setSizes([500, 100])
     centre = window.centre_splitter.sizes()
     main = window.splitter.sizes()
@@ -324,7 +322,7 @@ def test_folds_groups_and_splitters_are_restored_after_a_restart(
         QApplication.processEvents()
         assert again.side_panel.is_collapsed()
         assert not again.queue_view.isVisible()
-        assert again.parameters.sections["sampling"].isExpanded()
+        assert again.parameters.sections["sampling"].is_expanded()
         assert again.centre_splitter.sizes() == centre
         assert again.splitter.sizes() == main
         again.side_panel.set_collapsed(False)
