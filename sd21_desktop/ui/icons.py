@@ -85,9 +85,10 @@ class GlyphIconEngine(QIconEngine):
         return GlyphIconEngine(self.character, self.normal, self.disabled)
 
 
-def themed_icon(name: str) -> QIcon:
-    """The icon ``name`` (an MDI name, e.g. ``dice-5``) in the current palette's colours."""
-    palette = QApplication.palette()
+def themed_icon(name: str, palette: QPalette | None = None) -> QIcon:
+    """The icon ``name`` (an MDI name, e.g. ``dice-5``) in a palette's button-text colours
+    (the application's unless given)."""
+    palette = palette if palette is not None else QApplication.palette()
     return QIcon(
         GlyphIconEngine(
             glyph(name),
@@ -100,7 +101,7 @@ def themed_icon(name: str) -> QIcon:
 def set_icon(button: QAbstractButton, name: str, tooltip: str | None = None) -> None:
     """Give a button an icon that follows the theme (and, optionally, its tooltip)."""
     button.setProperty(ICON_PROPERTY, name)
-    button.setIcon(themed_icon(name))
+    button.setIcon(themed_icon(name, button.palette()))
     if tooltip is not None:
         button.setToolTip(tooltip)
         if not button.accessibleName():
@@ -113,4 +114,4 @@ def refresh_icons(root: QWidget | None = None) -> None:
     for widget in widgets:
         name = widget.property(ICON_PROPERTY)
         if name and isinstance(widget, QAbstractButton):
-            widget.setIcon(themed_icon(str(name)))
+            widget.setIcon(themed_icon(str(name), widget.palette()))

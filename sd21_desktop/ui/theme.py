@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QWidget
 
 from sd21_desktop.settings import THEMES
-from sd21_desktop.ui.icons import refresh_icons
+from sd21_desktop.ui.icons import ICON_PROPERTY, refresh_icons, themed_icon
 
 THEME_CHOICES = THEMES
 CANVAS_BACKGROUND = QColor(48, 48, 52)
@@ -142,6 +142,9 @@ def set_text_role(widget: QWidget, role: str) -> None:
     """Colour a widget by its role in the current theme ("" returns it to the default)."""
     widget.setProperty(TEXT_ROLE, role)
     widget.setPalette(_role_palette(role))
+    icon_name = widget.property(ICON_PROPERTY)
+    if icon_name and isinstance(widget, QAbstractButton):  # redraw it in the role's colours
+        widget.setIcon(themed_icon(str(icon_name), widget.palette()))
     if role == "accent":
         font = widget.font()
         font.setBold(True)
