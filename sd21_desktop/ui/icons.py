@@ -52,18 +52,28 @@ def glyph(name: str) -> str:
 
 
 class GlyphIconEngine(QIconEngine):
-    """Paints one glyph of the icon font, in one colour per icon mode."""
+    """Paints one glyph of the icon font: in fixed colours, or (``colours`` None) in the
+    application palette's button text at paint time, so it follows a theme change by itself."""
 
-    def __init__(self, character: str, normal: QColor, disabled: QColor) -> None:
+    def __init__(self, character: str, colours: tuple[QColor, QColor] | None = None) -> None:
         super().__init__()
-        self.character, self.normal, self.disabled = character, normal, disabled
+        self.character, self.colours = character, colours
+
+    def colour(self, mode: QIcon.Mode) -> QColor:
+        if self.colours is not None:
+            normal, disabled = self.colours
+            return disabled if mode == QIcon.Mode.Disabled else normal
+        group = QPalette.ColorGroup.Disabled if mode == QIcon.Mode.Disabled else (
+            QPalette.ColorGroup.Active
+        )
+        return QApplication.palette().color(group, QPalette.ColorRole.ButtonText)
 
     def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
         font = QFont(font_family())
         font.setPixelSize(max(1, round(rect.height() * GLYPH_SCALE)))
         painter.save()
         painter.setFont(font)
-        painter.setPen(self.disabled if mode == QIcon.Mode.Disabled else self.normal)
+        painter.setPen(self.colour(mode))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.character)
         painter.restore()
 
@@ -82,26 +92,25 @@ class GlyphIconEngine(QIconEngine):
         return pixmap
 
     def clone(self) -> QIconEngine:
-        return GlyphIconEngine(self.character, self.normal, self.disabled)
+        return GlyphIconEngine(self.character, self.colours)
 
 
 def themed_icon(name: str, palette: QPalette | None = None) -> QIcon:
-    """The icon ``name`` (an MDI name, e.g. ``dice-5``) in a palette's button-text colours
-    (the application's unless given)."""
-    palette = palette if palette is not None else QApplication.palette()
-    return QIcon(
-        GlyphIconEngine(
-            glyph(name),
+    """The icon ``name`` (an MDI name, e.g. ``dice-5``): in a palette's button-text colours,
+    or, without one, in the application's current ones whenever it is drawn."""
+    colours = None
+    if palette is not None:
+        colours = (
             palette.color(QPalette.ColorRole.ButtonText),
             palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText),
         )
-    )
+    return QIcon(GlyphIconEngine(glyph(name), colours))
 
 
 def set_icon(button: QAbstractButton, name: str, tooltip: str | None = None) -> None:
     """Give a button an icon that follows the theme (and, optionally, its tooltip)."""
     button.setProperty(ICON_PROPERTY, name)
-    button.setIcon(themed_icon(name, button.palette()))
+    button.setIcon(themed_icon(name))
     if tooltip is not None:
         button.setToolTip(tooltip)
         if not button.accessibleName():
@@ -109,9 +118,9 @@ def set_icon(button: QAbstractButton, name: str, tooltip: str | None = None) -> 
 
 
 def refresh_icons(root: QWidget | None = None) -> None:
-    """Repaint every themed icon (after a palette change)."""
+    """Repaint every themed button (after a palette change; the icons pick the new colours)."""
     widgets = root.findChildren(QAbstractButton) if root is not None else QApplication.allWidgets()
     for widget in widgets:
         name = widget.property(ICON_PROPERTY)
         if name and isinstance(widget, QAbstractButton):
-            widget.setIcon(themed_icon(str(name), widget.palette()))
+            widget.update()

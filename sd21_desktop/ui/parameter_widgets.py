@@ -53,6 +53,9 @@ class LabeledSlider(QWidget):
         box.setRange(minimum, maximum)  # type: ignore[arg-type]
         box.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
         box.setAlignment(Qt.AlignmentFlag.AlignRight)
+        # Without arrows the box's own hint can leave its text field short of its minimum.
+        digits = len(str(int(maximum))) + (decimals + 1 if decimals else 0)
+        box.setMinimumWidth(box.fontMetrics().horizontalAdvance("8" * digits) + 16)
         self.box = box
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -240,6 +240,8 @@ class ParametersPanel(QWidget):
         self.batch_count_spin.setToolTip(
             "Runs queued one after another, each with the next seed (GUI only)"
         )
+        for spin in (self.batch_size_spin, self.batch_count_spin):  # small ranges hint too small
+            spin.setMinimumWidth(spin.fontMetrics().horizontalAdvance("888") + 40)
 
     def _lay_out(self) -> None:
         form = QFormLayout()

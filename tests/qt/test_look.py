@@ -89,12 +89,14 @@ def test_the_settings_dialog_switches_the_theme(window: MainWindow) -> None:
     dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("light"))
     dialog.apply_to(window.settings)
     window.settings_changed()
+    QApplication.processEvents()  # widgets hear of the new application palette by event
     controller = window.controller  # type: ignore[attr-defined]
     try:
         assert window.settings.theme == "light"
         assert controller.theme.effective == "light"
         assert window.palette().color(window.backgroundRole()) == QColor(LIGHT.window)
-        icon = window.parameters.dice_button.icon().pixmap(16, 16).toImage()
+        button = window.parameters.dice_button
+        icon = button.icon().pixmap(16, 16).toImage()
         dark_pixels = [icon.pixelColor(x, y) for x in range(16) for y in range(16)]
         assert any(c.alpha() > 200 and c.lightness() < 80 for c in dark_pixels)  # icons redrawn
     finally:
