@@ -29,10 +29,12 @@ from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.model_manager import ModelManager
 from sd21_desktop.qt.network_library import NetworkLibrary
 from sd21_desktop.qt.thumbnails import ThumbnailCache
+from sd21_desktop.qt.warmup import WarmUp
 from sd21_desktop.qt.worker import EngineWorker
 from sd21_desktop.settings import AppSettings, load_settings, save_settings
 from sd21_desktop.ui.main_window import MainWindow
 from sd21_desktop.ui.models_ui import ModelsUi
+from sd21_desktop.ui.theme import ThemeManager
 
 
 def save_to_gallery_folder(paths: AppPaths, result: Any) -> list[tuple[str, Any | None]]:
@@ -84,6 +86,7 @@ class AppController(QObject):
         self.engine_thread = QThread()
         self.engine_thread.setObjectName("engineThread")
         self.worker.moveToThread(self.engine_thread)
+        self.warm_up = WarmUp(parent=self)
         self.window = MainWindow(settings, history, self.queue, self.gallery_model)
         self.window.controller = self  # type: ignore[attr-defined]
         self.window.settings_changed = self.apply_settings  # type: ignore[method-assign]
@@ -94,6 +97,7 @@ class AppController(QObject):
         self.engine_thread.finished.connect(self.worker.deleteLater)
         self.gallery_thread.finished.connect(self.gallery.deleteLater)
         self.shut_down = False
+        self.theme: ThemeManager | None = None
         self.gallery_thread.start()
         self.engine_thread.start()
         self.open_gallery_requested.emit()
@@ -140,6 +144,8 @@ class AppController(QObject):
         worker.notice.connect(window.message_bar.show_notice)
         window.depth_estimate_requested.connect(worker.estimate_depth)
         worker.depth_estimated.connect(window.on_depth_estimated)
+        self.warm_up.stage_requested.connect(worker.warm_up)
+        worker.warmed_up.connect(self.warm_up.on_stage_done)
         window.parameters.model_changed.connect(self._on_model_changed)
         # gallery
         gallery, model, panel = self.gallery, self.gallery_model, window.gallery_panel
@@ -193,10 +199,17 @@ class AppController(QObject):
         chosen = self.settings
         return self.paths.network_folders(chosen.embeddings_dir or None, chosen.lora_dir or None)
 
+    def start_warm_up(self) -> None:
+        """Import torch and diffusers in idle moments after start-up, then load the model."""
+        self.warm_up.finished.connect(self.preload)
+        self.warm_up.start()
+
     def apply_settings(self) -> None:
         folders = self.network_folders()
         self.networks_changed.emit(folders)
         self.library.set_folders(folders)
+        if self.theme is not None:
+            self.theme.set_choice(self.settings.theme)
         try:
             self.options_changed.emit(self.settings.runtime_options())
         except UserFacingError as error:
@@ -250,7 +263,9 @@ def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
     icon = resources_dir() / "icons" / "sd21-desktop.png"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
+    theme = ThemeManager.for_app(app, settings.theme)  # first, so widgets start themed
     controller = AppController(app, paths, settings, PromptHistory(paths.prompt_history_path))
+    controller.theme = theme
     if notice:
         controller.window.message_bar.show_notice(notice)
     return app, controller.window
@@ -266,5 +281,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         QTimer.singleShot(0, window.close)
         QTimer.singleShot(0, app.quit)
         return int(app.exec())
-    QTimer.singleShot(0, window.controller.preload)  # type: ignore[attr-defined]
+    QTimer.singleShot(0, window.controller.start_warm_up)  # type: ignore[attr-defined]
     return int(app.exec())

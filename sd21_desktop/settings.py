@@ -18,6 +18,7 @@ from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER
 from sd21_desktop.gallery.files import write_atomic
 
 SEED_MODES = ("random", "fixed", "reuse_last")
+THEMES = ("system", "dark", "light")
 
 
 @dataclass
@@ -50,6 +51,13 @@ class AppSettings:
     window_geometry: str = ""
     window_state: str = ""
     splitter_sizes: list[int] = field(default_factory=list)
+    # look and layout
+    theme: str = "system"
+    queue_collapsed: bool = False
+    splitter_states: dict[str, str] = field(default_factory=dict)
+    """Qt's saved state (base64) of each inner splitter, by object name."""
+    expanded_sections: dict[str, bool] = field(default_factory=dict)
+    """Whether each collapsible group of the parameters is open, by name."""
 
     def runtime_options(self) -> RuntimeOptions:
         return RuntimeOptions(
@@ -77,11 +85,18 @@ def _coerce(defaults: AppSettings, data: dict[str, Any]) -> AppSettings:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif isinstance(default, list):
             ok = isinstance(value, list) and all(isinstance(v, int) for v in value)
+        elif isinstance(default, dict):
+            value_type = bool if spec.name == "expanded_sections" else str
+            ok = isinstance(value, dict) and all(
+                isinstance(k, str) and isinstance(v, value_type) for k, v in value.items()
+            )
         else:
             ok = isinstance(value, type(default))
         values[spec.name] = value if ok else default
     if values["seed_mode"] not in SEED_MODES:
         values["seed_mode"] = "random"
+    if values["theme"] not in THEMES:
+        values["theme"] = "system"
     return AppSettings(**values)
 
 

@@ -8,6 +8,7 @@ queued signal would wait behind the running job).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -69,6 +70,7 @@ class EngineWorker(QObject):
     engine_info_changed = Signal(dict)  # torch version, build and device, for Help → About
     notice = Signal(str)  # e.g. which model inpaints
     depth_estimated = Signal(QImage, str)  # the depth map (null on failure), error message
+    warmed_up = Signal(str)  # a warm-up stage finished (or failed: the first job reports it)
 
     def __init__(
         self,
@@ -104,9 +106,22 @@ class EngineWorker(QObject):
         if self._engine is not None:
             self._engine.options = options
 
+    @Slot(str)
+    def warm_up(self, stage: str) -> None:
+        """One slice of loading torch and diffusers ahead of the first job (qt/warmup.py)."""
+        from sd21_desktop.qt.warmup import run_stage
+
+        # A broken install is not reported here: the first job reports it, with its message.
+        with contextlib.suppress(Exception):
+            run_stage(stage)
+        self.warmed_up.emit(stage)
+
     def _ensure_engine(self) -> Any:
         if self._engine is None:
             self.status_changed.emit("Starting the engine (loading PyTorch)…")
+            from sd21_desktop.qt.warmup import preload_native_libraries
+
+            preload_native_libraries()  # the GIL-free part, if the warm-up has not run yet
             from sd21_desktop.engine.runner import Engine
             from sd21_desktop.qt.download_progress import status_tqdm_class
 

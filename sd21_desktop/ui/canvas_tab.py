@@ -32,6 +32,7 @@ from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.canvas import image_io
 from sd21_desktop.ui.mask_canvas import MaskCanvas
 from sd21_desktop.ui.widgets import tool_button
+from sd21_desktop.ui.window_layout import HorizontalScroller
 
 OUTPAINT_SIDES = ("left", "top", "right", "bottom")
 
@@ -280,11 +281,15 @@ class CanvasTab(QWidget):
                 )
             )
         outpaint.addStretch(1)
+        tools = QWidget()
+        tools_layout = QVBoxLayout(tools)
+        tools_layout.setContentsMargins(0, 0, 0, 0)
+        tools_layout.addLayout(files)
+        tools_layout.addLayout(brush)
+        tools_layout.addLayout(outpaint)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(files)
-        layout.addLayout(brush)
-        layout.addLayout(outpaint)
+        layout.addWidget(HorizontalScroller(tools))  # scrolls sideways on a narrow window
         self.depth_panel = DepthPanel()
         self.depth_panel.hide()
         self.depth_panel.message.connect(self.message)

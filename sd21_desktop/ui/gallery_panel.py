@@ -16,12 +16,14 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -117,7 +119,15 @@ class GalleryPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("gallerySplitter")
         splitter.addWidget(self.view)
-        splitter.addWidget(self.details)
+        # The details scroll on a short window instead of raising its minimum height.
+        details_scroll = QScrollArea()
+        details_scroll.setObjectName("galleryDetailsScroll")
+        details_scroll.setWidget(self.details)
+        details_scroll.setWidgetResizable(True)
+        details_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        details_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        details_scroll.setMinimumWidth(self.details.minimumSizeHint().width() + 16)
+        splitter.addWidget(details_scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.splitter = splitter

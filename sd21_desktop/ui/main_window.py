@@ -9,24 +9,20 @@ import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QByteArray, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QIcon,
     QImage,
     QKeySequence,
-    QPixmap,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QListView,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -45,7 +41,11 @@ from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.filmstrip import Filmstrip
 from sd21_desktop.ui.gallery_panel import GalleryPanel
+from sd21_desktop.ui.help import DisabledExplainer
+from sd21_desktop.ui.icons import set_icon
+from sd21_desktop.ui.layout_state import restore_layout, store_layout
 from sd21_desktop.ui.widgets import accept_file_drag, dropped_files
 
 if TYPE_CHECKING:
@@ -55,8 +55,13 @@ from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
 from sd21_desktop.ui.parameters_panel import MODES_WITH_STRENGTH, ParametersPanel
 from sd21_desktop.ui.prompt_editor import PromptEditor
 from sd21_desktop.ui.result_view import ResultView
-
-THUMBNAIL_SIZE = 96
+from sd21_desktop.ui.theme import set_text_role
+from sd21_desktop.ui.window_layout import (
+    CollapsiblePanel,
+    centre_column,
+    fit_to_screen,
+    left_column,
+)
 
 
 def _format_eta(seconds: float) -> str:
@@ -100,42 +105,43 @@ class MainWindow(QMainWindow):
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
         self.generate_button.setAccessibleName("Generate")
-        self.generate_button.setToolTip("Generate (Ctrl+Enter); while a job runs, queues another")
+        set_icon(self.generate_button, "creation",
+                 "Generate (Ctrl+Enter); while a job runs, queues another (CLI: generate)")
         self.generate_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel")
+        set_text_role(self.generate_button, "accent")
+        self.cancel_button = QPushButton("")
         self.cancel_button.setObjectName("cancelButton")
+        set_icon(self.cancel_button, "stop", "Cancel the running job (Esc); nothing is saved")
         self.cancel_button.setAccessibleName("Cancel the running job")
         self.cancel_button.setEnabled(False)
 
-        controls = QWidget()
-        controls.setObjectName("controlsPanel")
-        controls_layout = QVBoxLayout(controls)
-        controls_layout.addWidget(self.prompt_editor, 1)
+        controls_layout = QVBoxLayout()
+        controls_layout.addWidget(self.prompt_editor)
         controls_layout.addWidget(self.parameters)
+        controls_layout.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
         buttons.addWidget(self.cancel_button)
-        controls_layout.addLayout(buttons)
+        self.cancel_button.setMinimumHeight(self.generate_button.sizeHint().height())
+        controls = left_column(controls_layout, buttons)
 
         self.result_view = ResultView()
 
         self.queue_view = QListView()
         self.queue_view.setObjectName("queueView")
         self.queue_view.setAccessibleName("Job queue")
+        self.queue_view.setToolTip("Jobs waiting and running, in order")
         self.queue_view.setModel(queue)
-        self.remove_job_button = QPushButton("Remove / cancel selected")
+        self.remove_job_button = QPushButton("Remove")
         self.remove_job_button.setObjectName("removeJobButton")
-        self.recent_view = QListWidget()
-        self.recent_view.setObjectName("recentView")
-        self.recent_view.setAccessibleName("Images made in this session")
-        self.recent_view.setViewMode(QListView.ViewMode.IconMode)
-        self.recent_view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        self.recent_view.setResizeMode(QListView.ResizeMode.Adjust)
-        self.recent_view.setUniformItemSizes(True)
+        set_icon(self.remove_job_button, "close-circle-outline",
+                 "Remove the selected jobs from the queue (cancels a running one)")
+        self.recent_view = Filmstrip()
         self.gallery_panel = GalleryPanel(gallery_model)
         self.gallery_view = self.gallery_panel.view
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
+        self.tabs.tabBar().setChangeCurrentOnDrag(True)  # drag a filmstrip image to the canvas
         # The canvas (and numpy with it) is built the first time it is needed, not at start-up.
         self._canvas_tab: CanvasTab | None = None
         self._canvas_placeholder = QWidget()
@@ -144,22 +150,23 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._canvas_placeholder, "Canvas")
         self.tabs.currentChanged.connect(self._build_canvas_when_shown)
         self.tabs.addTab(self.gallery_panel, "Gallery")
-        side = QWidget()
-        side.setObjectName("sidePanel")
-        side_layout = QVBoxLayout(side)
-        side_layout.addWidget(QLabel("<b>Queue</b>"))
-        side_layout.addWidget(self.queue_view, 1)
-        side_layout.addWidget(self.remove_job_button)
-        side_layout.addWidget(QLabel("<b>This session</b>"))
-        side_layout.addWidget(self.recent_view, 3)
+        queue_content = QWidget()
+        queue_layout = QVBoxLayout(queue_content)
+        queue_layout.setContentsMargins(0, 0, 0, 0)
+        queue_layout.addWidget(self.queue_view, 1)
+        queue_layout.addWidget(self.remove_job_button)
+        self.side_panel = CollapsiblePanel("Queue", "sidePanel", queue_content)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(controls)
-        self.splitter.addWidget(self.tabs)
-        self.splitter.addWidget(side)
+        self.centre_splitter = centre_column(self.tabs, self.recent_view)
+        self.splitter.addWidget(self.centre_splitter)
+        self.splitter.addWidget(self.side_panel)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([380, 640, 260])
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setCollapsible(2, False)
+        self.splitter.setSizes([380, 1000, 200])
 
         central = QWidget()
         central_layout = QVBoxLayout(central)
@@ -188,11 +195,16 @@ class MainWindow(QMainWindow):
         self.prompt_editor.generate_requested.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel_running)
         self.remove_job_button.clicked.connect(self.remove_selected_jobs)
-        self.parameters.validity_changed.connect(self.generate_button.setEnabled)
+        self.parameters.validity_changed.connect(self._on_validity_changed)
+        self.explainer = DisabledExplainer(self.show_status, self)
+        self.explainer.watch(self.generate_button, self._why_generate_is_off)
+        self.explainer.watch(self.cancel_button, lambda: "Cancel is off: no job is running.")
+        for name, button in self.result_view.buttons.items():
+            if name in ("saveAsButton", "copyButton", "toCanvasButton"):
+                self.explainer.watch(button, lambda: "No finished image yet: Generate first.")
         self.result_view.message.connect(self.show_status)
         queue.busy_changed.connect(self._on_busy_changed)
-        self.recent_view.itemActivated.connect(self._show_recent_item)
-        self.recent_view.itemClicked.connect(self._show_recent_item)
+        self._connect_filmstrip()
         self.gallery_panel.rerun_requested.connect(self.rerun)
         self.gallery_panel.parameters_requested.connect(self.load_request)
         self.gallery_panel.message.connect(self.show_status)
@@ -226,6 +238,15 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = QAction("&Keyboard shortcuts", self)
+        shortcuts.setObjectName("shortcutsAction")
+        shortcuts.setShortcut(QKeySequence.StandardKey.HelpContents)
+        shortcuts.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(shortcuts)
+        cancel = QAction("Cancel the running job", self)
+        cancel.setShortcut(QKeySequence("Esc"))
+        cancel.triggered.connect(self.cancel_running)
+        self.addAction(cancel)
         about = QAction("&About", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
@@ -511,29 +532,39 @@ class MainWindow(QMainWindow):
 
     # this session's images -----------------------------------------------------------------
     def add_recent(self, saved: SavedImage, prompt: str) -> None:
-        icon = QIcon(
-            QPixmap.fromImage(
-                saved.image.scaled(
-                    THUMBNAIL_SIZE,
-                    THUMBNAIL_SIZE,
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
-            )
-        )
-        item = QListWidgetItem(icon, str(saved.seed))
-        item.setToolTip(f"{prompt}\nseed {saved.seed}\n{saved.path}")
-        item.setData(Qt.ItemDataRole.UserRole, saved)
-        self.recent_view.insertItem(0, item)
+        self.recent_view.add_image(saved, prompt)
 
-    @Slot(QListWidgetItem)
-    def _show_recent_item(self, item: QListWidgetItem) -> None:
-        saved: Any = item.data(Qt.ItemDataRole.UserRole)
-        if isinstance(saved, SavedImage):
-            self.result_view.show_result(
-                saved.image, saved.path, f"seed {saved.seed} · {saved.path}"
-            )
-            self.tabs.setCurrentWidget(self.result_view)
+    def _connect_filmstrip(self) -> None:
+        strip = self.recent_view
+        strip.show_requested.connect(self._show_saved)
+        strip.rerun_requested.connect(self.rerun)
+        strip.parameters_requested.connect(self.load_request)
+        strip.send_to_canvas_requested.connect(self.open_on_canvas)
+        strip.upscale_requested.connect(self.upscale_on_canvas)
+        strip.delete_requested.connect(self.gallery_panel.delete_requested)
+        strip.message.connect(self.show_status)
+
+    @Slot(object)
+    def _show_saved(self, saved: SavedImage) -> None:
+        self.result_view.show_result(saved.image, saved.path, f"seed {saved.seed} · {saved.path}")
+        self.tabs.setCurrentWidget(self.result_view)
+
+    # help --------------------------------------------------------------------------------------
+    @Slot()
+    def show_shortcuts(self) -> None:
+        from sd21_desktop.ui.help import ShortcutSheet
+
+        ShortcutSheet(self).exec()
+
+    @Slot(bool)
+    def _on_validity_changed(self, valid: bool) -> None:
+        self.generate_button.setEnabled(valid)
+        if not valid:
+            self.show_status(self._why_generate_is_off())
+
+    def _why_generate_is_off(self) -> str:
+        problem = self.parameters.validation_label.text().replace("\n", " ")
+        return f"Generate is off: {problem or 'a parameter is not valid.'}"
 
     # settings --------------------------------------------------------------------------------
     def restore_settings(self) -> None:
@@ -543,11 +574,13 @@ class MainWindow(QMainWindow):
         if settings.window_geometry:
             self.restoreGeometry(QByteArray(base64.b64decode(settings.window_geometry)))
         else:
-            self.resize(1320, 820)
+            fit_to_screen(self)
         if settings.window_state:
             self.restoreState(QByteArray(base64.b64decode(settings.window_state)))
         if len(settings.splitter_sizes) == 3:
             self.splitter.setSizes(settings.splitter_sizes)
+        restore_layout(self, self.parameters.sections, settings)
+        self.side_panel.set_collapsed(settings.queue_collapsed)
 
     def store_settings(self) -> None:
         settings = self.settings
@@ -557,6 +590,7 @@ class MainWindow(QMainWindow):
         settings.window_geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode()
         settings.window_state = base64.b64encode(bytes(self.saveState().data())).decode()
         settings.splitter_sizes = list(self.splitter.sizes())
+        store_layout(self, self.parameters.sections, self.side_panel.is_collapsed(), settings)
 
     @Slot()
     def open_settings(self) -> None:

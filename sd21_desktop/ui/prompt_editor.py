@@ -50,7 +50,9 @@ from sd21_desktop.engine.tokens import (
     tokenizer_loaded,
 )
 from sd21_desktop.prompt_history import PromptHistory, PromptPair
+from sd21_desktop.ui.icons import set_icon
 from sd21_desktop.ui.networks_panel import NetworksPanel
+from sd21_desktop.ui.parameter_widgets import set_severity
 from sd21_desktop.ui.prompt_highlighter import PromptHighlighter
 
 
@@ -73,17 +75,24 @@ class _LoadTokenizer(QRunnable):
 
 class PromptTextEdit(QPlainTextEdit):
     """A plain-text prompt box (undo/redo built in) with syntax colours, a token count by the
-    engine's own chunking, Ctrl+Up/Down weights and completion of LoRA and embedding names."""
+    engine's own chunking, Ctrl+Up/Down weights and completion of LoRA and embedding names; it
+    grows with its text from ``min_lines`` to ``max_lines`` (then scrolls)."""
 
     token_count_changed = Signal(object)  # PromptCount
 
-    def __init__(self, object_name: str, accessible_name: str, placeholder: str) -> None:
+    def __init__(
+        self,
+        object_name: str,
+        accessible_name: str,
+        placeholder: str,
+        lines: tuple[int, int] = (3, 12),
+    ) -> None:
         super().__init__()
         self.setObjectName(object_name)
         self.setAccessibleName(accessible_name)
         self.setPlaceholderText(placeholder)
         self.setTabChangesFocus(True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.last_count = PromptCount(0, PROMPT_TOKENS, 1)
         self.embedding_vectors: dict[str, int] = {}
         self.lora_names: list[str] = []
@@ -93,7 +102,31 @@ class PromptTextEdit(QPlainTextEdit):
         self.completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
         self.completer.setModel(QStringListModel(self.completer))
         self.completer.activated.connect(self.insert_completion)
+        self.min_lines, self.max_lines = lines
         self.textChanged.connect(self._recount)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self._fit_height()
+
+    def visible_lines(self) -> int:
+        """Lines the box shows: its text's (wrapped) lines, within the box's limits."""
+        lines = int(self.document().documentLayout().documentSize().height())
+        return max(self.min_lines, min(self.max_lines, lines))
+
+    def height_for_lines(self, lines: int) -> int:
+        margins = self.contentsMargins()
+        document_margin = int(self.document().documentMargin())
+        return (
+            lines * self.fontMetrics().lineSpacing()
+            + 2 * document_margin
+            + margins.top()
+            + margins.bottom()
+        )
+
+    @Slot()
+    def _fit_height(self) -> None:
+        height = self.height_for_lines(self.visible_lines())
+        if height != self.height() or self.minimumHeight() != height:
+            self.setFixedHeight(height)
 
     def set_networks(self, embedding_vectors: dict[str, int], lora_names: list[str]) -> None:
         self.embedding_vectors = embedding_vectors
@@ -196,17 +229,22 @@ class PromptEditor(QWidget):
         self.history = history
         self.prompt_edit = PromptTextEdit("promptEdit", "Prompt", "Describe the image…")
         self.negative_edit = PromptTextEdit(
-            "negativePromptEdit", "Negative prompt", "What to avoid (optional)…"
+            "negativePromptEdit", "Negative prompt", "What to avoid (optional)…", lines=(2, 6)
         )
-        self.negative_edit.setMaximumHeight(80)
+        self.prompt_edit.setToolTip(
+            "What the image shows; 75 tokens are read, Ctrl+Enter generates (CLI: --prompt)"
+        )
+        self.negative_edit.setToolTip(
+            "What the image should avoid, e.g. blurry, watermark (CLI: --negative-prompt)"
+        )
         self.prompt_counter = QLabel()
         self.prompt_counter.setObjectName("promptTokenCounter")
         self.negative_counter = QLabel()
         self.negative_counter.setObjectName("negativeTokenCounter")
         self.history_button = QToolButton()
         self.history_button.setObjectName("promptHistoryButton")
-        self.history_button.setText("History")
-        self.history_button.setAccessibleName("Prompt history")
+        set_icon(self.history_button, "history", "Prompt history: reuse or search earlier "
+                 "prompts")
         self.history_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.history_menu = QMenu(self.history_button)
         self.history_menu.aboutToShow.connect(self._fill_history_menu)
@@ -228,11 +266,12 @@ class PromptEditor(QWidget):
         self.networks_panel.set_entries([])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         layout.addLayout(header)
-        layout.addWidget(self.prompt_edit, 3)
+        layout.addWidget(self.prompt_edit)
         layout.addLayout(negative_header)
-        layout.addWidget(self.negative_edit, 1)
-        layout.addWidget(self.networks_panel, 1)
+        layout.addWidget(self.negative_edit)
+        layout.addWidget(self.networks_panel)
         self._last_edit = self.prompt_edit
         self.negative_edit.installEventFilter(self)
 
@@ -264,7 +303,7 @@ class PromptEditor(QWidget):
     @staticmethod
     def _show_count(label: QLabel, count: PromptCount) -> None:
         label.setText(f"{count.count}/{count.target}")
-        label.setStyleSheet("color: palette(mid);")
+        set_severity(label, "muted")
         label.setToolTip(
             f"Tokens used; the text encoder reads them in {count.chunks} chunk"
             f"{'s' if count.chunks != 1 else ''} of 75."
