@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
@@ -37,3 +38,22 @@ def unique_path(folder: Path, stem: str, suffix: str = ".png") -> Path:
         candidate = folder / f"{stem}-{counter}{suffix}"
         counter += 1
     return candidate
+
+
+_WRITE_PROBLEMS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the folder is read-only",
+    errno.ENOENT: "the folder is gone",
+}
+
+
+def describe_write_error(error: BaseException) -> str:
+    """Why a file could not be written, in words a person can act on."""
+    if isinstance(error, OSError):
+        what = _WRITE_PROBLEMS.get(error.errno or 0, error.strerror or str(error))
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{what[0].upper()}{what[1:]}{where}"
+    return f"The gallery index could not be written ({error})"

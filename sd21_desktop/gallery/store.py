@@ -19,6 +19,7 @@ use the same data folder at once: SQLite's WAL mode and ``BEGIN IMMEDIATE`` seri
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import threading
@@ -188,15 +189,25 @@ class GalleryStore:
     ) -> GalleryEntry:
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
+            if not self.layout.gallery_dir.is_dir():
+                # Never silently make a new, empty gallery where the user's one was.
+                raise FileNotFoundError(
+                    errno.ENOENT, "The gallery folder is gone", str(self.layout.gallery_dir)
+                )
             name = self.layout.unique_name(stem, suffix, imported)
             path = self.layout.live_path(name)
             write_atomic(path, data)
             # The rule a rebuild follows: our record's time, else the file's.
             when = created if created is not None else path.stat().st_mtime
-            with transaction(self._connection):
-                entry_id = insert_written(
-                    self._connection, row_for(name, facts, when, origin, sha256=digest)
-                )
+            try:
+                with transaction(self._connection):
+                    entry_id = insert_written(
+                        self._connection, row_for(name, facts, when, origin, sha256=digest)
+                    )
+            except BaseException:
+                # No entry without its row: the caller keeps the image and may save it again.
+                path.unlink(missing_ok=True)
+                raise
             return self.get(entry_id)
 
     # -- inputs of img2img / inpaint ---------------------------------------------------------
@@ -344,6 +355,17 @@ class GalleryStore:
                 "ORDER BY width, height"
             ).fetchall()
         return [(row[0], row[1]) for row in rows]
+
+    def saved_by_job(self, job_id: str) -> dict[int, int]:
+        """Batch index → entry id of the live images a queued job made (its id is in their
+        runtime record), so a job run again after a crash skips what it already saved."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT batch_index, id FROM entries WHERE deleted_at IS NULL "
+                "AND json_extract(runtime_json, '$.job_id') = ?",
+                (job_id,),
+            ).fetchall()
+        return {int(index): int(entry_id) for index, entry_id in rows}
 
     def _entry(self, row: Any) -> GalleryEntry:
         return entry_from_row(row, self.layout.gallery_dir, self.layout.trash_dir)

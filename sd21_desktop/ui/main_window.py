@@ -52,6 +52,7 @@ from sd21_desktop.ui.message_bar import MessageBar
 from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
 from sd21_desktop.ui.parameters_panel import MODES_WITH_STRENGTH, ParametersPanel
 from sd21_desktop.ui.prompt_editor import PromptEditor
+from sd21_desktop.ui.queue_panel import QueuePanel
 from sd21_desktop.ui.result_view import ResultView
 
 THUMBNAIL_SIZE = 96
@@ -109,12 +110,8 @@ class MainWindow(QMainWindow):
 
         self.result_view = ResultView()
 
-        self.queue_view = QListView()
-        self.queue_view.setObjectName("queueView")
-        self.queue_view.setAccessibleName("Job queue")
-        self.queue_view.setModel(queue)
-        self.remove_job_button = QPushButton("Remove / cancel selected")
-        self.remove_job_button.setObjectName("removeJobButton")
+        self.queue_panel = QueuePanel(queue)
+        self.queue_view = self.queue_panel.view
         self.recent_view = QListWidget()
         self.recent_view.setObjectName("recentView")
         self.recent_view.setAccessibleName("Images made in this session")
@@ -137,9 +134,7 @@ class MainWindow(QMainWindow):
         side = QWidget()
         side.setObjectName("sidePanel")
         side_layout = QVBoxLayout(side)
-        side_layout.addWidget(QLabel("<b>Queue</b>"))
-        side_layout.addWidget(self.queue_view, 1)
-        side_layout.addWidget(self.remove_job_button)
+        side_layout.addWidget(self.queue_panel, 1)
         side_layout.addWidget(QLabel("<b>This session</b>"))
         side_layout.addWidget(self.recent_view, 3)
 
@@ -155,6 +150,8 @@ class MainWindow(QMainWindow):
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(6, 6, 6, 6)
         central_layout.addWidget(self.message_bar)
+        central_layout.addWidget(self.queue_panel.recovery_strip)
+        central_layout.addWidget(self.queue_panel.save_strip)
         central_layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -176,7 +173,6 @@ class MainWindow(QMainWindow):
         self.generate_button.clicked.connect(self.generate)
         self.prompt_editor.generate_requested.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel_running)
-        self.remove_job_button.clicked.connect(self.remove_selected_jobs)
         self.parameters.validity_changed.connect(self.generate_button.setEnabled)
         self.result_view.message.connect(self.show_status)
         queue.busy_changed.connect(self._on_busy_changed)
@@ -304,12 +300,6 @@ class MainWindow(QMainWindow):
             self.queue.cancel(running.id)
             self.show_status("Cancelling…")
 
-    @Slot()
-    def remove_selected_jobs(self) -> None:
-        ids = [index.data(JobQueue.JobIdRole) for index in self.queue_view.selectedIndexes()]
-        for job_id in ids:
-            self.queue.remove(job_id)
-
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
@@ -363,6 +353,17 @@ class MainWindow(QMainWindow):
     def on_failed(self, job_id: str, message: str) -> None:
         self.message_bar.show_error(message)
         self.show_status("Generation failed.")
+
+    @Slot(str, str, list, list)
+    def on_not_saved(self, job_id: str, reason: str, saved: list[Any], unsaved: list[Any]) -> None:
+        """The disk refused: show the image kept in memory (the queue panel offers to save it)."""
+        self.result_view.show_preview(unsaved[0].image, f"Not saved: {reason}")
+        self.show_status(f"Not saved: {reason}. The queue is paused.")
+        self.progress_bar.setFormat("not saved")
+
+    @Slot(str, list)
+    def on_saved_elsewhere(self, job_id: str, paths: list[str]) -> None:
+        self.show_status(f"Saved outside the gallery: {', '.join(paths)}")
 
     @Slot(str)
     def on_cancelled(self, job_id: str) -> None:
