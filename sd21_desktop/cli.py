@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sd21_desktop import cli_gallery
 
     cli_gallery.add_commands(commands, _add_runtime_options)
+    from sd21_desktop import cli_batch
+
+    cli_batch.add_command(commands, _add_runtime_options)
 
     models = commands.add_parser(
         "models", help="list the known models and which are present locally"
@@ -549,6 +552,10 @@ def main(
             return run_generate(args, stdout, stderr)
         if args.command == "models":
             return run_models(args, stdout)
+        if args.command == "batch":
+            from sd21_desktop.cli_batch import run_batch
+
+            return run_batch(args, stdout, stderr)
         if args.command is not None:
             from sd21_desktop import cli_gallery
 

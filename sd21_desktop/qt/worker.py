@@ -70,19 +70,6 @@ def engine_info() -> dict[str, str]:
     return {"torch": torch.__version__, "device": device}
 
 
-def _records(job_id: str, result: Any) -> list[tuple[int, Any, Any]]:
-    """(batch index, PIL image, ImageRecord) per image; the job id goes into each PNG."""
-    from sd21_desktop.gallery.metadata import ImageRecord
-
-    runtime = result.runtime.to_dict() if hasattr(result, "runtime") else {}
-    return [
-        (index, image, ImageRecord(result.request, seed, index, {**runtime, "job_id": job_id}))
-        for index, image, seed in zip(
-            result.batch_indices, result.images, result.seeds, strict=True
-        )
-    ]
-
-
 class EngineWorker(QObject):
     started = Signal(str)
     progress = Signal(str, int, int, float, float)  # job id, step, total, it/s, ETA seconds
@@ -195,7 +182,10 @@ class EngineWorker(QObject):
             result = self._generate_with_retry(job_id, request, cancel, inputs)
             for notice in getattr(result, "notices", []):
                 self.notice.emit(notice)
-            items = [item for item in _records(job_id, result) if item[0] in wanted - done.keys()]
+            from sd21_desktop.gallery.metadata import job_records
+
+            left = wanted - done.keys()
+            items = [item for item in job_records(job_id, result) if item[0] in left]
             images, unsaved, reason = self._save_all(job_id, items)
         except GenerationCancelled:
             self.cancelled.emit(job_id)
