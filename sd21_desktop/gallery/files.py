@@ -54,6 +54,11 @@ def describe_write_error(error: BaseException) -> str:
     """Why a file could not be written, in words a person can act on."""
     if isinstance(error, OSError):
         what = _WRITE_PROBLEMS.get(error.errno or 0, error.strerror or str(error))
-        where = f" ({error.filename})" if error.filename else ""
+        where = ""
+        if error.filename:
+            path = Path(str(error.filename))
+            # A temporary name means nothing to a person: name its folder.
+            shown = path.parent if path.name.startswith(".") and path.suffix == ".tmp" else path
+            where = f" ({shown})"
         return f"{what[0].upper()}{what[1:]}{where}"
     return f"The gallery index could not be written ({error})"

@@ -161,16 +161,20 @@ class JobStore:
             return connection
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            connection = connect(path)
-        except (OSError, sqlite3.Error) as error:
+            connection: sqlite3.Connection | None = connect(path)
+        except (OSError, sqlite3.OperationalError) as error:  # cannot open: not damage
             raise UserFacingError(
                 f"The job queue {path} cannot be opened: {error}.",
                 "Choose a writable folder with --data-dir.",
             ) from error
-        problem = self._check(connection)
-        if problem is None:
+        except sqlite3.DatabaseError as error:  # "file is not a database"
+            connection, problem = None, str(error)
+        else:
+            problem = self._check(connection)
+        if connection is not None and problem is None:
             return connection
-        connection.close()
+        if connection is not None:
+            connection.close()
         kept = move_aside(path)
         self.notices.append(
             f"The job queue was damaged ({problem}); it was moved aside as {kept.name} and a new, "

@@ -445,12 +445,13 @@ class JobQueue(QAbstractListModel):
         """The disk refused an image: keep it in memory, and stop the queue (the next jobs
         could not be saved either)."""
         job = self._history.get(job_id)
-        if job is not None and job.state is JobState.NOT_SAVED:
+        if job is None or self._closing:
+            return
+        if job.state is JobState.NOT_SAVED:  # saving again failed again
             job.state = JobState.RUNNING
-        job = self._end(job_id, JobState.NOT_SAVED, reason)
-        if job is not None:
-            job.saved.update({image.batch_index: image.entry for image in saved})
-            job.unsaved = list(unsaved)
+        job.saved.update({image.batch_index: image.entry for image in saved})
+        job.unsaved = list(unsaved)
+        if self._end(job_id, JobState.NOT_SAVED, reason) is not None:
             self.set_paused(True)
         self._after_change()
 
