@@ -156,33 +156,32 @@ class JobStore:
 
     def _open(self, path: Path | None) -> sqlite3.Connection:
         if path is None:
-            connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            self._create(connection)
-            return connection
+            memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._create(memory)
+            return memory
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            connection: sqlite3.Connection | None = connect(path)
+            connection = connect(path)
         except (OSError, sqlite3.OperationalError) as error:  # cannot open: not damage
             raise UserFacingError(
                 f"The job queue {path} cannot be opened: {error}.",
                 "Choose a writable folder with --data-dir.",
             ) from error
         except sqlite3.DatabaseError as error:  # "file is not a database"
-            connection, problem = None, str(error)
+            problem: str | None = str(error)
         else:
             problem = self._check(connection)
-        if connection is not None and problem is None:
-            return connection
-        if connection is not None:
+            if problem is None:
+                return connection
             connection.close()
         kept = move_aside(path)
         self.notices.append(
             f"The job queue was damaged ({problem}); it was moved aside as {kept.name} and a new, "
             "empty queue started. Your gallery is not affected."
         )
-        connection = connect(path)
-        self._create(connection)
-        return connection
+        fresh = connect(path)
+        self._create(fresh)
+        return fresh
 
     def _check(self, connection: sqlite3.Connection) -> str | None:
         """Why the file cannot serve as the queue (None: it can; created if new)."""
