@@ -127,7 +127,7 @@ class JobQueue(QAbstractListModel):
         self._jobs: list[Job] = []  # queue order
         self._history: dict[str, Job] = {}
         self._paused = self.store.paused(name)
-        self._held = False  # a recovery question is open
+        self._held: set[str] = set()  # recovered jobs waiting for the answer to the question
         self._closing = False
         self.recovery: Recovery | None = None
 
@@ -334,7 +334,7 @@ class JobQueue(QAbstractListModel):
         :meth:`review_recovered` or :meth:`discard_recovered` says what to do."""
         recovery = self.store.recover(self.name)
         self.recovery = recovery
-        self._held = recovery.total > 0
+        self._held = set(recovery.job_ids)
         for stored in self.store.jobs(self.name):
             self._insert(Job.from_stored(stored))
         if self.is_busy():
@@ -342,18 +342,17 @@ class JobQueue(QAbstractListModel):
         return recovery
 
     def resume_recovered(self) -> None:
-        self._held = False
+        self._held = set()
         self.set_paused(False)
         self._dispatch()
 
     def review_recovered(self) -> None:
         """Keep the recovered jobs, paused, for the user to reorder, remove and resume."""
-        self._held = False
+        self._held = set()
         self.set_paused(True)
 
     def discard_recovered(self) -> None:
-        ids = set(self.recovery.job_ids if self.recovery else ())
-        self._held = False
+        ids, self._held = self._held, set()
         self._drop([job for job in self._jobs if job.id in ids])
         self._dispatch()
 
@@ -369,9 +368,12 @@ class JobQueue(QAbstractListModel):
 
     # running -----------------------------------------------------------------------------------
     def _dispatch(self) -> None:
-        if self._paused or self._held or self._closing or self.running is not None:
+        if self._paused or self._closing or self.running is not None:
             return
-        job = next((job for job in self._jobs if job.state is JobState.PENDING), None)
+        # New jobs run while the recovered ones wait for the user's answer.
+        job = next(
+            (j for j in self._jobs if j.state is JobState.PENDING and j.id not in self._held), None
+        )
         if job is None:
             return
         self._set_state(job, JobState.RUNNING)

@@ -212,15 +212,20 @@ def test_after_a_crash_resume_runs_what_was_left_without_making_saved_images_twi
         assert gallery.count() == 4
 
 
-def test_after_a_crash_discard_drops_the_jobs(
-    open_window: Opener, data_dir: Path, tiny_model_dir: Path
+def test_after_a_crash_new_jobs_run_while_the_question_waits_and_discard_drops_the_rest(
+    open_window: Opener, qtbot: QtBot, data_dir: Path, tiny_model_dir: Path
 ) -> None:
     _left_by_a_crash(data_dir, tiny_model_dir)[0].close()
     window = open_window()
+    (new,) = _queue(window, 42)
+    job = window.queue.job(new)
+    assert job is not None
+    qtbot.waitUntil(lambda: job.state is JobState.FINISHED, timeout=JOB_TIMEOUT_MS)
+    assert [j.state for j in window.queue.jobs()[:3]] == [JobState.PENDING] * 3  # still held
     _strip(window, "recovery_strip").buttons["recoveryDiscardButton"].click()
-    assert window.queue.rowCount() == 0
+    assert window.queue.jobs() == [job]
     assert window.queue.running is None
-    assert window.queue.store.jobs(GUI_QUEUE) == []
+    assert [j.id for j in window.queue.store.jobs(GUI_QUEUE)] == [new]
 
 
 def _refuse_writes(monkeypatch: pytest.MonkeyPatch, code: int) -> dict[str, bool]:
