@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
         side = QWidget()
         side.setObjectName("sidePanel")
         side_layout = QVBoxLayout(side)
-        side_layout.addWidget(self.queue_panel, 1)
+        side_layout.addWidget(self.queue_panel, 2)
         side_layout.addWidget(QLabel("<b>This session</b>"))
         side_layout.addWidget(self.recent_view, 3)
 

@@ -120,7 +120,7 @@ class JobDelegate(QStyledItemDelegate):
         if job.state is JobState.RUNNING and job.total:
             label += f" {job.step}/{job.total}"
         painter.setFont(bold)
-        painter.setPen(QColor(_STATE_COLOURS[job.state]))
+        painter.setPen(text_colour.color() if selected else QColor(_STATE_COLOURS[job.state]))
         label_width = painter.fontMetrics().horizontalAdvance(label) + 8
         painter.drawText(
             QRect(rect.left(), rect.top(), label_width, line), Qt.AlignmentFlag.AlignVCenter, label
