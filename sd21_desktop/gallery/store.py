@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -204,8 +205,10 @@ class GalleryStore:
                     entry_id = insert_written(
                         self._connection, row_for(name, facts, when, origin, sha256=digest)
                     )
-            except BaseException:
-                # No entry without its row: the caller keeps the image and may save it again.
+            except (sqlite3.Error, OSError):
+                # The index refused (disk full…): no file without its row, since the caller keeps
+                # the image to save again. (A crash here instead leaves the file, which the next
+                # open indexes.)
                 path.unlink(missing_ok=True)
                 raise
             return self.get(entry_id)
