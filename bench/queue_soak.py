@@ -85,6 +85,7 @@ def main() -> None:
     started = time.perf_counter()
 
     idle: list[float] = []
+    alone: list[float] = []
     samples = [lateness]
 
     def tick() -> None:
@@ -96,7 +97,11 @@ def main() -> None:
     def measure_idle() -> None:
         """The reference: the same timer with the queue empty, on the same (shared) machine."""
         samples[0] = idle
-        QTimer.singleShot(10_000, app.quit)
+        QTimer.singleShot(10_000, finish)
+
+    def finish() -> None:
+        alone.extend(isolated_writes(queue.store))  # before quitting closes the store
+        app.quit()
 
     def on_state(job_id: str, state: str) -> None:
         if state != "finished":
@@ -120,7 +125,6 @@ def main() -> None:
     QTimer.singleShot(100, queue_all)
     app.exec()
     elapsed = time.perf_counter() - started
-    alone = isolated_writes(queue.store)
     window.close()
     if finished[0] < args.jobs:
         sys.exit(f"only {finished[0]} of {args.jobs} jobs finished")
