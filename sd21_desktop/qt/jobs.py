@@ -283,10 +283,6 @@ class JobQueue(QAbstractListModel):
             job.unsaved = []
             self._drop([job])
 
-    def cancel_all(self) -> None:
-        for job in list(reversed(self._jobs)):
-            self.cancel(job.id)
-
     def _drop(self, jobs: Sequence[Job]) -> None:
         """Take jobs off the list and out of the table."""
         self.store.delete([job.id for job in jobs])
