@@ -7,6 +7,7 @@ diffusers are not imported here: the worker imports them in its own thread after
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,6 +22,7 @@ from sd21_desktop.cli_common import build_parser
 from sd21_desktop.display import check_can_open_window
 from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.errors import UserFacingError
+from sd21_desktop.gallery.queue_store import JobStore
 from sd21_desktop.paths import AppPaths, resolve_paths, resources_dir
 from sd21_desktop.prompt_history import PromptHistory
 from sd21_desktop.qt.gallery_model import GalleryModel
@@ -37,20 +39,27 @@ from sd21_desktop.ui.models_ui import ModelsUi
 from sd21_desktop.ui.theme import ThemeManager
 
 
-def save_to_gallery_folder(paths: AppPaths, result: Any) -> list[tuple[str, Any | None]]:
-    """Write each image as a PNG with its metadata, without the index: the fallback when the
+def save_to_gallery_folder(paths: AppPaths, image: Any, record: Any) -> tuple[str, None]:
+    """Write one image as a PNG with its metadata, without the index: the fallback when the
     gallery could not be opened, so no image is ever lost (runs in the worker thread)."""
     from sd21_desktop.gallery.files import unique_path, write_atomic
-    from sd21_desktop.gallery.metadata import ImageRecord, encode_png
+    from sd21_desktop.gallery.metadata import encode_png
 
+    if not paths.gallery_dir.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "The gallery folder is gone", str(paths.gallery_dir))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    runtime = result.runtime.to_dict()
-    saved: list[tuple[str, Any | None]] = []
-    for image, seed, index in zip(result.images, result.seeds, result.batch_indices, strict=True):
-        path = unique_path(paths.gallery_dir, f"{stamp}-{seed}")
-        write_atomic(path, encode_png(image, ImageRecord(result.request, seed, index, runtime)))
-        saved.append((str(path), None))
-    return saved
+    path = unique_path(paths.gallery_dir, f"{stamp}-{record.seed}")
+    write_atomic(path, encode_png(image, record))
+    return str(path), None
+
+
+def open_job_store(paths: AppPaths) -> tuple[JobStore, list[str]]:
+    """The queue's table, or (when the data folder cannot hold it) one in memory, with notices."""
+    try:
+        store = JobStore(paths.queue_path)
+    except UserFacingError as error:
+        return JobStore(None), [f"{error} Queued jobs will not survive a restart."]
+    return store, list(store.notices)
 
 
 class AppController(QObject):
@@ -69,7 +78,8 @@ class AppController(QObject):
         self.paths = paths
         self.settings = settings
         self.history = history
-        self.queue = JobQueue()
+        self.job_store, self._queue_notices = open_job_store(paths)
+        self.queue = JobQueue(self.job_store, paths.inputs_dir)
         self.gallery = GalleryService(paths)
         self.gallery_thread = QThread()
         self.gallery_thread.setObjectName("galleryThread")
@@ -78,8 +88,10 @@ class AppController(QObject):
         self.gallery_model = GalleryModel(self.thumbnails)
         self.worker = EngineWorker(
             settings.runtime_options(),
-            self.save_result,
+            self.save_image,
             inputs_folder=paths.inputs_dir,
+            find_saved=self.find_saved,
+            on_saved=self.job_store.record_saved,
             networks=self.network_folders(),
         )
         self.library = NetworkLibrary(self.network_folders(), self)
@@ -101,22 +113,28 @@ class AppController(QObject):
         self.gallery_thread.start()
         self.engine_thread.start()
         self.open_gallery_requested.emit()
+        self._restore_queue()
 
-    def save_result(self, result: Any) -> list[tuple[str, Any | None]]:
-        """Save a finished result into the gallery (runs in the engine thread)."""
+    def save_image(self, image: Any, record: Any) -> tuple[str, Any | None]:
+        """Save one finished image into the gallery (runs in the engine thread)."""
         store = self.gallery.store_if_open()
         if store is None:
-            return save_to_gallery_folder(self.paths, result)
-        from sd21_desktop.gallery.metadata import ImageRecord
+            return save_to_gallery_folder(self.paths, image, record)
+        entry = store.add_image(image, record)
+        return str(entry.path), entry
 
-        runtime = result.runtime.to_dict()
-        saved: list[tuple[str, Any | None]] = []
-        for image, seed, index in zip(
-            result.images, result.seeds, result.batch_indices, strict=True
-        ):
-            entry = store.add_image(image, ImageRecord(result.request, seed, index, runtime))
-            saved.append((str(entry.path), entry))
-        return saved
+    def find_saved(self, job_id: str) -> dict[int, int]:
+        """The images of a job already in the gallery (runs in the engine thread)."""
+        store = self.gallery.store_if_open()
+        return store.saved_by_job(job_id) if store is not None else {}
+
+    def _restore_queue(self) -> None:
+        """Put back what the last session left queued, and ask what to do with it."""
+        recovery = self.queue.restore()
+        for notice in self._queue_notices:
+            self.window.message_bar.show_notice(notice)
+        if recovery.total:
+            self.window.queue_panel.show_recovery(recovery)
 
     def _wire(self) -> None:
         queue, worker, window = self.queue, self.worker, self.window
@@ -138,6 +156,13 @@ class AppController(QObject):
         worker.failed.connect(queue.on_failed)
         worker.cancelled.connect(window.on_cancelled)
         worker.cancelled.connect(queue.on_cancelled)
+        worker.not_saved.connect(queue.on_not_saved)
+        worker.not_saved.connect(window.on_not_saved)
+        worker.saved_elsewhere.connect(queue.on_saved_elsewhere)
+        worker.saved_elsewhere.connect(window.on_saved_elsewhere)
+        queue.problem.connect(window.message_bar.show_error)
+        window.queue_panel.save_again_requested.connect(worker.save_again)
+        window.queue_panel.save_elsewhere_requested.connect(worker.save_elsewhere)
         worker.status_changed.connect(window.show_status)
         worker.model_loaded.connect(window.on_model_loaded)
         worker.engine_info_changed.connect(window.on_engine_info)
@@ -221,7 +246,7 @@ class AppController(QObject):
         if self.shut_down:
             return
         self.shut_down = True
-        self.queue.cancel_all()
+        self.queue.prepare_exit()
         self.models.shutdown()
         self.window.store_settings()
         self.engine_thread.quit()
@@ -230,6 +255,7 @@ class AppController(QObject):
         self.gallery_thread.quit()
         self.gallery_thread.wait()
         self.gallery.close_store()
+        self.job_store.close()
         for save, what in (
             (lambda: save_settings(self.paths.settings_path, self.settings), "settings"),
             (self.history.save, "prompt history"),

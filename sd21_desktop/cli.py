@@ -288,6 +288,10 @@ def main(
             from sd21_desktop import cli_models
 
             return cli_models.run(args, stdout, stderr)
+        if args.command == "batch":
+            from sd21_desktop.cli_batch import run_batch
+
+            return run_batch(args, stdout, stderr)
         if args.command is not None:
             from sd21_desktop import cli_gallery
 

@@ -239,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_memory_options(generate)
 
     _add_gallery_commands(commands)
+    _add_batch_command(commands)
 
     models = commands.add_parser(
         "models",
@@ -303,6 +304,23 @@ def _add_gallery_commands(commands: Any) -> None:
         "--offline", action="store_true", help="never download; use only local models"
     )
     add_runtime_options(rerun, command=True)
+
+
+def _add_batch_command(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="run a file of requests (one JSON per line); an interrupted batch resumes",
+    )
+    batch.add_argument(
+        "jobs",
+        metavar="JOBS.jsonl",
+        help="one request (or generate --json record)"
+        " per line; blank lines and lines starting with # are skipped",
+    )
+    batch.add_argument("--engine", default="local", help="where the jobs run (default: local)")
+    batch.add_argument("--json", action="store_true", help="print one JSON object per image")
+    batch.add_argument("--offline", action="store_true", help="never download; local models only")
+    add_runtime_options(batch, command=True)
 
 
 def network_folders(args: argparse.Namespace) -> Any:

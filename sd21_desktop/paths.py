@@ -62,6 +62,11 @@ class AppPaths:
         return self.data_dir / "gallery.sqlite3"
 
     @property
+    def queue_path(self) -> Path:
+        """The job queue (SQLite): what is waiting, running and done, across restarts."""
+        return self.data_dir / "queue.sqlite3"
+
+    @property
     def settings_path(self) -> Path:
         return self.data_dir / "settings.json"
 

@@ -1,8 +1,9 @@
 """The app's settings: typed, with defaults, persisted as JSON in the data folder.
 
-A corrupt or unreadable settings file never stops the app: it falls back to the defaults and
-says so (the notice is shown once in the window). Unknown keys are ignored and values of the
-wrong type take their default, so settings from an older or newer version still load.
+A corrupt or unreadable settings file never stops the app: it is moved aside (kept beside, as
+``settings.json.damaged-<time>``), the defaults are used, and a notice says so once. Unknown
+keys are ignored and values of the wrong type take their default, so settings from an older or
+newer version still load.
 """
 
 from __future__ import annotations
@@ -109,11 +110,19 @@ def load_settings(path: Path) -> tuple[AppSettings, str | None]:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as error:
-        return AppSettings(), (
-            f"The settings file {path} could not be read ({error}); using the defaults. "
-            "It will be replaced when you quit."
-        )
+        return AppSettings(), _set_aside(path, error)
     return _coerce(AppSettings(), data), None
+
+
+def _set_aside(path: Path, error: BaseException) -> str:
+    """Move a damaged settings file out of the way (kept for a person to look at)."""
+    from sd21_desktop.gallery.schema import move_aside
+
+    try:
+        kept = f"it was moved aside as {move_aside(path).name}"
+    except OSError:
+        kept = "it will be replaced when you quit"
+    return f"The settings file {path} could not be read ({error}); using the defaults, and {kept}."
 
 
 def save_settings(path: Path, settings: AppSettings) -> None:

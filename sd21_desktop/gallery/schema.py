@@ -194,11 +194,11 @@ def health_problem(connection: sqlite3.Connection) -> str | None:
     return None
 
 
-def _companions(path: Path) -> list[Path]:
+def companions(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
-def _move_aside(path: Path) -> Path:
+def move_aside(path: Path) -> Path:
     """Keep a damaged index (and its WAL) beside the new one, for a person to inspect."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.damaged-{stamp}")
@@ -206,7 +206,7 @@ def _move_aside(path: Path) -> Path:
     while target.exists():
         target = path.with_name(f"{path.name}.damaged-{stamp}-{counter}")
         counter += 1
-    for part, suffix in zip(_companions(path), ("", "-wal", "-shm"), strict=True):
+    for part, suffix in zip(companions(path), ("", "-wal", "-shm"), strict=True):
         if part.exists():
             os.replace(part, target.with_name(target.name + suffix))
     return target
@@ -217,7 +217,7 @@ def open_index(path: Path) -> OpenedIndex:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # A WAL without its database would be replayed onto the new, empty file: drop it.
-        for part in _companions(path)[1:]:
+        for part in companions(path)[1:]:
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
         created = True
@@ -234,7 +234,7 @@ def open_index(path: Path) -> OpenedIndex:
     if problem is not None:
         if connection is not None:
             connection.close()
-        kept_as = _move_aside(path)
+        kept_as = move_aside(path)
         connection = connect(path)
         created = True
     assert connection is not None

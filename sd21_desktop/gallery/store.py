@@ -19,9 +19,11 @@ use the same data folder at once: SQLite's WAL mode and ``BEGIN IMMEDIATE`` seri
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -211,6 +213,11 @@ class GalleryStore:
     ) -> GalleryEntry:
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
+            if not self.layout.gallery_dir.is_dir():
+                # Never silently make a new, empty gallery where the user's one was.
+                raise FileNotFoundError(
+                    errno.ENOENT, "The gallery folder is gone", str(self.layout.gallery_dir)
+                )
             name = self.layout.unique_name(stem, suffix, imported)
             path = self.layout.live_path(name)
             write_atomic(path, data)
@@ -221,10 +228,12 @@ class GalleryStore:
                     entry_id = insert_written(
                         self._connection, row_for(name, facts, when, origin, sha256=digest)
                     )
-            except BaseException:
-                # An imported copy without a row would fail again at every open: drop it (the
-                # original is untouched). A generated image is kept; the next open indexes it.
-                if imported:
+            except BaseException as error:
+                # No file without its row when the index refused (disk full…): the caller keeps a
+                # generated image in memory to save again, and an imported copy without a row
+                # would fail again at every open (the original is untouched). A crash here instead
+                # leaves a generated file, which the next open indexes.
+                if imported or isinstance(error, (sqlite3.Error, OSError)):
                     path.unlink(missing_ok=True)
                 raise
             return self.get(entry_id)
@@ -372,6 +381,17 @@ class GalleryStore:
                 "ORDER BY width, height"
             ).fetchall()
         return [(row[0], row[1]) for row in rows]
+
+    def saved_by_job(self, job_id: str) -> dict[int, int]:
+        """Batch index → entry id of the live images a queued job made (its id is in their
+        runtime record), so a job run again after a crash skips what it already saved."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT batch_index, id FROM entries WHERE deleted_at IS NULL "
+                "AND json_extract(runtime_json, '$.job_id') = ?",
+                (job_id,),
+            ).fetchall()
+        return {int(index): int(entry_id) for index, entry_id in rows}
 
     def _entry(self, row: Any) -> GalleryEntry:
         return entry_from_row(row, self.layout.gallery_dir, self.layout.trash_dir)

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListView,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -54,6 +53,7 @@ from sd21_desktop.ui.message_bar import MessageBar
 from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
 from sd21_desktop.ui.parameters_panel import MODES_WITH_STRENGTH, ParametersPanel
 from sd21_desktop.ui.prompt_editor import PromptEditor
+from sd21_desktop.ui.queue_panel import QueuePanel
 from sd21_desktop.ui.result_view import ResultView
 from sd21_desktop.ui.theme import set_text_role
 from sd21_desktop.ui.window_layout import (
@@ -127,15 +127,8 @@ class MainWindow(QMainWindow):
 
         self.result_view = ResultView()
 
-        self.queue_view = QListView()
-        self.queue_view.setObjectName("queueView")
-        self.queue_view.setAccessibleName("Job queue")
-        self.queue_view.setToolTip("Jobs waiting and running, in order")
-        self.queue_view.setModel(queue)
-        self.remove_job_button = QPushButton("Remove")
-        self.remove_job_button.setObjectName("removeJobButton")
-        set_icon(self.remove_job_button, "close-circle-outline",
-                 "Remove the selected jobs from the queue (cancels a running one)")
+        self.queue_panel = QueuePanel(queue)
+        self.queue_view = self.queue_panel.view
         self.recent_view = Filmstrip()
         self.gallery_panel = GalleryPanel(gallery_model)
         self.gallery_view = self.gallery_panel.view
@@ -150,12 +143,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._canvas_placeholder, "Canvas")
         self.tabs.currentChanged.connect(self._build_canvas_when_shown)
         self.tabs.addTab(self.gallery_panel, "Gallery")
-        queue_content = QWidget()
-        queue_layout = QVBoxLayout(queue_content)
-        queue_layout.setContentsMargins(0, 0, 0, 0)
-        queue_layout.addWidget(self.queue_view, 1)
-        queue_layout.addWidget(self.remove_job_button)
-        self.side_panel = CollapsiblePanel("Queue", "sidePanel", queue_content)
+        self.side_panel = CollapsiblePanel("Queue", "sidePanel", self.queue_panel)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -172,6 +160,8 @@ class MainWindow(QMainWindow):
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(6, 6, 6, 6)
         central_layout.addWidget(self.message_bar)
+        central_layout.addWidget(self.queue_panel.recovery_strip)
+        central_layout.addWidget(self.queue_panel.save_strip)
         central_layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -194,7 +184,6 @@ class MainWindow(QMainWindow):
         self.generate_button.clicked.connect(self.generate)
         self.prompt_editor.generate_requested.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel_running)
-        self.remove_job_button.clicked.connect(self.remove_selected_jobs)
         self.parameters.validity_changed.connect(self._on_validity_changed)
         self.explainer = DisabledExplainer(self.show_status, self)
         self.explainer.watch(self.generate_button, self._why_generate_is_off)
@@ -346,12 +335,6 @@ class MainWindow(QMainWindow):
             self.queue.cancel(running.id)
             self.show_status("Cancelling…")
 
-    @Slot()
-    def remove_selected_jobs(self) -> None:
-        ids = [index.data(JobQueue.JobIdRole) for index in self.queue_view.selectedIndexes()]
-        for job_id in ids:
-            self.queue.remove(job_id)
-
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
@@ -412,6 +395,17 @@ class MainWindow(QMainWindow):
     def on_failed(self, job_id: str, message: str) -> None:
         self.message_bar.show_error(message)
         self.show_status("Generation failed.")
+
+    @Slot(str, str, list, list)
+    def on_not_saved(self, job_id: str, reason: str, saved: list[Any], unsaved: list[Any]) -> None:
+        """The disk refused: show the image kept in memory (the queue panel offers to save it)."""
+        self.result_view.show_preview(unsaved[0].image, f"Not saved: {reason}")
+        self.show_status(f"Not saved: {reason}. The queue is paused.")
+        self.progress_bar.setFormat("not saved")
+
+    @Slot(str, list)
+    def on_saved_elsewhere(self, job_id: str, paths: list[str]) -> None:
+        self.show_status(f"Saved outside the gallery: {', '.join(paths)}")
 
     @Slot(str)
     def on_cancelled(self, job_id: str) -> None:

@@ -78,7 +78,8 @@ def test_three_queued_jobs_run_in_order_and_a_removed_one_is_skipped(
     assert finished == [ids[0], ids[2]]
     assert ids[1] not in [event[1] for event in recorder.of("started")]
     assert [window.queue.job(i).request.seed for i in finished] == [1, 3]  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: window.queue.rowCount() == 0)
+    qtbot.waitUntil(lambda: not window.queue.is_busy())
+    assert [job.state for job in window.queue.jobs()] == [JobState.FINISHED] * 2
 
 
 def test_closing_during_a_job_stops_the_thread_and_writes_settings(
