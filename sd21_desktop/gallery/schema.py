@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sd21_desktop.errors import UserFacingError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Version 1. ``file_name`` is relative to the gallery folder (or to the trash folder once
 # ``deleted_at`` is set) with "/" separators, so the data folder can move.
@@ -85,9 +85,95 @@ _V1: tuple[str, ...] = (
     """,
 )
 
+# The "gallery at scale" step: day folders and a cheap reconcile (see
+# :mod:`sd21_desktop.gallery.layout` and :mod:`sd21_desktop.gallery.sync`), and a search index
+# that answers in time order (see :mod:`sd21_desktop.gallery.search`).
+# ``folder`` is the part of ``file_name`` before its last "/" ('' for a file at the top):
+# ``rtrim(name, <name without its slashes>)`` strips everything after the last "/".
+# ``fts_key`` orders entries like "newest first" (milliseconds, then the id) and is the rowid of
+# the full-text index, so a search walks its matches newest first and stops after one page
+# instead of collecting every match. Keys are unique while ids are (ids 2**20 apart with the
+# same millisecond would share one; then one of the two may be missing from search results).
+_SCALE: tuple[str, ...] = (
+    """
+    ALTER TABLE entries ADD COLUMN folder TEXT GENERATED ALWAYS AS
+        (rtrim(rtrim(file_name, replace(file_name, '/', '')), '/')) VIRTUAL
+    """,
+    # Serves "the rows of one folder" and the per-folder counts of the reconcile.
+    "CREATE INDEX entries_by_folder ON entries (folder, deleted_at)",
+    # The file move journal: set while a row's file is being moved to ``file_name``.
+    "ALTER TABLE entries ADD COLUMN moved_from TEXT",
+    "CREATE INDEX entries_moving ON entries (moved_from) WHERE moved_from IS NOT NULL",
+    # What the last reconcile saw of each folder (``path`` relative, '' for the top): the
+    # folder's modification times in the gallery and the trash, and its row counts then.
+    """
+    CREATE TABLE folders (
+        path TEXT PRIMARY KEY,
+        live_mtime_ns INTEGER,
+        trash_mtime_ns INTEGER,
+        live_rows INTEGER,
+        trash_rows INTEGER,
+        checked_ns INTEGER
+    ) WITHOUT ROWID
+    """,
+    # Entries of the flat v1 layout still to move into their day folders (done in batches by
+    # the background reconcile, so the first page is never kept waiting).
+    "CREATE TABLE layout_moves (id INTEGER PRIMARY KEY)",
+    "INSERT INTO layout_moves (id) SELECT id FROM entries",
+    "INSERT OR IGNORE INTO folders (path) SELECT DISTINCT folder FROM entries",
+    # The search index again, keyed by time (clamped to years 1970-2223 so the key fits).
+    """
+    ALTER TABLE entries ADD COLUMN fts_key INTEGER GENERATED ALWAYS AS
+        (CAST(min(max(created, 0), 8e9) * 1000 AS INTEGER) * 1048576 + id % 1048576) VIRTUAL
+    """,
+    "CREATE INDEX entries_by_fts_key ON entries (fts_key, deleted_at)",
+    "DROP TRIGGER entries_fts_insert",
+    "DROP TRIGGER entries_fts_delete",
+    "DROP TRIGGER entries_fts_update",
+    "DROP TABLE entries_fts",
+    # ``prefix='1 2 3'``: the first letters typed are one index lookup, not a merge of every
+    # word that starts with them.
+    """
+    CREATE VIRTUAL TABLE entries_fts USING fts5(
+        prompt, negative_prompt,
+        content='entries', content_rowid='fts_key',
+        tokenize='unicode61 remove_diacritics 2', prefix='1 2 3'
+    )
+    """,
+    # In key order: FTS5 writes ascending rowids in one go (a descending one flushes a segment).
+    """
+    INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+    SELECT fts_key, prompt, negative_prompt FROM entries ORDER BY fts_key
+    """,
+    """
+    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+        VALUES (new.fts_key, new.prompt, new.negative_prompt);
+    END
+    """,
+    """
+    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
+        VALUES ('delete', old.fts_key, old.prompt, old.negative_prompt);
+    END
+    """,
+    """
+    CREATE TRIGGER entries_fts_update AFTER UPDATE OF prompt, negative_prompt ON entries BEGIN
+        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
+        VALUES ('delete', old.fts_key, old.prompt, old.negative_prompt);
+        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+        VALUES (new.fts_key, new.prompt, new.negative_prompt);
+    END
+    """,
+)
+
 #: Statements that take an index from version ``n - 1`` to ``n``; append, never edit.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
-REQUIRED_TABLES = ("entries", "entries_fts")
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _SCALE}
+#: The tables each version adds (a table missing from an index of that version is damage).
+REQUIRED_TABLES: dict[int, tuple[str, ...]] = {
+    1: ("entries", "entries_fts"),
+    2: ("folders", "layout_moves"),
+}
 
 
 @dataclass(frozen=True)
@@ -178,7 +264,13 @@ def health_problem(connection: sqlite3.Connection) -> str | None:
             row[0]
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-        missing = [table for table in REQUIRED_TABLES if table not in names]
+        required = [
+            table
+            for since, tables in REQUIRED_TABLES.items()
+            if since <= version
+            for table in tables
+        ]
+        missing = [table for table in required if table not in names]
         if missing:
             return f"the table {missing[0]} is missing"
     return None

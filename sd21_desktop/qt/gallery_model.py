@@ -1,9 +1,14 @@
 """The gallery list model: entries of the current query, newest first, fetched page by page
 from the gallery thread, with thumbnails from :class:`ThumbnailCache`.
+
+It holds only the rows scrolled to so far; ``total`` is the query's count once known (a large
+count arrives after the first page, ``count_loaded``). What the background reconcile finds is
+merged in place, so paging by offset stays right and the view keeps its scroll position.
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from PySide6.QtCore import (
@@ -25,12 +30,17 @@ PAGE_SIZE = 200
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
+def _newest_first(entry: GalleryEntry) -> tuple[float, int]:
+    """The sort key of the list (ascending key = newest first, like the store's ORDER BY)."""
+    return (-entry.created, -entry.id)
+
+
 class GalleryModel(QAbstractListModel):
     EntryRole = Qt.ItemDataRole.UserRole + 1
     EntryIdRole = Qt.ItemDataRole.UserRole + 2
 
     page_requested = Signal(int, object, int, int)  # token, query, offset, limit → service
-    loaded = Signal()  # a page arrived (the first one after a new query, or more)
+    loaded = Signal()  # a page arrived (the first one after a new query, or more), or a count
 
     def __init__(self, thumbnails: ThumbnailCache, parent: Any = None) -> None:
         super().__init__(parent)
@@ -39,8 +49,16 @@ class GalleryModel(QAbstractListModel):
         self._entries: list[GalleryEntry] = []
         self._rows: dict[int, int] = {}
         self.total = 0
+        self.counted = True
+        """False while ``total`` is only what has been loaded (the count is on its way)."""
+        self._more = False
+        self._window = 0
+        """Rows brought in by pages (what the view scrolled to)."""
+        self._stale = False
         self._token = 0
         self._loading = False
+        self.on_token: Any = None
+        """Called with each new page token (the service's ``latest_token`` follows it)."""
         self._placeholder = QPixmap(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
         self._placeholder.fill(QColor("#3a3a3a"))
         thumbnails.thumbnail_ready.connect(self._on_thumbnail)
@@ -53,6 +71,8 @@ class GalleryModel(QAbstractListModel):
 
     def refresh(self) -> None:
         self._token += 1
+        if self.on_token is not None:
+            self.on_token(self._token)
         self._loading = True
         self.page_requested.emit(self._token, self.query, 0, PAGE_SIZE)
 
@@ -63,10 +83,12 @@ class GalleryModel(QAbstractListModel):
         if token != self._token:
             return  # an answer to an older query
         self._loading = False
+        self._more = len(entries) >= PAGE_SIZE
         if offset == 0:
             self.beginResetModel()
             self._entries = list(entries)
-            self.total = total
+            self.counted = total >= 0
+            self.total = total if total >= 0 else len(entries)
             self._reindex()
             self.endResetModel()
         else:
@@ -77,15 +99,25 @@ class GalleryModel(QAbstractListModel):
                 self._entries.extend(fresh)
                 self._reindex()
                 self.endInsertRows()
-            self.total = total
+            if not self.counted:
+                self.total = max(self.total, len(self._entries))
+        self._window = len(self._entries)
         self.loaded.emit()
+
+    @Slot(int, int)
+    def on_count_loaded(self, token: int, total: int) -> None:
+        if token == self._token:
+            self.counted, self.total = True, total
+            self.loaded.emit()
 
     def _reindex(self) -> None:
         self._rows = {entry.id: row for row, entry in enumerate(self._entries)}
 
     # lazy paging -----------------------------------------------------------------------------
     def canFetchMore(self, parent: AnyIndex = QModelIndex()) -> bool:  # noqa: B008, N802
-        return not parent.isValid() and not self._loading and len(self._entries) < self.total
+        if parent.isValid() or self._loading:
+            return False
+        return len(self._entries) < self.total if self.counted else self._more
 
     def fetchMore(self, parent: AnyIndex = QModelIndex()) -> None:  # noqa: B008, N802
         if self.canFetchMore(parent):
@@ -181,6 +213,92 @@ class GalleryModel(QAbstractListModel):
                 self._entries[row] = entry
                 index = self.index(row)
                 self.dataChanged.emit(index, index)
+
+    # the background reconcile ---------------------------------------------------------------
+    def _simple(self) -> bool:
+        """The query is decided by the trash and favourite flags alone (checked here)."""
+        query = self.query
+        return query == GalleryQuery(in_trash=query.in_trash, favourites_only=query.favourites_only)
+
+    def _shows(self, entry: GalleryEntry, deleted: bool | None = None) -> bool:
+        in_trash = entry.deleted if deleted is None else deleted
+        return in_trash == self.query.in_trash and (
+            entry.favourite or not self.query.favourites_only
+        )
+
+    @Slot(list, list, list, list)
+    def on_reconciled(
+        self,
+        added: list[GalleryEntry],
+        changed: list[GalleryEntry],
+        moved: list[GalleryEntry],
+        removed: list[tuple[int, bool]],
+    ) -> None:
+        """Merge what the reconcile found: rows go in at their place in the order, out, or
+        change in place. A query this model cannot check itself is run again at the end."""
+        for entry in moved:  # a new path, the same place in the order
+            row = self._rows.get(entry.id)
+            if row is not None:
+                self._entries[row] = entry
+                self.thumbnails.forget(entry.id)  # one that failed while the file moved
+        if not self._simple():
+            self._stale = self._stale or bool(added or changed or removed)
+            return
+        counted_out = sum(was_deleted == self.query.in_trash for _, was_deleted in removed)
+        counted_out += sum(self._shows(entry, deleted=not entry.deleted) for entry in changed)
+        gone = {entry_id for entry_id, _ in removed} | {entry.id for entry in changed}
+        self._remove_rows(sorted((self._rows[i] for i in gone if i in self._rows), reverse=True))
+        self.total -= counted_out
+        incoming = [entry for entry in added + changed if self._shows(entry)]
+        self._insert_sorted(sorted(incoming, key=_newest_first))
+        self._trim()
+        self.total = max(self.total, len(self._entries))
+        self.loaded.emit()
+
+    def on_reconcile_finished(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.refresh()
+
+    def _remove_rows(self, rows: list[int]) -> None:
+        """Remove these rows (highest first), then index the rest once."""
+        for row in rows:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            self._entries.pop(row)
+            self.endRemoveRows()
+        if rows:
+            self._reindex()
+
+    def _insert_sorted(self, entries: list[GalleryEntry]) -> None:
+        """Insert each at its place in "newest first"; one past the loaded rows while more are
+        still to load only counts (it comes with its page)."""
+        inserted = False
+        for entry in entries:
+            if entry.id in self._rows:
+                continue
+            row = bisect.bisect_left(self._entries, _newest_first(entry), key=_newest_first)
+            beyond = len(self._entries) < self.total if self.counted else self._more
+            self.total += 1
+            if row == len(self._entries) and beyond:
+                continue
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._entries.insert(row, entry)
+            self.endInsertRows()
+            self._rows[entry.id] = -1  # known now; the real rows are indexed once below
+            inserted = True
+        if inserted:
+            self._reindex()
+
+    def _trim(self) -> None:
+        """Keep no more rows than were paged in (plus a page): a rebuild that finds 100,000
+        images must not make the model hold them all; the rest load as the view scrolls."""
+        keep = max(self._window, PAGE_SIZE)
+        if len(self._entries) > keep + PAGE_SIZE:
+            self.beginRemoveRows(QModelIndex(), keep, len(self._entries) - 1)
+            del self._entries[keep:]
+            self.endRemoveRows()
+            self._reindex()
+            self._more = True
 
     @Slot(int)
     def _on_thumbnail(self, entry_id: int) -> None:
