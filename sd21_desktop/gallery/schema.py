@@ -121,6 +121,15 @@ _SCALE: tuple[str, ...] = (
     "CREATE TABLE layout_moves (id INTEGER PRIMARY KEY)",
     "INSERT INTO layout_moves (id) SELECT id FROM entries",
     "INSERT OR IGNORE INTO folders (path) SELECT DISTINCT folder FROM entries",
+    # Time order within the trash and within the favourites (each usually a small part).
+    """
+    CREATE INDEX entries_trash_by_time ON entries (created DESC, id DESC)
+    WHERE deleted_at IS NOT NULL
+    """,
+    """
+    CREATE INDEX entries_favourites_by_time ON entries (deleted_at, created DESC, id DESC)
+    WHERE favourite = 1
+    """,
     # The search index again, keyed by time (clamped to years 1970-2223 so the key fits).
     """
     ALTER TABLE entries ADD COLUMN fts_key INTEGER GENERATED ALWAYS AS

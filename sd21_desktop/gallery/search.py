@@ -61,7 +61,8 @@ def _source(query: GalleryQuery) -> tuple[str, str, list[object]]:
     full-text index drives, newest match first (its rowid is ``fts_key``, which sorts like
     "newest first"), and each match is checked against the other conditions through
     ``entries_by_fts_key``; SQLite stops after one page instead of collecting every match
-    (CROSS JOIN keeps that loop order).
+    (CROSS JOIN keeps that loop order; INDEXED BY keeps a date filter from choosing the time
+    index for the inner loop). The trash and the favourites have partial indexes in time order.
     """
     expression = match_expression(query.text, query.include_negative)
     if expression is None:
@@ -69,7 +70,8 @@ def _source(query: GalleryQuery) -> tuple[str, str, list[object]]:
         return f"FROM entries WHERE {' AND '.join(conditions)}", ORDER, params
     conditions, params = where_clause(query, "e.")
     source = (
-        "FROM entries_fts AS f CROSS JOIN entries AS e ON e.fts_key = f.rowid "
+        "FROM entries_fts AS f CROSS JOIN entries AS e INDEXED BY entries_by_fts_key "
+        "ON e.fts_key = f.rowid "
         f"WHERE f.entries_fts MATCH ? AND {' AND '.join(conditions)}"
     )
     return source, "ORDER BY f.rowid DESC", [expression, *params]

@@ -289,6 +289,8 @@ class Reconcile:
         now = time.time()
         for start in range(0, len(new), BATCH):
             rows = _read_rows(self.layout, new[start : start + BATCH], self.report, now)
+            # Oldest first: ascending search keys are one write for FTS5 (see schema).
+            rows.sort(key=lambda row: row[1])
             with transaction(self.connection):
                 added = insert_new(self.connection, rows)
             self.report.added += len(added)
