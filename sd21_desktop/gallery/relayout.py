@@ -87,7 +87,7 @@ def pending_moves(connection: sqlite3.Connection) -> int:
 
 
 def move_batch(
-    connection: sqlite3.Connection, layout: GalleryLayout, limit: int = MOVE_BATCH
+    connection: sqlite3.Connection, layout: GalleryLayout, limit: int | None = None
 ) -> tuple[list[int], bool]:
     """Move up to ``limit`` entries of the flat layout into day folders; returns their ids and
     whether there was anything left to do."""
@@ -95,7 +95,7 @@ def move_batch(
         rows = connection.execute(
             "SELECT m.id, e.file_name, e.created, e.origin FROM layout_moves AS m "
             "LEFT JOIN entries AS e ON e.id = m.id ORDER BY m.id LIMIT ?",
-            (limit,),
+            (MOVE_BATCH if limit is None else limit,),
         ).fetchall()
         moved: list[int] = []
         for entry_id, old, created, origin in rows:

@@ -62,6 +62,8 @@ from sd21_desktop.paths import AppPaths, resolve_paths
 
 CHEAP_COUNT = 1000
 """Counting up to this many rows costs about what a page does; more is counted separately."""
+STOP_POLL_OPS = 1000
+"""SQLite virtual-machine steps between two looks at a count's ``stop`` (microseconds)."""
 _PREFERRED_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif"}
 
 
@@ -389,7 +391,7 @@ class GalleryStore:
         )
         with self._lock:
             if stop is not None:
-                self._connection.set_progress_handler(lambda: int(stop()), 20_000)
+                self._connection.set_progress_handler(lambda: int(stop()), STOP_POLL_OPS)
             try:
                 total = int(self._connection.execute(sql, params).fetchone()[0])
             finally:

@@ -231,8 +231,9 @@ class Reconcile:
             subfolders: set[str] = set()
             yield from self._folder_steps(folder, mtimes, subfolders)
             queue += sorted(subfolders - seen, reverse=True)
-        # Folders the index knows that are gone from both places: their rows follow.
-        for folder in sorted(records.keys() - seen):
+        # Folders the index knows (a record, or rows) that are gone from both places: their
+        # rows follow.
+        for folder in sorted((records.keys() | rows.keys()) - seen):
             yield from self._folder_steps(folder, (None, None), set())
 
     def run(self) -> SyncReport:
@@ -297,7 +298,7 @@ class Reconcile:
             if self.on_progress is not None:
                 self.on_progress(min(start + BATCH, len(new)), len(new))
             yield SyncStep(added=added)
-        yield self._follow(folder, indexed, live, trashed, now)
+        yield from self._follow(folder, indexed, live, trashed, now)
         self._record(folder, mtimes, checked_ns, listing.folders)
 
     def _follow(
@@ -307,22 +308,25 @@ class Reconcile:
         live: set[str],
         trashed: set[str],
         now: float,
-    ) -> SyncStep:
+    ) -> Iterator[SyncStep]:
+        """Rows follow their files (in batches: a folder of 100,000 may have gone)."""
         to_live = [name for name, (_, deleted) in indexed.items() if deleted and name in live]
         to_trash = [
             name for name, (_, deleted) in indexed.items()
             if not deleted and name not in live and name in trashed
         ]
         missing = [name for name in indexed if name not in live and name not in trashed]
-        step = SyncStep()
-        if to_live or to_trash or missing:
+        for start in range(0, max(len(to_live), len(to_trash), len(missing)), BATCH):
+            batch = slice(start, start + BATCH)
             with transaction(self.connection):
                 changed, removed = _follow_files(
-                    self.connection, self.layout, to_live, to_trash, missing, now, self.report
+                    self.connection, self.layout, to_live[batch], to_trash[batch],
+                    missing[batch], now, self.report,
                 )
-            step.changed = [indexed[name][0] for name in changed]
-            step.removed = [indexed[name] for name in removed]
-        return step
+            yield SyncStep(
+                changed=[indexed[name][0] for name in changed],
+                removed=[indexed[name] for name in removed],
+            )
 
     def _record(
         self,
