@@ -260,14 +260,24 @@ def migrate(connection: sqlite3.Connection) -> int:
     return before
 
 
-def health_problem(connection: sqlite3.Connection) -> str | None:
-    """What is wrong with an existing index file, or None. Raises sqlite3 errors as they come."""
-    version = user_version(connection)
-    if version > SCHEMA_VERSION:
-        return None  # not damage: :func:`migrate` refuses it with a clear message
+def integrity_problem(connection: sqlite3.Connection) -> str | None:
+    """``PRAGMA quick_check``: reads every page (a second or more at 100,000 entries, so the
+    GUI runs it in the background after the first page; see ``GalleryStore``)."""
     rows = connection.execute("PRAGMA quick_check").fetchall()
     if [tuple(row) for row in rows] != [("ok",)]:
         return f"integrity check failed: {rows[0][0]}"
+    return None
+
+
+def health_problem(connection: sqlite3.Connection, full_check: bool = True) -> str | None:
+    """What is wrong with an existing index file, or None. Raises sqlite3 errors as they come.
+    Without ``full_check`` only the header, the schema and the tables are looked at."""
+    version = user_version(connection)
+    if version > SCHEMA_VERSION:
+        return None  # not damage: :func:`migrate` refuses it with a clear message
+    problem = integrity_problem(connection) if full_check else None
+    if problem is not None:
+        return problem
     if version > 0:
         names = {
             row[0]
@@ -289,7 +299,7 @@ def _companions(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
-def _move_aside(path: Path) -> Path:
+def move_aside(path: Path) -> Path:
     """Keep a damaged index (and its WAL) beside the new one, for a person to inspect."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.damaged-{stamp}")
@@ -303,8 +313,11 @@ def _move_aside(path: Path) -> Path:
     return target
 
 
-def open_index(path: Path) -> OpenedIndex:
-    """Open (creating, migrating, or replacing a damaged file as needed) the index at ``path``."""
+def open_index(path: Path, full_check: bool = True) -> OpenedIndex:
+    """Open (creating, migrating, or replacing a damaged file as needed) the index at ``path``.
+
+    ``full_check`` false leaves out the page-by-page check (:func:`integrity_problem`); the
+    caller runs it later."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # A WAL without its database would be replayed onto the new, empty file: drop it.
@@ -319,13 +332,13 @@ def open_index(path: Path) -> OpenedIndex:
     connection: sqlite3.Connection | None = None
     try:
         connection = connect(path)
-        problem = health_problem(connection)
+        problem = health_problem(connection, full_check)
     except sqlite3.DatabaseError as error:
         problem = str(error)
     if problem is not None:
         if connection is not None:
             connection.close()
-        kept_as = _move_aside(path)
+        kept_as = move_aside(path)
         connection = connect(path)
         created = True
     assert connection is not None

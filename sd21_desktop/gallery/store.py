@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -55,7 +56,13 @@ from sd21_desktop.gallery.metadata import ImageRecord, encode_png
 from sd21_desktop.gallery.reading import ImageFacts, NotAnImageError, facts_from_record, read_facts
 from sd21_desktop.gallery.relayout import choose_folder, note_folder
 from sd21_desktop.gallery.rows import insert_written, row_for
-from sd21_desktop.gallery.schema import open_index, transaction
+from sd21_desktop.gallery.schema import (
+    OpenedIndex,
+    integrity_problem,
+    move_aside,
+    open_index,
+    transaction,
+)
 from sd21_desktop.gallery.search import select_count, select_page
 from sd21_desktop.gallery.sync import Progress, Reconcile, SyncReport, SyncStep, plural, synchronise
 from sd21_desktop.paths import AppPaths, resolve_paths
@@ -108,8 +115,10 @@ class GalleryStore:
         self.layout.ensure()
         self.inputs = InputStore(paths.inputs_dir)
         self._lock = threading.RLock()
-        self._opened = open_index(paths.database_path)
+        # The page-by-page check costs seconds at 100,000 entries: deferred with the reconcile.
+        self._opened = open_index(paths.database_path, full_check=reconcile)
         self._connection = self._opened.connection
+        self._checked = reconcile
         self.reconcile_report: SyncReport | None = None
         """The report of the reconcile :meth:`reconcile_steps` runs (filled in as it goes)."""
         self.rebuilt = False
@@ -117,11 +126,7 @@ class GalleryStore:
         self.notices: list[str] = []
         """Lines for a person (the GUI shows them, the CLI prints them to stderr)."""
         if self._opened.problem is not None:
-            self.notices.append(
-                f"The gallery index was damaged ({self._opened.problem}) and is rebuilt from "
-                f"the images in {paths.gallery_dir}. The damaged file was kept as "
-                f"{self._opened.kept_as}."
-            )
+            self._damaged_notice()
         if reconcile:
             try:
                 self.finish_reconcile(synchronise(self._connection, self.layout, on_progress))
@@ -132,6 +137,10 @@ class GalleryStore:
     def reconcile_steps(self) -> Iterator[SyncStep]:
         """The reconcile in short steps, each under the lock (other calls go between them).
         When it ends, :meth:`finish_reconcile` with its report gives the notices."""
+        if not self._checked:
+            with self._lock:
+                replaced = self._check_index()
+            yield SyncStep(reset=replaced)
         reconcile = Reconcile(self._connection, self.layout)
         steps = reconcile.steps()
         self.reconcile_report = reconcile.report
@@ -141,6 +150,31 @@ class GalleryStore:
             if step is None:
                 return
             yield step
+
+    def _damaged_notice(self) -> None:
+        self.notices.append(
+            f"The gallery index was damaged ({self._opened.problem}) and is rebuilt from "
+            f"the images in {self.paths.gallery_dir}. The damaged file was kept as "
+            f"{self._opened.kept_as}."
+        )
+
+    def _check_index(self) -> bool:
+        """The deferred page-by-page check; a damaged index is replaced by an empty one (the
+        reconcile that follows refills it). Returns whether it was replaced."""
+        self._checked = True
+        try:
+            problem = integrity_problem(self._connection)
+        except sqlite3.DatabaseError as error:
+            problem = str(error)
+        if problem is None:
+            return False
+        self._connection.close()
+        kept_as = move_aside(self.paths.database_path)
+        opened = open_index(self.paths.database_path)
+        self._opened = OpenedIndex(opened.connection, True, problem, kept_as)
+        self._connection = opened.connection
+        self._damaged_notice()
+        return True
 
     def finish_reconcile(self, report: SyncReport) -> list[str]:
         """Notices for what a finished reconcile did (also added to :attr:`notices`)."""

@@ -58,11 +58,14 @@ class SyncStep:
     """Moved to another file name (into a day folder): the same entry otherwise."""
     removed: list[tuple[int, bool]] = field(default_factory=list)
     """Dropped (the file is gone): id, and whether the entry was in the trash."""
+    reset: bool = False
+    """The index was found damaged and replaced: every id shown so far is void."""
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.changed or self.moved or self.removed)
+        return bool(self.added or self.changed or self.moved or self.removed or self.reset)
 
     def extend(self, other: SyncStep) -> None:
+        self.reset |= other.reset
         self.added += other.added
         self.changed += other.changed
         self.moved += other.moved

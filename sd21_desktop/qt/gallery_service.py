@@ -160,7 +160,9 @@ class GalleryService(QObject):
             self.reconcile_status.emit("")
             self.failed.emit(f"Checking the gallery folder failed: {error}")
             return
-        if found:
+        if found.reset:  # a damaged index was replaced: the view starts again
+            self.store_opened.emit(list(store.notices))
+        elif found:
             self.reconcile_changed.emit(
                 store.find_many(found.added),
                 store.find_many(found.changed),

@@ -360,3 +360,33 @@ def test_a_gallery_copied_with_its_index_opens_where_it_is(data_dir: Path, tmp_p
     with GalleryStore.open(moved) as store:
         assert store.count() == 3
         assert all(entry.path.is_relative_to(moved) for entry in store.search())
+
+
+def test_damage_found_by_the_deferred_check_is_rebuilt_in_the_background(
+    data_dir: Path,
+) -> None:
+    """Opening for the GUI skips the page-by-page check (seconds at 100,000 entries); the
+    reconcile runs it first and replaces a damaged index, keeping the damaged file."""
+    paths = resolve_paths()
+    with GalleryStore(paths) as store:
+        for number in range(60):
+            add(store, f"lantern {number} " + "with a long prompt " * 20, seed=number)
+    data = bytearray(paths.database_path.read_bytes())
+    data[-3 * 4096 :] = os.urandom(3 * 4096)  # the last pages: not the schema on page one
+    paths.database_path.write_bytes(bytes(data))
+
+    store = GalleryStore(paths, reconcile=False)
+    try:
+        assert store.notices == []  # nothing noticed yet: the first page comes first
+        steps = store.reconcile_steps()
+        assert next(steps).reset
+        assert "damaged" in store.notices[0]
+        for _ in steps:
+            pass
+        assert store.reconcile_report is not None
+        store.finish_reconcile(store.reconcile_report)
+        assert store.count() == 60
+        assert store.count(GalleryQuery(text="lant")) == 60
+        assert list(paths.data_dir.glob("gallery.sqlite3.damaged-*"))
+    finally:
+        store.close()
