@@ -146,7 +146,7 @@ def entry(entry_id: int, created: float, deleted: bool = False) -> GalleryEntry:
         id=entry_id, path=Path(f"/x/{entry_id}.png"), file_name=f"{entry_id}.png",
         created=created, origin="generated", source=None, has_metadata=False, prompt="",
         negative_prompt="", model=None, mode=None, width=64, height=64, seed=None,
-        batch_index=0, request=None, runtime={}, details={}, favourite=False, deleted=deleted,
+        batch_index=0, request_json=None, runtime={}, details={}, favourite=False, deleted=deleted,
     )
 
 
