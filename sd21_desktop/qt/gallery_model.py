@@ -1,14 +1,18 @@
 """The gallery list model: entries of the current query, newest first, fetched page by page
 from the gallery thread, with thumbnails from :class:`ThumbnailCache`.
 
-It holds only the rows scrolled to so far; ``total`` is the query's count once known (a large
-count arrives after the first page, ``count_loaded``). What the background reconcile finds is
-merged in place, so paging by offset stays right and the view keeps its scroll position.
+It holds only the rows scrolled to so far, and of those only about :data:`KEEP_FULL` whole
+entries near where the view last looked; rows farther away shrink to a stub (id, time, flags)
+and are fetched again if the view comes back, so memory stays bounded at 100,000 rows and more.
+``total`` is the query's count once known (a large count arrives after the first page,
+``count_loaded``). What the background reconcile finds is merged in place, so paging by offset
+stays right and the view keeps its scroll position.
 """
 
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
@@ -27,10 +31,25 @@ from sd21_desktop.gallery.entries import GalleryEntry, GalleryQuery
 from sd21_desktop.qt.thumbnails import THUMBNAIL_SIDE, ThumbnailCache
 
 PAGE_SIZE = 200
+KEEP_FULL = 4000
+"""Whole entries kept (about 2 KB each); the rest of the rows scrolled past are stubs."""
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
-def _newest_first(entry: GalleryEntry) -> tuple[float, int]:
+@dataclass(frozen=True, slots=True)
+class _Stub:
+    """A row scrolled far away: what the order and the merges need; the rest comes again."""
+
+    id: int
+    created: float
+    deleted: bool
+    favourite: bool
+
+
+Row = GalleryEntry | _Stub
+
+
+def _newest_first(entry: Row) -> tuple[float, int]:
     """The sort key of the list (ascending key = newest first, like the store's ORDER BY)."""
     return (-entry.created, -entry.id)
 
@@ -46,7 +65,10 @@ class GalleryModel(QAbstractListModel):
         super().__init__(parent)
         self.thumbnails = thumbnails
         self.query = GalleryQuery()
-        self._entries: list[GalleryEntry] = []
+        self._entries: list[Row] = []
+        self._full = 0
+        """How many rows hold a whole entry (not a stub)."""
+        self._refetching: set[int] = set()
         self._rows: dict[int, int] = {}
         self.total = 0
         self.counted = True
@@ -71,6 +93,7 @@ class GalleryModel(QAbstractListModel):
 
     def refresh(self) -> None:
         self._token += 1
+        self._refetching.clear()
         if self.on_token is not None:
             self.on_token(self._token)
         self._loading = True
@@ -82,6 +105,9 @@ class GalleryModel(QAbstractListModel):
     ) -> None:
         if token != self._token:
             return  # an answer to an older query
+        if offset in self._refetching:
+            self._restore(entries, offset)
+            return
         self._loading = False
         self._more = len(entries) >= PAGE_SIZE
         if offset == 0:
@@ -102,7 +128,33 @@ class GalleryModel(QAbstractListModel):
             if not self.counted:
                 self.total = max(self.total, len(self._entries))
         self._window = len(self._entries)
+        self._full = len(entries) if offset == 0 else self._full + len(entries)
+        self._compact(offset)
         self.loaded.emit()
+
+    def _restore(self, entries: list[GalleryEntry], offset: int) -> None:
+        """A page fetched again for stub rows: whole entries back in their rows."""
+        self._refetching.discard(offset)
+        for row, entry in enumerate(entries, start=offset):
+            if row < len(self._entries) and self._entries[row].id == entry.id:
+                if isinstance(self._entries[row], _Stub):
+                    self._full += 1
+                self._entries[row] = entry
+        last = min(offset + len(entries), len(self._entries)) - 1
+        if last >= offset:
+            self.dataChanged.emit(self.index(offset), self.index(last))
+        self._compact(offset)
+
+    def _compact(self, around: int) -> None:
+        """Past :data:`KEEP_FULL` whole entries, rows far from ``around`` become stubs (down to
+        half, so this scan runs once every several pages)."""
+        if self._full <= KEEP_FULL + PAGE_SIZE:
+            return
+        keep = range(around - KEEP_FULL // 4, around + KEEP_FULL // 4 + PAGE_SIZE)
+        for row, entry in enumerate(self._entries):
+            if row not in keep and isinstance(entry, GalleryEntry):
+                self._entries[row] = _Stub(entry.id, entry.created, entry.deleted, entry.favourite)
+                self._full -= 1
 
     @Slot(int, int)
     def on_count_loaded(self, token: int, total: int) -> None:
@@ -129,7 +181,9 @@ class GalleryModel(QAbstractListModel):
         return 0 if parent.isValid() else len(self._entries)
 
     def entry(self, row: int) -> GalleryEntry | None:
-        return self._entries[row] if 0 <= row < len(self._entries) else None
+        """The entry of ``row``; None past the end or while a far row is fetched again."""
+        found = self._entries[row] if 0 <= row < len(self._entries) else None
+        return found if isinstance(found, GalleryEntry) else None
 
     def row_of(self, entry_id: int) -> int | None:
         return self._rows.get(entry_id)
@@ -138,6 +192,9 @@ class GalleryModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._entries):
             return None
         entry = self._entries[index.row()]
+        if isinstance(entry, _Stub):
+            self._refetch(index.row())
+            return self._placeholder if role == Qt.ItemDataRole.DecorationRole else None
         if role == Qt.ItemDataRole.DecorationRole:
             pixmap = self.thumbnails.get(entry)
             return pixmap if pixmap is not None else self._placeholder
@@ -153,6 +210,12 @@ class GalleryModel(QAbstractListModel):
             return entry.id
         return None
 
+    def _refetch(self, row: int) -> None:
+        offset = row - row % PAGE_SIZE
+        if offset not in self._refetching:
+            self._refetching.add(offset)
+            self.page_requested.emit(self._token, self.query, offset, PAGE_SIZE)
+
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         base = super().flags(index)
         return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
@@ -164,7 +227,8 @@ class GalleryModel(QAbstractListModel):
         """Dragging entries out gives other programs the PNG files (metadata included)."""
         mime = QMimeData()
         rows = sorted({index.row() for index in indexes if index.isValid()})
-        mime.setUrls([QUrl.fromLocalFile(str(self._entries[row].path)) for row in rows])
+        entries = [self.entry(row) for row in rows]
+        mime.setUrls([QUrl.fromLocalFile(str(e.path)) for e in entries if e is not None])
         return mime
 
     def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802

@@ -176,3 +176,34 @@ def test_found_entries_go_to_their_place_and_the_model_stays_bounded(
     model.on_reconciled([entry(20_000 + n, 2000.0 + n) for n in range(1000)], [], [], [])
     assert model.rowCount() <= 2 * PAGE_SIZE
     assert model.entry(0).id == 20_999  # type: ignore[union-attr]
+
+
+def test_rows_scrolled_far_away_shrink_and_come_back(
+    qapp: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import Qt
+
+    from sd21_desktop.qt import gallery_model
+
+    monkeypatch.setattr(gallery_model, "KEEP_FULL", 400)
+    model = GalleryModel(ThumbnailCache(tmp_path))
+    ModelTester(None).check(model)  # type: ignore[arg-type]
+    requested: list[int] = []
+    model.page_requested.connect(lambda _t, _q, offset, _l: requested.append(offset))
+    model.refresh()
+    every = [entry(number, 100_000.0 - number) for number in range(3000)]
+    for offset in range(0, 3000, PAGE_SIZE):  # scroll to the end, page by page
+        model.on_page_loaded(1, every[offset : offset + PAGE_SIZE], 3000, offset)
+    assert model.rowCount() == 3000
+    assert model.entry(2999) is not None  # near where the view is: whole
+    assert model.entry(5) is None  # far away: a stub
+    assert sum(model.entry(row) is not None for row in range(3000)) <= 400 + 2 * PAGE_SIZE
+    assert model.row_of(5) == 5  # the order and the ids stay
+
+    requested.clear()
+    assert model.data(model.index(5), Qt.ItemDataRole.DecorationRole) is not None  # placeholder
+    model.data(model.index(7))
+    assert requested == [0]  # one request for the page of those rows
+    model.on_page_loaded(1, every[0:PAGE_SIZE], -1, 0)
+    assert model.entry(5) == every[5]
+    assert model.rowCount() == 3000  # the page came back in place, no reset
