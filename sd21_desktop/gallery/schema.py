@@ -23,6 +23,34 @@ from sd21_desktop.errors import UserFacingError
 
 SCHEMA_VERSION = 2
 
+def _fts_triggers(key: str) -> tuple[str, ...]:
+    """The triggers that keep the external-content FTS5 index in step with ``entries``, whose
+    column ``key`` is the index's rowid."""
+    return (
+        f"""
+        CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+            INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+            VALUES (new.{key}, new.prompt, new.negative_prompt);
+        END
+        """,
+        f"""
+        CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
+            VALUES ('delete', old.{key}, old.prompt, old.negative_prompt);
+        END
+        """,
+        f"""
+        CREATE TRIGGER entries_fts_update AFTER UPDATE OF prompt, negative_prompt ON entries
+        BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
+            VALUES ('delete', old.{key}, old.prompt, old.negative_prompt);
+            INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+            VALUES (new.{key}, new.prompt, new.negative_prompt);
+        END
+        """,
+    )
+
+
 # Version 1. ``file_name`` is relative to the gallery folder (or to the trash folder once
 # ``deleted_at`` is set) with "/" separators, so the data folder can move.
 _V1: tuple[str, ...] = (
@@ -63,26 +91,7 @@ _V1: tuple[str, ...] = (
         tokenize='unicode61 remove_diacritics 2', prefix='2 3'
     )
     """,
-    """
-    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
-        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
-        VALUES (new.id, new.prompt, new.negative_prompt);
-    END
-    """,
-    """
-    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
-        VALUES ('delete', old.id, old.prompt, old.negative_prompt);
-    END
-    """,
-    """
-    CREATE TRIGGER entries_fts_update AFTER UPDATE OF prompt, negative_prompt ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
-        VALUES ('delete', old.id, old.prompt, old.negative_prompt);
-        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
-        VALUES (new.id, new.prompt, new.negative_prompt);
-    END
-    """,
+    *_fts_triggers("id"),
 )
 
 # The "gallery at scale" step: day folders and a cheap reconcile (see
@@ -154,26 +163,7 @@ _SCALE: tuple[str, ...] = (
     INSERT INTO entries_fts (rowid, prompt, negative_prompt)
     SELECT fts_key, prompt, negative_prompt FROM entries ORDER BY fts_key
     """,
-    """
-    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
-        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
-        VALUES (new.fts_key, new.prompt, new.negative_prompt);
-    END
-    """,
-    """
-    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
-        VALUES ('delete', old.fts_key, old.prompt, old.negative_prompt);
-    END
-    """,
-    """
-    CREATE TRIGGER entries_fts_update AFTER UPDATE OF prompt, negative_prompt ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
-        VALUES ('delete', old.fts_key, old.prompt, old.negative_prompt);
-        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
-        VALUES (new.fts_key, new.prompt, new.negative_prompt);
-    END
-    """,
+    *_fts_triggers("fts_key"),
 )
 
 #: Statements that take an index from version ``n - 1`` to ``n``; append, never edit.
