@@ -68,6 +68,13 @@ def _source(query: GalleryQuery) -> tuple[str, str, list[object]]:
     if expression is None:
         conditions, params = where_clause(query)
         return f"FROM entries WHERE {' AND '.join(conditions)}", ORDER, params
+    if len(where_clause(query)[0]) > 1:
+        # Words and filters: the filters usually keep few of the matches, so walking the
+        # matches newest first would read many rows; the set of matches (cheap with the prefix
+        # indexes) checked along the time index of the filtered rows reads fewer.
+        conditions, params = where_clause(query)
+        conditions.append("fts_key IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")
+        return f"FROM entries WHERE {' AND '.join(conditions)}", ORDER, [*params, expression]
     conditions, params = where_clause(query, "e.")
     source = (
         "FROM entries_fts AS f CROSS JOIN entries AS e INDEXED BY entries_by_fts_key "

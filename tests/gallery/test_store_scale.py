@@ -307,9 +307,12 @@ def test_search_plans_read_an_index_in_order(data_dir: Path, query: GalleryQuery
             plan = " | ".join(row[3] for row in rows)
             assert "TEMP B-TREE" not in plan, plan
             assert not re.search(r"SCAN (entries|e)\b(?! USING)", plan), plan
-            if query.text:
+            if query.text and query.model is None:
                 assert "SCAN f VIRTUAL TABLE" in plan
                 assert "entries_by_fts_key" in plan
+            elif query.text:  # words and filters: the matches checked along the time index
+                assert "entries_by_time" in plan
+                assert "LIST SUBQUERY" in plan
 
 
 def test_text_search_lists_newest_first_like_the_gallery(data_dir: Path) -> None:
@@ -322,6 +325,8 @@ def test_text_search_lists_newest_first_like_the_gallery(data_dir: Path) -> None
         assert [e.id for e in store.search(GalleryQuery(text="cas"), offset=3, limit=2)] == (
             castles[3:5]
         )
+        filtered = GalleryQuery(text="cas", created_from=everything[6].created)
+        assert [e.id for e in store.search(filtered)] == [i for i in castles if i >= 6]
 
 
 def test_a_large_count_is_deferred_and_can_be_interrupted(
