@@ -98,12 +98,11 @@ class GalleryService(QObject):
 
     @Slot(int, object, int, int)
     def load_page(self, token: int, query: GalleryQuery, offset: int, limit: int) -> None:
-        """One page now; on the first page its count too when that is cheap, else later."""
+        """One page now; its count when the page tells it (a short first page), else later:
+        counting a million matches must not delay the page (nor the next keystroke's)."""
         try:
             entries = self.store.search(query, offset, limit)
-            total = -1
-            if offset == 0:
-                total = self.store.count(query, cheap_only=True)
+            total = len(entries) if offset == 0 and len(entries) < limit else -1
         except (UserFacingError, OSError) as error:
             self.failed.emit(f"The gallery could not be read: {error}")
             return
