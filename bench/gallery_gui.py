@@ -55,8 +55,10 @@ def main() -> None:
         write_direct(paths, args.count, random.Random(7))
     else:
         write_entries(paths.gallery_dir, args.count, random.Random(7))
+    print("files and index written; first open…", file=sys.stderr, flush=True)
     with GalleryStore(paths):  # build (or check) the index and record the folders once
         pass
+    print("opened; first screens…", file=sys.stderr, flush=True)
 
     def visible_ready(window) -> bool:  # type: ignore[no-untyped-def]
         view, model = window.gallery_panel.view, window.gallery_panel.model
@@ -97,6 +99,7 @@ def main() -> None:
         window.deleteLater()
         app.processEvents()
 
+    print("scrolling…", file=sys.stderr, flush=True)
     before = rss_mb()
     _, window = open_first_screen()
     panel = window.gallery_panel
@@ -111,6 +114,10 @@ def main() -> None:
         while row >= panel.model.rowCount():  # the page is on its way from the gallery thread
             app.processEvents()
             time.sleep(0.001)
+            if time.perf_counter() - started > 60:
+                model = panel.model
+                raise SystemExit(f"no page for row {row} in 60 s "
+                                 f"(model rows {model.rowCount()}, total {model.total})")
         started = time.perf_counter()
         panel.view.scrollTo(panel.model.index(row))
         app.processEvents()
