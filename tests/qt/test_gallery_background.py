@@ -114,6 +114,7 @@ def test_files_changed_while_closed_reach_the_list_model(
     write_png(paths.gallery_dir / "new.png", 41, "a new one", time.time() + 60)
 
     monkeypatch.setattr(gallery_service, "QUIET_S", 0.0)
+    monkeypatch.setattr(gallery_service, "STEP_BUDGET_S", 0.0)  # one step per turn
     service = GalleryService(paths)
     model = GalleryModel(ThumbnailCache(data_dir / "thumbs"))
     ModelTester(None).check(model)  # type: ignore[arg-type]
