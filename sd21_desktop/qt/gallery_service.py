@@ -148,12 +148,14 @@ class GalleryService(QObject):
         found, done = SyncStep(), False
         began = time.monotonic()
         try:
-            while time.monotonic() - began < STEP_BUDGET_S:
+            while True:  # at least one step a turn, then as many as fit the budget
                 step = next(steps, None)
                 if step is None:
                     done = True
                     break
                 found.extend(step)
+                if time.monotonic() - began >= STEP_BUDGET_S:
+                    break
         except Exception as error:  # the folder or index went wrong: report, keep the app
             self._steps = None
             self.reconcile_status.emit("")
