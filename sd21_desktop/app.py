@@ -179,6 +179,11 @@ class AppController(QObject):
         gallery.failed.connect(window.message_bar.show_error)
         model.page_requested.connect(gallery.load_page)
         gallery.page_loaded.connect(model.on_page_loaded)
+        gallery.count_loaded.connect(model.on_count_loaded)
+        model.on_token = lambda token: setattr(gallery, "latest_token", token)
+        gallery.reconcile_changed.connect(model.on_reconciled)
+        gallery.reconcile_status.connect(panel.show_status)
+        gallery.reconcile_finished.connect(self._on_reconcile_finished)
         gallery.entries_changed.connect(model.on_entries_changed)
         panel.favourite_requested.connect(gallery.set_favourite)
         panel.rerun_model_requested.connect(gallery.set_rerun_model)
@@ -204,6 +209,13 @@ class AppController(QObject):
         if notices:
             self.window.message_bar.show_notice("\n".join(notices))
         self.gallery_model.refresh()
+        self.window.gallery_panel.facets_requested.emit()
+
+    @Slot(list)
+    def _on_reconcile_finished(self, notices: list[str]) -> None:
+        if notices:
+            self.window.message_bar.show_notice("\n".join(notices))
+        self.gallery_model.on_reconcile_finished()
         self.window.gallery_panel.facets_requested.emit()
 
     @Slot(object)

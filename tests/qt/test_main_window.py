@@ -55,11 +55,11 @@ def test_cancel_in_the_middle_saves_nothing_and_the_next_job_runs(
     recorder.on_progress_hook = None
     steps = [event[2] for event in recorder.of("progress")]
     assert max(steps) <= 4  # noticed within one step of the GUI's click
-    assert list((data_dir / "gallery").glob("*.png")) == []
+    assert list((data_dir / "gallery").rglob("*.png")) == []
     window.parameters.steps_spin.setValue(2)
     window.generate_button.click()
     qtbot.waitUntil(lambda: bool(recorder.of("finished")), timeout=JOB_TIMEOUT_MS)
-    assert len(list((data_dir / "gallery").glob("*.png"))) == 1
+    assert len(list((data_dir / "gallery").rglob("*.png"))) == 1
 
 
 def test_three_queued_jobs_run_in_order_and_a_removed_one_is_skipped(
@@ -94,7 +94,7 @@ def test_closing_during_a_job_stops_the_thread_and_writes_settings(
     settings = json.loads((data_dir / "settings.json").read_text())
     assert settings["prompt"] == "closing test prompt"
     assert settings["steps"] == 300
-    assert list((data_dir / "gallery").glob("*.png")) == []
+    assert list((data_dir / "gallery").rglob("*.png")) == []
     history = json.loads((data_dir / "prompt_history.json").read_text())
     assert history[0]["prompt"] == "closing test prompt"
 
