@@ -83,7 +83,8 @@ class FillMasked(Stage):
     needs_model = False
 
     def run(self, work: Work, context: StageContext) -> Work:
-        assert work.prepared is not None and work.prepared.mask is not None
+        assert work.prepared is not None
+        assert work.prepared.mask is not None
         mask = work.prepared.mask
         return work.but(init=tuple(fill_masked(image, mask) for image in work.init))
 
@@ -96,7 +97,8 @@ class LatentContentDenoise(Denoise):
         self.content = content
 
     def run(self, work: Work, context: StageContext) -> Work:
-        assert work.prepared is not None and work.prepared.mask is not None
+        assert work.prepared is not None
+        assert work.prepared.mask is not None
         pipeline = context.loaded.pipeline_for("inpaint")
         scale = pipeline.vae_scale_factor
         size = work.prepared.mask.size

@@ -131,9 +131,12 @@ class RegionInputs(PreparedInputs):
 
     def paste(self, generated: Image.Image, keep_unmasked: bool) -> Image.Image:
         """A generated crop (processing size) resized back and pasted into the full image."""
-        assert self.full is not None and self.full_mask is not None
+        assert self.full is not None
+        assert self.full_mask is not None
         x0, y0, x1, y1 = self.box
-        back = np.asarray(generated.convert("RGB").resize((x1 - x0, y1 - y0), Image.LANCZOS))
+        back = np.asarray(
+            generated.convert("RGB").resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
+        )
         pixels = np.array(self.full)
         if keep_unmasked:
             back = paste_through_mask(pixels[y0:y1, x0:x1], back, self.full_mask[y0:y1, x0:x1])
@@ -206,3 +209,29 @@ class PasteIntoImage(Stage):
 def region_stages(request: GenerationRequest, middle: list[Stage]) -> list[Stage]:
     """The masked-area recipe around the inpaint recipe's ``middle`` stages."""
     return [CropToMask(), *middle, PasteIntoImage()]
+
+
+def region_for_images(
+    image: Image.Image,
+    mask: Image.Image,
+    request: GenerationRequest,
+    native: int,
+    width: int | None = None,
+    height: int | None = None,
+) -> tuple[Box, tuple[int, int]]:
+    """:func:`plan_region` for an image and its raw mask under ``request``'s grow, feather and
+    padding (the mask resized to the image first, as the engine does)."""
+    from sd21_desktop.engine.masks import effective_mask
+
+    if mask.size != image.size:
+        mask = mask.resize(image.size, Image.Resampling.BILINEAR)
+    raw = np.asarray(mask.convert("L"))
+    effective = effective_mask(raw, request.mask_grow, request.mask_feather)
+    return plan_region(effective, request.mask_padding, native, width, height)
+
+
+def region_summary(request: GenerationRequest) -> dict[str, list[int]]:
+    """``crop_box`` and ``processing_size`` of a masked-area request as run (else nothing)."""
+    if request.crop_box is None:
+        return {}
+    return {"crop_box": list(request.crop_box), "processing_size": [request.width, request.height]}

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.canvas import image_io
-from sd21_desktop.ui.mask_canvas import MaskCanvas
+from sd21_desktop.ui.paint_canvas import PaintCanvas
+from sd21_desktop.ui.region_panel import RegionPanel
 from sd21_desktop.ui.widgets import tool_button
 
 OUTPAINT_SIDES = ("left", "top", "right", "bottom")
@@ -186,7 +187,9 @@ class CanvasTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("canvasTab")
-        self.canvas = MaskCanvas()
+        self.canvas = PaintCanvas()
+        self.region = RegionPanel(self.canvas)
+        self.region.error.connect(self.error)
         self._relay = _Loaded(self)
         self._relay.done.connect(self._on_loaded)
 
@@ -284,6 +287,7 @@ class CanvasTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(files)
         layout.addLayout(brush)
+        layout.addWidget(self.region)
         layout.addLayout(outpaint)
         self.depth_panel = DepthPanel()
         self.depth_panel.hide()
@@ -331,6 +335,10 @@ class CanvasTab(QWidget):
 
     def set_image(self, image: QImage) -> None:
         self.canvas.set_image(image)
+
+    def use_result(self, image: QImage) -> None:
+        """A result in the image's place: same size, an undoable swap keeping the mask."""
+        self.canvas.replace_image(image)
 
     @Slot()
     def _on_image_changed(self) -> None:

@@ -235,10 +235,10 @@ class MainWindow(QMainWindow):
             )
         from PIL import Image
 
-        from sd21_desktop.engine.inputs import content_hash, to_init_image
+        from sd21_desktop.engine.inputs import content_hash
         from sd21_desktop.qt.images import qimage_to_rgb_array
 
-        init = to_init_image(Image.fromarray(qimage_to_rgb_array(image)))
+        init = self.canvas_tab.region.init_image()  # with the visible paint (sketch)
         new_inputs = {content_hash(init): init}
         changes: dict[str, Any] = {"mode": mode, "init_image": content_hash(init)}
         if mode in MODES_WITH_STRENGTH:
@@ -257,21 +257,13 @@ class MainWindow(QMainWindow):
                 tile_overlap=params.tile_overlap_spin.value(),
             )
         if mode == "inpaint":
-            raw = canvas.mask_array()
-            if not raw.any():
-                raise InvalidRequestError(
-                    "mask_image",
-                    "The mask is empty: nothing to inpaint.",
-                    "Paint over the area to change on the Canvas tab.",
-                )
-            mask = Image.fromarray(raw, mode="L")
-            new_inputs[content_hash(mask)] = mask
-            changes.update(
-                mask_image=content_hash(mask),
-                mask_grow=int(canvas.grow),
-                mask_feather=float(canvas.feather),
-                keep_unmasked=self.parameters.keep_unmasked_check.isChecked(),
+            region = self.canvas_tab.region
+            region.native_size = self.parameters.native_size
+            fields, mask = region.inpaint_fields(
+                init, self.parameters.keep_unmasked_check.isChecked()
             )
+            new_inputs[content_hash(mask)] = mask
+            changes.update(fields)
         return request.replace(**changes), new_inputs
 
     @Slot()
@@ -475,7 +467,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def send_result_to_canvas(self) -> None:
         if self.result_view.view.has_image():
-            self.canvas_tab.set_image(self.result_view.view.current_image())
+            self.canvas_tab.use_result(self.result_view.view.current_image())
             self._show_canvas()
 
     def _show_canvas(self) -> None:

@@ -606,7 +606,9 @@ class MaskCanvas(QWidget):
                     QPainter.RenderHint.SmoothPixmapTransform, self._view.zoom < 1.0
                 )
                 painter.drawImage(target, self._display, source)
+                self._draw_layers(painter, target, source)
                 painter.drawImage(target, self._overlay.image, source)
+            self._draw_over(painter)
         sample = self._cursor_sample
         if sample is not None and not self._panning and not self._space_held:
             cx, cy = self._view.to_widget(sample.x, sample.y)
@@ -618,6 +620,12 @@ class MaskCanvas(QWidget):
             painter.setPen(QPen(QColor(255, 255, 255, 230), 1.0))
             painter.drawEllipse(QPointF(cx, cy), radius, radius)
         painter.end()
+
+    def _draw_layers(self, painter: QPainter, target: QRectF, source: QRectF) -> None:
+        """Hook: layers between the image and the mask overlay (the paint canvas's colour)."""
+
+    def _draw_over(self, painter: QPainter) -> None:
+        """Hook: marks drawn over the image in widget coordinates (the crop box)."""
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

@@ -77,7 +77,8 @@ def test_explicit_sizes_widen_the_box_and_automatic_sizes_follow_it() -> None:
     assert (box[2] - box[0], box[3] - box[1]) == (120, 120)
     box, size = plan_region(mask, 10, 768)
     assert box == (490, 490, 610, 530)  # 120x40: 3:1
-    assert size[0] % 8 == 0 and size[1] % 8 == 0
+    assert size[0] % 8 == 0
+    assert size[1] % 8 == 0
     assert abs(size[0] / size[1] - 3) < 0.1
     assert abs(size[0] * size[1] - 768 * 768) < 0.05 * 768 * 768
     assert native_size_for((0, 0, 64, 64), 512) == (512, 512)
@@ -154,7 +155,9 @@ def test_masked_area_equals_diffusers_on_the_resized_crop_pasted_back(
     assert result.request.crop_box == box
     x0, y0, x1, y1 = box
     crop = image.crop(box).resize((64, 64), Image.Resampling.LANCZOS)
-    crop_mask = Image.fromarray(effective[y0:y1, x0:x1], "L").resize((64, 64), Image.BILINEAR)
+    crop_mask = Image.fromarray(effective[y0:y1, x0:x1], "L").resize(
+        (64, 64), Image.Resampling.BILINEAR
+    )
     assert len(calls) == 1
     assert np.array_equal(np.asarray(calls[0]["image"]), np.asarray(crop))
     assert np.array_equal(np.asarray(calls[0]["mask_image"]), np.asarray(crop_mask))
@@ -172,7 +175,9 @@ def test_masked_area_equals_diffusers_on_the_resized_crop_pasted_back(
         width=64,
         height=64,
     )[0]
-    back = np.asarray(Image.fromarray(generated).resize((x1 - x0, y1 - y0), Image.LANCZOS))
+    back = np.asarray(
+        Image.fromarray(generated).resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
+    )
     expected = np.array(image)
     expected[y0:y1, x0:x1] = paste_through_mask(
         expected[y0:y1, x0:x1], back, effective[y0:y1, x0:x1]

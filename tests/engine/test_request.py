@@ -99,6 +99,7 @@ def test_torch_generators_take_every_64_bit_seed() -> None:
         assert torch.Generator("cpu").manual_seed(seed).initial_seed() == seed
     with pytest.raises((RuntimeError, ValueError, OverflowError)):
         torch.Generator("cpu").manual_seed(2**64)
+
     # torch's CPU generator (mt19937) is seeded from the low 32 bits: s and s + 2^32 draw the
     # same noise, in ComfyUI too (it also draws noise on the CPU), which is why keeping a large
     # ComfyUI seed exactly re-creates ComfyUI's noise.
