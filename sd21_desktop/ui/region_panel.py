@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -66,8 +66,7 @@ class RegionPanel(QWidget):
         self.colour = tool_button("Colour")
         self.colour.setObjectName("paintColourButton")
         self.colour.setToolTip("Paint colour (Alt+click on the canvas picks one)")
-        self.paint_opacity = QSlider()
-        self.paint_opacity.setOrientation(self.paint_opacity.orientation().Horizontal)
+        self.paint_opacity = QSlider(Qt.Orientation.Horizontal)
         self.paint_opacity.setObjectName("paintOpacitySlider")
         self.paint_opacity.setAccessibleName("Paint opacity")
         self.paint_opacity.setRange(1, 100)
@@ -117,16 +116,18 @@ class RegionPanel(QWidget):
         paint.addWidget(self.hide_paint)
         paint.addWidget(self._button("Clear paint", "paintClearButton", canvas.clear_paint))
         paint.addWidget(self._button("Save paint…", "paintSaveButton", self.save_paint))
-        paint.addWidget(self.sketch_mask)
-        paint.addSpacing(12)
-        paint.addWidget(self.area)
-        paint.addWidget(QLabel("Padding"))
-        paint.addWidget(self.padding)
-        paint.addWidget(self.content)
         paint.addStretch(1)
+        region = QHBoxLayout()
+        region.addWidget(self.sketch_mask)
+        region.addWidget(self.area)
+        region.addWidget(QLabel("Padding"))
+        region.addWidget(self.padding)
+        region.addWidget(self.content)
+        region.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(paint)
+        layout.addLayout(region)
 
     def _connect(self, canvas: PaintCanvas) -> None:
         self.tool.currentIndexChanged.connect(lambda _: canvas.set_tool(self.tool.currentData()))
