@@ -485,7 +485,7 @@ class MaskCanvas(QWidget):
         self, sample: BrushSample, *, erase: bool, button: Qt.MouseButton, from_tablet: bool
     ) -> None:
         self._end_stroke(commit=True)
-        self._stroke_before = self._mask.copy()
+        self._stroke_before = self._stroke_snapshot(erase)
         self._stroke_rect = None
         self._stroke_erase = erase
         self._stroke_button = button
@@ -505,13 +505,23 @@ class MaskCanvas(QWidget):
             self._stroke_rect = box.union(self._stroke_rect)
             self._refresh_region(box)
 
-    def _end_stroke(self, *, commit: bool) -> None:
+    def _stroke_snapshot(self, erase: bool) -> np.ndarray:
+        """What a stroke starts from (its undo command's "before"); a subclass painting
+        elsewhere starts its own layer here."""
+        return self._mask.copy()
+
+    def _forget_stroke(self) -> tuple[np.ndarray | None, PixelRect | None]:
+        """Leave the stroke state; (what it started from, the box it painted)."""
         before, rect = self._stroke_before, self._stroke_rect
         self._stroke_before = None
         self._stroke_rect = None
         self._last_sample = None
         self._stroke_button = Qt.MouseButton.NoButton
         self._stroke_from_tablet = False
+        return before, rect
+
+    def _end_stroke(self, *, commit: bool) -> None:
+        before, rect = self._forget_stroke()
         if before is None or rect is None or not commit:
             return
         text = "Erase" if self._stroke_erase else "Paint"

@@ -211,23 +211,12 @@ class PaintCanvas(MaskCanvas):
             self.update(edge)
 
     # -- strokes ----------------------------------------------------------------------------
-    def _begin_stroke(
-        self, sample: BrushSample, *, erase: bool, button: Qt.MouseButton, from_tablet: bool
-    ) -> None:
+    def _stroke_snapshot(self, erase: bool) -> np.ndarray:
         if self._tool != "paint":
-            super()._begin_stroke(sample, erase=erase, button=button, from_tablet=from_tablet)
-            return
-        self._end_stroke(commit=True)
+            return super()._stroke_snapshot(erase)
         self._layer.begin(self._paint_colour, self._paint_opacity, erase)
         self._layer_stroke = True
-        # The base class's "a stroke is on" state; its mask copy is never used for paint.
-        self._stroke_before = self._mask
-        self._stroke_rect = None
-        self._stroke_erase = erase
-        self._stroke_button = button
-        self._stroke_from_tablet = from_tablet
-        self._last_sample = sample
-        self._paint(sample, sample)
+        return self._mask  # only marks "a stroke is on"; the layer keeps its own copy
 
     def _paint(self, a: BrushSample, b: BrushSample) -> None:
         if not self._layer_stroke:
@@ -245,12 +234,8 @@ class PaintCanvas(MaskCanvas):
             super()._end_stroke(commit=commit)
             return
         self._layer_stroke = False
-        before, rect = self._layer.end(), self._stroke_rect
-        self._stroke_before = None
-        self._stroke_rect = None
-        self._last_sample = None
-        self._stroke_button = Qt.MouseButton.NoButton
-        self._stroke_from_tablet = False
+        _, rect = self._forget_stroke()
+        before = self._layer.end()
         if before is None or rect is None:
             return
         if not commit:
