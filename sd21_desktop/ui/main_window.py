@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
             )
         if mode == "inpaint":
             region = self.canvas_tab.region
-            region.native_size = self.parameters.native_size
+            region.set_native_size(self.parameters.native_size)
             fields, mask = region.inpaint_fields(
                 init, self.parameters.keep_unmasked_check.isChecked()
             )
@@ -377,6 +377,8 @@ class MainWindow(QMainWindow):
     def on_model_loaded(self, model: str, native_size: int) -> None:
         if model == self.parameters.model():
             self.parameters.set_native_size(native_size)
+            if self._canvas_tab is not None:  # "auto" inpaint area and its crop outline
+                self._canvas_tab.region.set_native_size(native_size)
 
     # re-runs and loading parameters ------------------------------------------------------------
     @Slot(object, int)
@@ -402,6 +404,7 @@ class MainWindow(QMainWindow):
             tab.message.connect(self.message_bar.show_notice)
             tab.error.connect(self.message_bar.show_error)
             tab.image_size_changed.connect(self._on_canvas_image_size)
+            tab.region.set_native_size(self.parameters.native_size)
             tab.depth_panel.estimate_requested.connect(self._request_depth_estimate)
             tab.set_mode(self.parameters.mode())
             index = self.tabs.indexOf(self._canvas_placeholder)

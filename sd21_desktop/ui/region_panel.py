@@ -150,6 +150,12 @@ class RegionPanel(QWidget):
             signal.connect(self.update_crop_box)
         canvas.stroke_grew.connect(self._grow_crop_box)
 
+    def set_native_size(self, size: int) -> None:
+        """The model's native size (what "auto" compares the image with)."""
+        if size != self.native_size:
+            self.native_size = size
+            self.update_crop_box()
+
     # -- colour ----------------------------------------------------------------------------
     @Slot()
     def choose_colour(self) -> None:

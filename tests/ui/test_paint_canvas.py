@@ -167,3 +167,14 @@ def test_a_result_replaces_the_image_keeping_the_mask_and_undo_brings_it_back(
     assert np.array_equal(canvas.paint_layer().pixels, before_paint)
     canvas.redo()
     assert tuple(qimage_to_rgb_array(canvas.image())[0, 0]) == (10, 200, 30)  # type: ignore[arg-type]
+
+
+def test_the_paint_layer_saves_as_straight_alpha_rgba(canvas: PaintCanvas) -> None:
+    canvas.set_brush_size(20)
+    canvas.set_paint_opacity(0.5)
+    paint(canvas, [(60, 60)], QColor(200, 100, 0))
+    saved = np.asarray(RegionPanel(canvas).paint_image())
+    assert saved.shape == (200, 300, 4)
+    # Premultiplied 8-bit storage: the colour comes back within one level.
+    assert np.abs(saved[60, 60].astype(int) - (200, 100, 0, 128)).max() <= 1
+    assert saved[150, 250, 3] == 0
