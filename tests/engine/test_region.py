@@ -223,3 +223,29 @@ def test_an_empty_mask_in_masked_area_fails_before_the_model_loads(
     with pytest.raises(UserFacingError, match="The mask is empty"):
         engine.generate(request, inputs=store)
     assert engine.cache.loads == 0
+
+
+def test_without_keep_unmasked_the_whole_box_is_pasted_and_nothing_outside_it(
+    engine: Engine, store: InputImages, tiny_inpaint_model_dir: Path
+) -> None:
+    image, mask = picture(160, 96, seed=4), box_mask(160, 96, (0, 40, 12, 52))  # at the edge
+    request = request_for(
+        tiny_inpaint_model_dir,
+        mode="inpaint",
+        init_image=store.put(image),
+        mask_image=store.put(mask),
+        inpaint_area="masked",
+        mask_padding=4,
+        keep_unmasked=False,
+        steps=2,
+        strength=1.0,
+    )
+    result = engine.generate(request, inputs=store)
+    x0, y0, x1, y1 = result.request.crop_box or (0, 0, 0, 0)
+    assert (x0, y0, x1, y1) == (0, 36, 20, 56)  # 16x20 box widened to 20x20, shifted to x = 0
+    got, source = np.asarray(result.images[0]), np.asarray(image)
+    inside = np.zeros((96, 160), dtype=bool)
+    inside[y0:y1, x0:x1] = True
+    assert np.array_equal(got[~inside], source[~inside])
+    keep = inside & (np.asarray(mask) == 0)
+    assert not np.array_equal(got[keep], source[keep])
