@@ -41,7 +41,7 @@ def inpaint(request: GenerationRequest) -> list[Stage]:
     before, denoise = masked_content_stages(request.masked_content)
     middle: list[Stage] = [Condition(), *before, denoise]
     if request.inpaint_area == "masked":
-        return region_stages(request, middle)
+        return region_stages(middle)
     return [PrepareInputs(), *middle, Finish()]
 
 

@@ -119,20 +119,18 @@ def default_area(image_size: tuple[int, int], native: int) -> str:
     return "masked" if max(image_size) > native else "whole"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RegionInputs(PreparedInputs):
     """The crop fitted to the processing size, plus what pasting it back needs."""
 
-    full: Image.Image | None = None
+    full: Image.Image
     """The whole input image (RGB)."""
-    full_mask: np.ndarray | None = None
+    full_mask: np.ndarray
     """The effective mask of the whole image."""
-    box: Box = (0, 0, 0, 0)
+    box: Box
 
     def paste(self, generated: Image.Image, keep_unmasked: bool) -> Image.Image:
         """A generated crop (processing size) resized back and pasted into the full image."""
-        assert self.full is not None
-        assert self.full_mask is not None
         x0, y0, x1, y1 = self.box
         back = np.asarray(
             generated.convert("RGB").resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
@@ -206,7 +204,7 @@ class PasteIntoImage(Stage):
         return work.but(images=pasted).noting(*prepared.notices)
 
 
-def region_stages(request: GenerationRequest, middle: list[Stage]) -> list[Stage]:
+def region_stages(middle: list[Stage]) -> list[Stage]:
     """The masked-area recipe around the inpaint recipe's ``middle`` stages."""
     return [CropToMask(), *middle, PasteIntoImage()]
 
