@@ -16,16 +16,6 @@ from sd21_desktop.engine.runner import Engine
 from tests.engine.test_img2img import box_mask, picture, request_for
 
 
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> InputImages:
-    return InputImages(tmp_path / "inputs")
-
-
 def test_fill_keeps_unmasked_pixels_and_fills_the_hole_from_its_sides() -> None:
     pixels = np.zeros((64, 96, 3), dtype=np.uint8)
     pixels[:, :48] = (255, 0, 0)

@@ -106,16 +106,6 @@ def test_masked_area_is_a_recipe_of_stages() -> None:
 # -- the engine -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> InputImages:
-    return InputImages(tmp_path / "inputs")
-
-
 def spy_calls(engine: Engine, model: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     pipeline = engine.load(str(model)).pipeline_for("inpaint")
     calls: list[dict[str, Any]] = []
