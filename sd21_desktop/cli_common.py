@@ -15,11 +15,14 @@ from typing import Any, TextIO
 from sd21_desktop import APP_ID, __version__
 from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
 from sd21_desktop.engine.request import (
+    DEFAULT_MASK_PADDING,
     DEFAULT_MODEL,
     DEFAULT_NOISE_LEVEL,
     DEFAULT_STRENGTH,
     DEFAULT_TILE_OVERLAP,
     DEFAULT_TILE_SIZE,
+    INPAINT_AREAS,
+    MASKED_CONTENTS,
     MAX_NOISE_LEVEL,
     MAX_SEED,
     MODES,
@@ -145,6 +148,29 @@ def _add_image_options(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="paste the result over the input through the mask so unmasked pixels stay exact "
         "(default on)",
+    )
+    group.add_argument(
+        "--inpaint-area",
+        choices=INPAINT_AREAS,
+        default=None,
+        help="inpaint: the whole image, or only the mask's box rendered at the model's full "
+        "resolution and pasted back (default: masked when the image is larger than the model's "
+        "native size)",
+    )
+    group.add_argument(
+        "--mask-padding",
+        type=int,
+        default=DEFAULT_MASK_PADDING,
+        metavar="N",
+        help=f"inpaint, masked area: N px of context around the mask (default "
+        f"{DEFAULT_MASK_PADDING})",
+    )
+    group.add_argument(
+        "--masked-content",
+        choices=MASKED_CONTENTS,
+        default="original",
+        help="inpaint: what the masked area starts from, as AUTOMATIC1111's Masked content "
+        "(default original)",
     )
     group.add_argument(
         "--depth-map",

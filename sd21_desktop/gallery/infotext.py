@@ -66,6 +66,10 @@ def format_infotext(
         pairs["Denoising strength"] = f"{request.strength:g}"
     if request.mode == "inpaint":
         pairs["Mask blur"] = f"{request.mask_feather:g}"
+        pairs["Masked content"] = request.masked_content.replace("-", " ")
+        if request.inpaint_area == "masked":
+            pairs["Inpaint area"] = "Only masked"
+            pairs["Masked area padding"] = str(request.mask_padding)
         pairs["Mode"] = "inpaint"
     elif request.mode != "txt2img":
         pairs["Mode"] = request.mode

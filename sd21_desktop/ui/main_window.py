@@ -259,10 +259,10 @@ class MainWindow(QMainWindow):
             )
         from PIL import Image
 
-        from sd21_desktop.engine.inputs import content_hash, to_init_image
+        from sd21_desktop.engine.inputs import content_hash
         from sd21_desktop.qt.images import qimage_to_rgb_array
 
-        init = to_init_image(Image.fromarray(qimage_to_rgb_array(image)))
+        init = self.canvas_tab.region.init_image()  # with the visible paint (sketch)
         new_inputs = {content_hash(init): init}
         changes: dict[str, Any] = {"mode": mode, "init_image": content_hash(init)}
         if mode in MODES_WITH_STRENGTH:
@@ -281,21 +281,13 @@ class MainWindow(QMainWindow):
                 tile_overlap=params.tile_overlap_spin.value(),
             )
         if mode == "inpaint":
-            raw = canvas.mask_array()
-            if not raw.any():
-                raise InvalidRequestError(
-                    "mask_image",
-                    "The mask is empty: nothing to inpaint.",
-                    "Paint over the area to change on the Canvas tab.",
-                )
-            mask = Image.fromarray(raw, mode="L")
-            new_inputs[content_hash(mask)] = mask
-            changes.update(
-                mask_image=content_hash(mask),
-                mask_grow=int(canvas.grow),
-                mask_feather=float(canvas.feather),
-                keep_unmasked=self.parameters.keep_unmasked_check.isChecked(),
+            region = self.canvas_tab.region
+            region.set_native_size(self.parameters.native_size)
+            fields, mask = region.inpaint_fields(
+                init, self.parameters.keep_unmasked_check.isChecked()
             )
+            new_inputs[content_hash(mask)] = mask
+            changes.update(fields)
         return request.replace(**changes), new_inputs
 
     @Slot()
@@ -419,6 +411,8 @@ class MainWindow(QMainWindow):
     def on_model_loaded(self, model: str, native_size: int) -> None:
         if model == self.parameters.model():
             self.parameters.set_native_size(native_size)
+            if self._canvas_tab is not None:  # "auto" inpaint area and its crop outline
+                self._canvas_tab.region.set_native_size(native_size)
 
     # re-runs and loading parameters ------------------------------------------------------------
     @Slot(object, int)
@@ -444,6 +438,7 @@ class MainWindow(QMainWindow):
             tab.message.connect(self.message_bar.show_notice)
             tab.error.connect(self.message_bar.show_error)
             tab.image_size_changed.connect(self._on_canvas_image_size)
+            tab.region.set_native_size(self.parameters.native_size)
             tab.depth_panel.estimate_requested.connect(self._request_depth_estimate)
             tab.set_mode(self.parameters.mode())
             index = self.tabs.indexOf(self._canvas_placeholder)
@@ -509,7 +504,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def send_result_to_canvas(self) -> None:
         if self.result_view.view.has_image():
-            self.canvas_tab.set_image(self.result_view.view.current_image())
+            self.canvas_tab.use_result(self.result_view.view.current_image())
             self._show_canvas()
 
     def _show_canvas(self) -> None:
