@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sd21_desktop.errors import UserFacingError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 def _fts_triggers(key: str) -> tuple[str, ...]:
     """The triggers that keep the external-content FTS5 index in step with ``entries``, whose
