@@ -169,10 +169,11 @@ class GenerationRequest:
         return [(self.seed + index) % (MAX_SEED + 1) for index in range(self.batch_size)]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The request as JSON holds it (tuples as lists), so a dict survives a JSON round trip."""
+        return json.loads(self.to_json())
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:

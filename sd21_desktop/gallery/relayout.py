@@ -101,6 +101,8 @@ def move_batch(
         for entry_id, old, created, origin in rows:
             if old is None:
                 continue  # the entry was deleted for good meanwhile
+            if parent_folder(old) not in ("", "imported"):
+                continue  # already in a day folder (an index rebuilt from one): leave it there
             folder = choose_folder(connection, created, origin == "imported")
             new = _free_name(connection, layout, folder, old)
             connection.execute(

@@ -81,7 +81,8 @@ def test_a_failed_index_write_drops_the_imported_copy_and_goes_on(
             "a1111-5.png",
             "damaged-chunk.png",
         }
-        copies = sorted(path.name for path in (store.layout.gallery_dir / "imported").iterdir())
+        imported = store.layout.gallery_dir / "imported"
+        copies = sorted(path.name for path in imported.rglob("*.png"))
     assert "a1111-5.png" not in copies  # no file without a row, to fail again at every open
     assert len(copies) == 8
     assert given.normal[5].exists()  # the original is untouched

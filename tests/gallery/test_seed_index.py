@@ -9,10 +9,16 @@ import pytest
 
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.gallery.entries import GalleryQuery, seed_from_column, seed_to_column
-from sd21_desktop.gallery.schema import SCHEMA_VERSION
+from sd21_desktop.gallery.schema import MIGRATIONS, SCHEMA_VERSION
 from sd21_desktop.gallery.store import GalleryStore
 from sd21_desktop.paths import resolve_paths
 from tests.gallery.test_store_support import add, snapshot
+
+V1_COLUMNS = (
+    "id, file_name, created, origin, source, has_metadata, prompt, negative_prompt, model, mode, "
+    "width, height, seed, batch_index, request_json, runtime_json, details_json, favourite, "
+    "deleted_at, sha256"
+)
 
 SEEDS = [2**64 - 1, 0, 2**63, 2**32, 2**63 - 1, 2**32 - 1, 7]
 
@@ -76,11 +82,20 @@ def test_a_version_1_index_is_migrated_in_place(data_dir: Path) -> None:
             add(store, f"a lamp {seed}", seed=seed)
         store.set_favourite(store.search(GalleryQuery(seed=5))[0].id, True)
         before = snapshot(store)
-    # Turn the index back into what version 1 wrote: raw seeds, no seed index.
+    # Write the index again as version 1 wrote it: its table only, raw seeds, no seed index
+    # (the later steps then run on it: seeds, then day folders).
     path = resolve_paths(data_dir).database_path
+    old = sqlite3.connect(path)
+    rows = old.execute(f"SELECT {V1_COLUMNS} FROM entries ORDER BY id").fetchall()
+    old.close()
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
     raw = sqlite3.connect(path)
+    for statement in MIGRATIONS[1]:
+        raw.execute(statement)
+    places = ", ".join("?" for _ in V1_COLUMNS.split(","))
+    raw.executemany(f"INSERT INTO entries ({V1_COLUMNS}) VALUES ({places})", rows)
     raw.execute("UPDATE entries SET seed = (seed + 9223372036854775807) + 1")
-    raw.execute("DROP INDEX entries_by_seed")
     raw.execute("PRAGMA user_version = 1")
     raw.commit()
     assert sorted(row[0] for row in raw.execute("SELECT seed FROM entries")) == small

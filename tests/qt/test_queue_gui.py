@@ -278,7 +278,7 @@ def test_a_refused_save_keeps_the_image_stops_the_queue_and_saves_later(
     if answer == "again":
         strip.buttons["saveAgainButton"].click()
         qtbot.waitUntil(lambda: job.state is JobState.FINISHED, timeout=JOB_TIMEOUT_MS)
-        (saved,) = (data_dir / "gallery").glob("*.png")
+        (saved,) = (data_dir / "gallery").rglob("*.png")  # in its day folder
     else:
         elsewhere = tmp_path / "elsewhere"
         elsewhere.mkdir()
