@@ -13,7 +13,9 @@ from sd21_desktop.engine.request import (
     MIN_SIDE,
     GenerationRequest,
 )
+from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.gallery.importers.checkpoints import CheckpointChoice, choose_checkpoint
+from sd21_desktop.gallery.importers.explore import exploration_fields
 from sd21_desktop.gallery.importers.samplers import scheduler_for
 from sd21_desktop.gallery.metadata import ImageRecord
 
@@ -120,7 +122,11 @@ class ImportedMetadata:
         if width is not None and height is not None:
             values["width"] = _snap_side(width)
             values["height"] = _snap_side(height)
-        return GenerationRequest(**values)
+        plain = GenerationRequest(**values)
+        try:  # the hires fix and variation seed, when the image had them and they fit our limits
+            return plain.replace(**exploration_fields(self.extra))
+        except InvalidRequestError:
+            return plain
 
 
 def _snap_side(value: int) -> int:
