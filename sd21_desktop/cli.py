@@ -23,6 +23,7 @@ from sd21_desktop.cli_common import (
     EXIT_USER,
     StderrProgress,
     build_parser,
+    explore_fields,
     merged,
 )
 from sd21_desktop.engine.request import (
@@ -136,6 +137,24 @@ def _load_inputs(args: argparse.Namespace, mode: str, stderr: TextIO) -> tuple[A
 
 
 def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    request, engine, inputs, out_dir = prepare_generate(args, stderr)
+    progress = StderrProgress(stderr)
+    try:
+        result = engine.generate(request, on_step=progress, on_status=None, inputs=inputs)
+    finally:
+        progress.close()
+    for notice in result.notices:
+        print(f"note: {notice}", file=stderr)
+    _save_results(result, out_dir, stdout, stderr, as_json=args.json, args=args)
+    return EXIT_OK
+
+
+def prepare_generate(
+    args: argparse.Namespace, stderr: TextIO, check: Callable[[Any], object] | None = None
+) -> tuple[Any, Any, Any, Path]:
+    """The generate options as (request, engine with the model loaded, inputs store, out folder);
+    every setting (and ``check(request)``, e.g. a grid's cells) is checked before the slow model
+    load."""
     from sd21_desktop.engine.device import RuntimeOptions
     from sd21_desktop.engine.imageprep import default_size
     from sd21_desktop.engine.inputs import InputImages, content_hash
@@ -185,6 +204,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         noise_level=DEFAULT_NOISE_LEVEL if args.noise_level is None else args.noise_level,
         tile_size=DEFAULT_TILE_SIZE if args.tile_size is None else args.tile_size,
         tile_overlap=DEFAULT_TILE_OVERLAP if args.tile_overlap is None else args.tile_overlap,
+        **explore_fields(args),
     )
     options = RuntimeOptions(
         device=merged(args, "device", "auto"),
@@ -207,21 +227,15 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
             f"Cannot create the output folder {out_dir}: {error.strerror}.",
             "Choose another --out folder.",
         ) from error
+    if check is not None:
+        check(request)
     engine = Engine(options, allow_download=not args.offline)
     status: Callable[[str], None] = lambda text: print(text, file=stderr)  # noqa: E731
     loaded = engine.load(request.model, status)
     if size is None and mode != "upscale" and (args.width is None or args.height is None):
         width, height = sizes(loaded.native_size)
         request = request.replace(width=width, height=height)
-    progress = StderrProgress(stderr)
-    try:
-        result = engine.generate(request, on_step=progress, on_status=None, inputs=inputs)
-    finally:
-        progress.close()
-    for notice in result.notices:
-        print(f"note: {notice}", file=stderr)
-    _save_results(result, out_dir, stdout, stderr, as_json=args.json, args=args)
-    return EXIT_OK
+    return request, engine, inputs, out_dir
 
 
 def _save_results(
@@ -313,6 +327,10 @@ def main(
             return run_generate(args, stdout, stderr)
         if args.command == "models":
             return run_models(args, stdout)
+        if args.command == "grid":
+            from sd21_desktop import cli_grid
+
+            return cli_grid.run_grid(args, stdout, stderr, prepare_generate, _save_results)
         if args.command is not None:
             from sd21_desktop import cli_gallery
 

@@ -65,7 +65,8 @@ def _takes_step_end_callback(pipeline: Any) -> bool:
 
 def run_pipeline(pipeline: Any, arguments: dict[str, Any], context: StageContext) -> Any:
     """Call ``pipeline(**arguments)``, reporting each step; the decoded pixels (N, H, W, 3),
-    float in 0..1 (or, with ``output_type="latent"`` in ``arguments``, the latents). Cancel (raised from the step callback) also skips the VAE decode."""
+    float in 0..1 (or, with ``output_type="latent"`` in ``arguments``, the latents). Cancel
+    (raised from the step callback) also skips the VAE decode."""
     progress = context.progress
     first = len(progress.step_ends)
     hook: dict[str, Any]

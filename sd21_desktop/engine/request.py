@@ -394,8 +394,9 @@ def _validate_explore(request: GenerationRequest) -> None:
         _check_int(name, value, 0, MAX_SIDE, name.replace("_", " ").capitalize())
         if value and (value < MIN_SIDE or value % 8):
             raise InvalidRequestError(
-                name, f"{name.replace('_', ' ').capitalize()} must be a multiple of 8 from "
-                f"{MIN_SIDE} to {MAX_SIDE} (or 0 to use the scale); got {value}."
+                name,
+                f"{name.replace('_', ' ').capitalize()} must be a multiple of 8 from "
+                f"{MIN_SIDE} to {MAX_SIDE} (or 0 to use the scale); got {value}.",
             )
     if request.hires_upscaler is not None:
         _validate_hires(request, denoise)

@@ -165,7 +165,8 @@ def test_hires_is_txt2img_only_and_old_requests_load_with_it_off() -> None:
         hires_request(Path("m"), mode="img2img", init_image="0" * 64)
     old = {"prompt": "x", "schema_version": 3, "seed": 1}
     loaded = GenerationRequest.from_dict(old)
-    assert loaded.hires_upscaler is None and loaded.variation_strength == 0.0
+    assert loaded.hires_upscaler is None
+    assert loaded.variation_strength == 0.0
     assert loaded.schema_version == SCHEMA_VERSION
     again = GenerationRequest.from_json(hires_request(Path("m")).to_json())
     assert again == hires_request(Path("m"))

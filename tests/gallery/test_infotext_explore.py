@@ -26,10 +26,20 @@ def test_exploration_settings_round_trip_through_the_importer(changes: dict[str,
     request = request.replace(**changes)
     imported = from_infotext(format_infotext(request, 42)).to_request()
     assert imported is not None
-    names = (
-        "hires_upscaler hires_scale hires_width hires_height hires_steps hires_denoise "
-        "variation_seed variation_strength seed steps width height"
-    ).split()
+    names = [
+        "hires_upscaler",
+        "hires_scale",
+        "hires_width",
+        "hires_height",
+        "hires_steps",
+        "hires_denoise",
+        "variation_seed",
+        "variation_strength",
+        "seed",
+        "steps",
+        "width",
+        "height",
+    ]
     assert {n: getattr(imported, n) for n in names} == {n: getattr(request, n) for n in names}
 
 
@@ -73,7 +83,8 @@ def test_a1111_images_with_other_upscalers_import_as_the_nearest_we_have() -> No
     )
     assert request.variation_strength == 0.0  # strength 0: A1111 used the plain seed
     latent = from_infotext(text.replace("R-ESRGAN 4x+", "Latent (antialiased)")).to_request()
-    assert latent is not None and latent.hires_upscaler == "latent"
+    assert latent is not None
+    assert latent.hires_upscaler == "latent"
 
 
 def test_settings_beyond_our_limits_import_without_them() -> None:
@@ -82,5 +93,6 @@ def test_settings_beyond_our_limits_import_without_them() -> None:
         "Denoising strength: 0.4, Hires upscale: 2, Hires upscaler: Latent"
     )
     request = from_infotext(text).to_request()
-    assert request is not None and request.hires_upscaler is None  # 3072 px is past our 2048
+    assert request is not None
+    assert request.hires_upscaler is None
     assert (request.width, request.seed) == (1536, 5)
