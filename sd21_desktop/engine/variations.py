@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sd21_desktop.engine.denoise import initial_latents
-from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.request import GenerationRequest, random_seed
 
 PARALLEL_LIMIT = 0.9995
 """Mean cosine above which A1111 blends linearly instead (the arc is too short to divide by)."""
@@ -54,3 +54,17 @@ def variation_latents(
     weight = request.variation_strength
     mixed = [slerp(weight, noise[i], other[i]) for i in range(noise.shape[0])]
     return torch.stack(mixed).to(dtype=dtype)
+
+
+def variation_requests(
+    request: GenerationRequest, seed: int, count: int, strength: float
+) -> list[GenerationRequest]:
+    """``count`` variations around the image of ``request`` made with ``seed``: one image each,
+    that seed, a random variation seed, ``strength``. Raises InvalidRequestError for a request
+    that is not txt2img."""
+    return [
+        request.replace(
+            seed=seed, batch_size=1, variation_seed=random_seed(), variation_strength=strength
+        )
+        for _ in range(count)
+    ]

@@ -40,6 +40,7 @@ from sd21_desktop.engine.request import (
 from sd21_desktop.engine.schedulers import SCHEDULERS
 from sd21_desktop.errors import InvalidRequestError, UserFacingError
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.hires_group import HiresGroup
 from sd21_desktop.ui.seed_box import SeedBox
 from sd21_desktop.ui.widgets import tool_button
 
@@ -204,6 +205,8 @@ class ParametersPanel(QWidget):
         size_row.addWidget(self.height_spin)
         size_row.addWidget(self.size_presets)
         form.addRow("Size", size_row)
+        self.hires_group = HiresGroup()
+        form.addRow(self.hires_group)
         batch_row = QHBoxLayout()
         batch_row.addWidget(self.batch_size_spin)
         batch_row.addWidget(QLabel("images × runs"))
@@ -220,6 +223,10 @@ class ParametersPanel(QWidget):
         ):
             spin.valueChanged.connect(self.revalidate)
         self.guidance_spin.valueChanged.connect(self.revalidate)
+        hires = self.hires_group
+        for signal in (hires.toggled, hires.scale_spin.valueChanged, hires.steps_spin.valueChanged):
+            signal.connect(self.revalidate)
+        hires.denoise_spin.valueChanged.connect(self.revalidate)
         self.model_combo.currentTextChanged.connect(self._on_model_text)
         self.seed_mode_combo.currentIndexChanged.connect(self._on_seed_mode)
         self.mode_combo.currentIndexChanged.connect(self._on_mode)
@@ -246,6 +253,7 @@ class ParametersPanel(QWidget):
         self.form.setRowVisible(self.keep_unmasked_check, mode == "inpaint")
         self.form.setRowVisible(self.noise_level_spin, mode == "upscale")
         self.form.setRowVisible(self._tiles_row, mode == "upscale")
+        self.form.setRowVisible(self.hires_group, mode == "txt2img")
         self._follow_mode_model(mode)
         self.mode_changed.emit(mode)
 
@@ -285,6 +293,7 @@ class ParametersPanel(QWidget):
             width=self.width_spin.value(),
             height=self.height_spin.value(),
             batch_size=self.batch_size_spin.value(),
+            **(self.hires_group.fields() if self.mode() == "txt2img" else {}),
         )
 
     def note_used_seed(self, seed: int) -> None:
@@ -411,3 +420,4 @@ class ParametersPanel(QWidget):
         self.seed_spin.setValue(request.seed)
         self.set_size(request.width, request.height)
         self.batch_size_spin.setValue(request.batch_size)
+        self.hires_group.apply(request)
