@@ -135,42 +135,67 @@ class GridLayout:
         top = z * self.block_height + self.label_height * 2 + y * self.cell[1]
         return self.label_width + x * self.cell[0], top
 
+    def cell_at(self, px: int, py: int) -> tuple[int, int, int] | None:
+        """The cell (x, y, z) under the pixel (px, py), or None over a label."""
+        z, within = divmod(py, self.block_height)
+        x, y = (px - self.label_width) // self.cell[0], within - self.label_height * 2
+        if px < self.label_width or y < 0 or not (x < self.counts[0] and z < self.counts[2]):
+            return None
+        return x, y // self.cell[1], z
+
 
 def label_font(cell_width: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(10, cell_width // 12))
+
+
+def _label_texts(axes: Sequence[Axis | None]) -> list[list[str]]:
+    return [[f"{a.key}: {label}" for label in a.labels] if a else [""] for a in axes]
+
+
+def grid_layout(cell: tuple[int, int], axes: Sequence[Axis | None]) -> GridLayout:
+    """The layout of a grid of ``cell``-sized images: label rows as tall as 1.8 x the font, the
+    y-label column as wide as the widest y label (none without a y axis)."""
+    counts = (*(len(axis.values) if axis else 1 for axis in axes),)
+    font = label_font(cell[0])
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    widest = max((measure.textlength(t, font=font) for t in _label_texts(axes)[1]), default=0)
+    size = font.size if isinstance(font, ImageFont.FreeTypeFont) else 12
+    label_width = int(widest) + size if axes[1] else 0
+    return GridLayout(cell, counts, int(size * 1.8), label_width)  # type: ignore[arg-type]
 
 
 def compose_grid(
     images: dict[tuple[int, int, int], Image.Image], axes: Sequence[Axis | None]
 ) -> Image.Image:
     """The grid: x labels above each column, y labels left of each row, a z title per slice."""
-    first = next(iter(images.values()))
-    cell = first.size
-    counts = tuple(len(axis.values) if axis else 1 for axis in axes)
+    cell = next(iter(images.values())).size
+    layout = grid_layout(cell, axes)
     font = label_font(cell[0])
-    text = [[f"{a.key}: {label}" for label in a.labels] if a else [""] for a in axes]
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    widest = max((measure.textlength(t, font=font) for t in text[1]), default=0)
-    size = font.size if isinstance(font, ImageFont.FreeTypeFont) else 12
-    layout = GridLayout(cell, counts, int(size * 1.8), int(widest) + size if axes[1] else 0)  # type: ignore[arg-type]
+    text = _label_texts(axes)
     canvas = Image.new("RGB", layout.size, "white")
-    draw = ImageDraw.Draw(canvas)
     for (x, y, z), image in images.items():
-        left, top = layout.cell_box(x, y, z)
-        canvas.paste(image.resize(cell) if image.size != cell else image, (left, top))
-        if y == 0:
-            draw.text(
-                (left + cell[0] // 2, top - layout.label_height // 2),
-                text[0][x],
-                "black",
-                font,
-                "mm",
-            )
-        if x == 0 and axes[1]:
-            draw.text(
-                (layout.label_width // 2, top + cell[1] // 2), text[1][y], "black", font, "mm"
-            )
-        if x == 0 and y == 0 and axes[2]:
+        canvas.paste(image.resize(cell) if image.size != cell else image, layout.cell_box(x, y, z))
+    _draw_labels(ImageDraw.Draw(canvas), layout, font, text, axes)
+    return canvas
+
+
+def _draw_labels(
+    draw: ImageDraw.ImageDraw,
+    layout: GridLayout,
+    font: Any,
+    text: list[list[str]],
+    axes: Sequence[Axis | None],
+) -> None:
+    """Every label, whether or not its cells are in yet (the GUI composes a grid as it fills)."""
+    width, height = layout.cell
+    for z in range(layout.counts[2]):
+        if axes[2]:
             title_y = z * layout.block_height + layout.label_height // 2
             draw.text((layout.size[0] // 2, title_y), text[2][z], "black", font, "mm")
-    return canvas
+        for x in range(layout.counts[0]):
+            left, top = layout.cell_box(x, 0, z)
+            middle = (left + width // 2, top - layout.label_height // 2)
+            draw.text(middle, text[0][x], "black", font, "mm")
+        for y in range(layout.counts[1] if axes[1] else 0):
+            _, top = layout.cell_box(0, y, z)
+            draw.text((layout.label_width // 2, top + height // 2), text[1][y], "black", font, "mm")

@@ -79,3 +79,38 @@ def test_variations_queue_n_images_around_the_gallery_image(
     assert {r.variation_strength for r in queued} == {0.2}
     assert len({r.variation_seed for r in queued}) == 3  # each its own random variation seed
     assert all(r.batch_size == 1 and r.prompt == entry.request.prompt for r in queued)  # type: ignore[union-attr]
+
+
+def test_the_grid_tab_queues_every_cell_fills_in_and_opens_the_cell_clicked(
+    window: MainWindow, recorder: WorkerRecorder, qtbot: QtBot
+) -> None:
+    from sd21_desktop.engine.grid import grid_layout
+
+    panel = window.grid_panel
+    panel.edits["x"].setText("seed=1,2")
+    panel.edits["y"].setText("guidance=3,9")
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: len(recorder.of("finished")) == 4, timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(panel.cells) == 4, timeout=10_000)
+    assert panel.status.text() == "4 of 4 cells done"
+    layout = grid_layout((64, 64), panel.axes_)
+    pixmap = panel.image.pixmap()
+    assert (pixmap.width(), pixmap.height()) == layout.size
+    seeds = [
+        saved.entry.request.seed for _, _, images in recorder.of("finished") for saved in images
+    ]
+    assert sorted(seeds) == [1, 1, 2, 2]
+    left, top = layout.cell_box(1, 1, 0)
+    panel.image.clicked_at.emit(left + 5, top + 5)
+    opened = window.result_view.current_path
+    assert opened is not None
+    path = panel.cells[(1, 1, 0)][1]
+    assert str(opened) == path
+    assert window.tabs.currentWidget() is window.result_view
+
+
+def test_a_bad_grid_axis_shows_one_clear_message(window: MainWindow) -> None:
+    window.grid_panel.edits["x"].setText("colour=red")
+    window.grid_panel.run_button.click()
+    assert "unknown key 'colour'" in window.message_bar.text()
+    assert window.queue.rowCount() == 0
