@@ -55,8 +55,13 @@ class HiresGroup(QGroupBox):
         form.addRow("Denoise", self.denoise_spin)
         layout = QFormLayout(self)
         layout.addRow(self.body)
-        self.toggled.connect(self.body.setVisible)
-        self.body.setVisible(False)
+        self.toggled.connect(self._fold)
+        self._fold(False)
+
+    def _fold(self, open_: bool) -> None:
+        """Off: only the check box and title (no empty frame); on: the settings."""
+        self.body.setVisible(open_)
+        self.setFlat(not open_)
 
     def fields(self) -> dict[str, Any]:
         """The request fields (nothing when the hires fix is off)."""
