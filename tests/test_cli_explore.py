@@ -55,9 +55,14 @@ def test_generate_with_hires_and_variation_saves_the_request_and_a1111_infotext(
 def test_bad_hires_and_variation_options_exit_2_with_one_line(
     tiny_model_dir: Path, tmp_path: Path, args: list[str], expected: str
 ) -> None:
+    expect_one_line_error(tiny_model_dir, tmp_path, ["generate", *args], expected)
+
+
+def expect_one_line_error(model: Path, data: Path, command: list[str], expected: str) -> None:
+    """``command`` (with a prompt and a 64 px size) exits 2 with one line holding ``expected``."""
     status, out, err = run_cli(
-        "--model", str(tiny_model_dir), "--data-dir", str(tmp_path), "generate", "--prompt", "x",
-        "--width", "64", "--height", "64", *args,
+        "--model", str(model), "--data-dir", str(data), command[0], "--prompt", "a fox",
+        "--width", "64", "--height", "64", *command[1:],
     )  # fmt: skip
     assert status == 2
     assert expected in err

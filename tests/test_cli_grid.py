@@ -13,6 +13,7 @@ from PIL import Image
 from sd21_desktop.engine.grid import GridLayout, compose_grid, grid_cells, parse_axis
 from sd21_desktop.engine.request import GenerationRequest
 from tests.test_cli import run_cli
+from tests.test_cli_explore import expect_one_line_error
 
 
 def test_a_2x2x2_grids_cells_each_equal_the_single_generate(
@@ -65,14 +66,7 @@ def test_a_2x2x2_grids_cells_each_equal_the_single_generate(
 def test_axis_errors_exit_2_with_one_clear_line(
     tiny_model_dir: Path, tmp_path: Path, axis: list[str], expected: str
 ) -> None:
-    status, out, err = run_cli(
-        "--model", str(tiny_model_dir), "--data-dir", str(tmp_path), "grid", "--prompt", "a fox",
-        "--width", "64", "--height", "64", *axis,
-    )  # fmt: skip
-    assert status == 2
-    assert expected in err
-    assert err.count("\n") == 1
-    assert out == ""
+    expect_one_line_error(tiny_model_dir, tmp_path, ["grid", *axis], expected)
 
 
 def test_cells_run_grouped_by_model_then_scheduler() -> None:
