@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sd21_desktop.cli_common import EXIT_OK, StderrProgress, merged
-from sd21_desktop.errors import UserFacingError
+from sd21_desktop.cli_common import EXIT_CANCELLED, EXIT_OK, StderrProgress, merged
+from sd21_desktop.errors import GenerationCancelled, UserFacingError
 
 GRID_TEXT_KEY = "sd21-grid"
 
@@ -63,6 +63,13 @@ def run_grid(
         print(f"cell {number}/{len(cells)}", file=stderr)
         try:
             result = engine.generate(cell.request, on_step=progress, inputs=inputs)
+        except (GenerationCancelled, KeyboardInterrupt):
+            print(
+                f"cancelled in cell {number} of {len(cells)}; the {number - 1} finished cells "
+                "are saved (no grid image).",
+                file=stderr,
+            )
+            return EXIT_CANCELLED
         finally:
             progress.close()
         line = save_cell(result)

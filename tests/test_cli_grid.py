@@ -112,3 +112,33 @@ def test_a_z_axis_stacks_one_titled_block_per_value() -> None:
     grid = compose_grid(images, axes)
     block = 2 * int(10 * 1.8) + 40
     assert grid.height == 2 * block
+
+
+def test_ctrl_c_stops_within_one_step_and_keeps_the_finished_cells(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sd21_desktop.cli_common import StderrProgress
+    from sd21_desktop.gallery.store import GalleryStore
+    from sd21_desktop.paths import resolve_paths
+
+    steps: list[int] = []
+    original = StderrProgress.__call__
+
+    def interrupt_in_the_second_cell(self: StderrProgress, info: object) -> None:
+        steps.append(1)
+        original(self, info)
+        if len(steps) == 3:  # the first step of cell 2 (2 steps a cell)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(StderrProgress, "__call__", interrupt_in_the_second_cell)
+    data = tmp_path / "data"
+    status, out, err = run_cli(
+        "--model", str(tiny_model_dir), "--data-dir", str(data), "grid", "--prompt", "a fox",
+        "--width", "64", "--height", "64", "--steps", "2", "--x", "seed=1,2,3",
+    )  # fmt: skip
+    assert status == 130
+    assert "cancelled in cell 2 of 3; the 1 finished cells are saved" in err
+    assert len(steps) == 3  # no step ran after the interrupt
+    with GalleryStore(resolve_paths(data)) as store:
+        assert store.count() == 1
+    assert not (data / "grids").exists()

@@ -26,6 +26,9 @@ from sd21_desktop.engine.grid import AXIS_KEYS, Axis, compose_grid, grid_layout,
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.qt.images import pil_to_qimage, qimage_to_rgb_array
 
+CELL_SIDE = 256
+"""Cells are shown at most this large (a 10 x 20 grid of 768 px images would be 350 MB)."""
+
 
 class _GridImage(QLabel):
     clicked_at = Signal(int, int)
@@ -92,6 +95,7 @@ class GridPanel(QWidget):
         if position is None:
             return False
         pixels = Image.fromarray(qimage_to_rgb_array(image))
+        pixels.thumbnail((CELL_SIDE, CELL_SIDE))  # the GUI thread composes small cells only
         self.cells[position] = (image, path, pixels)
         grid = compose_grid({key: cell[2] for key, cell in self.cells.items()}, self.axes_)
         self.image.setPixmap(QPixmap.fromImage(pil_to_qimage(grid)))
