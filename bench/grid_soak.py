@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from sd21_desktop.cli import _save_results
-    from sd21_desktop.cli_common import build_parser
+    from sd21_desktop.cli_common import StderrProgress, build_parser
     from sd21_desktop.cli_grid import run_grid
     from sd21_desktop.engine.loader import quiet_libraries
     from sd21_desktop.engine.request import GenerationRequest
@@ -77,9 +77,12 @@ def main() -> None:
     )
 
     def single(seed: int) -> float:
+        """What `generate --json` does for one image: its progress bar, the run, the save."""
         started = time.perf_counter()
-        result = engine.generate(base.replace(seed=seed))
-        _save_results(result, Path("."), io.StringIO(), io.StringIO(), False, grid_args)
+        progress = StderrProgress(io.StringIO())
+        result = engine.generate(base.replace(seed=seed), on_step=progress)
+        progress.close()
+        _save_results(result, Path("."), io.StringIO(), io.StringIO(), True, grid_args)
         return time.perf_counter() - started
 
     for seed in range(3):  # warm-up
