@@ -22,7 +22,9 @@ from sd21_desktop.cli_common import (
     EXIT_USER,
     StderrProgress,
     build_parser,
+    explore_fields,
     merged,
+    network_folders,
 )
 from sd21_desktop.engine.request import (
     DEFAULT_MODEL,
@@ -135,6 +137,24 @@ def _load_inputs(args: argparse.Namespace, mode: str, stderr: TextIO) -> tuple[A
 
 
 def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    request, engine, inputs, out_dir = prepare_generate(args, stderr)
+    progress = StderrProgress(stderr)
+    try:
+        result = engine.generate(request, on_step=progress, on_status=None, inputs=inputs)
+    finally:
+        progress.close()
+    for notice in result.notices:
+        print(f"note: {notice}", file=stderr)
+    _save_results(result, out_dir, stdout, stderr, as_json=args.json, args=args)
+    return EXIT_OK
+
+
+def prepare_generate(
+    args: argparse.Namespace, stderr: TextIO, check: Callable[[Any], object] | None = None
+) -> tuple[Any, Any, Any, Path]:
+    """The generate options as (request, engine with the model loaded, inputs store, out folder);
+    every setting (and ``check(request)``, e.g. a grid's cells) is checked before the slow model
+    load."""
     from sd21_desktop.engine.device import RuntimeOptions
     from sd21_desktop.engine.imageprep import default_size
     from sd21_desktop.engine.inputs import InputImages, content_hash
@@ -191,6 +211,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         inpaint_area=area,
         mask_padding=args.mask_padding,
         masked_content=args.masked_content,
+        **explore_fields(args),
     )
     if area == "masked":
         request = _with_region(request, image, mask, size or 512, args)
@@ -215,7 +236,9 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
             f"Cannot create the output folder {out_dir}: {error.strerror}.",
             "Choose another --out folder.",
         ) from error
-    engine = Engine(options, allow_download=not args.offline)
+    if check is not None:
+        check(request)
+    engine = Engine(options, allow_download=not args.offline, networks=network_folders(args))
     status: Callable[[str], None] = lambda text: print(text, file=stderr)  # noqa: E731
     loaded = engine.load(request.model, status)
     if size is None and mode != "upscale" and (args.width is None or args.height is None):
@@ -223,15 +246,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         request = request.replace(width=width, height=height)
         if area == "masked":
             request = _with_region(request, image, mask, loaded.native_size, args)
-    progress = StderrProgress(stderr)
-    try:
-        result = engine.generate(request, on_step=progress, on_status=None, inputs=inputs)
-    finally:
-        progress.close()
-    for notice in result.notices:
-        print(f"note: {notice}", file=stderr)
-    _save_results(result, out_dir, stdout, stderr, as_json=args.json, args=args)
-    return EXIT_OK
+    return request, engine, inputs, out_dir
 
 
 def _with_region(request: Any, image: Any, mask: Any, native: int, args: Any) -> Any:
@@ -312,6 +327,10 @@ def main(
             from sd21_desktop.cli_batch import run_batch
 
             return run_batch(args, stdout, stderr)
+        if args.command == "grid":
+            from sd21_desktop import cli_grid
+
+            return cli_grid.run_grid(args, stdout, stderr, prepare_generate, _save_results)
         if args.command is not None:
             from sd21_desktop import cli_gallery
 

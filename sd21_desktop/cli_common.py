@@ -15,12 +15,14 @@ from typing import Any, TextIO
 from sd21_desktop import APP_ID, __version__
 from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
 from sd21_desktop.engine.request import (
+    DEFAULT_HIRES_DENOISE,
     DEFAULT_MASK_PADDING,
     DEFAULT_MODEL,
     DEFAULT_NOISE_LEVEL,
     DEFAULT_STRENGTH,
     DEFAULT_TILE_OVERLAP,
     DEFAULT_TILE_SIZE,
+    HIRES_UPSCALERS,
     INPAINT_AREAS,
     MASKED_CONTENTS,
     MAX_NOISE_LEVEL,
@@ -205,22 +207,60 @@ def _add_image_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
-        prog=APP_ID,
-        description=(
-            "SD21 Desktop: Stable Diffusion 2.x on your own machine. "
-            "With no command, opens the window."
-        ),
+def _add_explore_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("hires fix and variation seeds (txt2img)")
+    group.add_argument(
+        "--hires-upscaler",
+        choices=HIRES_UPSCALERS,
+        default=None,
+        help="turn the hires fix on: txt2img, enlarged this way, then img2img at the larger size",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--smoke-test", action="store_true", help="open the window, process events, exit 0"
+    group.add_argument(
+        "--hires-scale", type=float, default=None, metavar="F", help="hires target = F x the size"
     )
-    add_runtime_options(parser)
-    commands = parser.add_subparsers(dest="command", parser_class=Parser)
+    group.add_argument("--hires-width", type=int, default=None, metavar="W")
+    group.add_argument("--hires-height", type=int, default=None, metavar="H")
+    group.add_argument(
+        "--hires-steps", type=int, default=None, metavar="N", help="second pass steps (0 = same)"
+    )
+    group.add_argument(
+        "--hires-denoise",
+        type=float,
+        default=None,
+        metavar="F",
+        help=f"second pass strength (default {DEFAULT_HIRES_DENOISE:g})",
+    )
+    group.add_argument(
+        "--variation-seed", type=int, default=None, metavar="S", help="the seed to vary towards"
+    )
+    group.add_argument(
+        "--variation-strength",
+        type=float,
+        default=None,
+        metavar="W",
+        help="0 = the plain seed, 1 = the variation seed's image",
+    )
 
-    generate = commands.add_parser("generate", help="make images without the window")
+
+HIRES_OPTIONS = ("hires_scale", "hires_width", "hires_height", "hires_steps", "hires_denoise")
+
+
+def explore_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The request fields of the hires and variation options given (None = not given)."""
+    names = ("hires_upscaler", *HIRES_OPTIONS, "variation_seed", "variation_strength")
+    values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.hires_upscaler is None and any(name in values for name in HIRES_OPTIONS):
+        raise UserFacingError(
+            "--hires-scale/-width/-height/-steps/-denoise need --hires-upscaler.",
+            "Add --hires-upscaler lanczos or latent to turn the hires fix on.",
+        )
+    if "variation_strength" in values and "variation_seed" not in values:
+        raise UserFacingError("--variation-strength needs --variation-seed S.")
+    return values
+
+
+def _add_generate_options(generate: argparse.ArgumentParser) -> None:
+    """The options of `generate`, which `grid` takes too."""
     generate.add_argument("--prompt", required=True)
     generate.add_argument("--negative-prompt", default="")
     generate.add_argument(
@@ -245,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override what a single-file checkpoint predicts",
     )
     _add_image_options(generate)
+    _add_explore_options(generate)
     generate.add_argument(
         "--out",
         default=None,
@@ -263,6 +304,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_runtime_options(generate, command=True)
     _add_memory_options(generate)
+
+
+def _add_grid_options(grid: argparse.ArgumentParser) -> None:
+    from sd21_desktop.engine.grid import AXIS_KEYS
+
+    group = grid.add_argument_group("axes (KEY=V1,V2,…; keys: " + ", ".join(AXIS_KEYS) + ")")
+    for axis in ("x", "y", "z"):
+        group.add_argument(f"--{axis}", default=None, metavar="KEY=V1,V2", required=axis == "x")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=APP_ID,
+        description=(
+            "SD21 Desktop: Stable Diffusion 2.x on your own machine. "
+            "With no command, opens the window."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--smoke-test", action="store_true", help="open the window, process events, exit 0"
+    )
+    add_runtime_options(parser)
+    commands = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    generate = commands.add_parser("generate", help="make images without the window")
+    _add_generate_options(generate)
+    grid = commands.add_parser(
+        "grid",
+        help="an X/Y/Z grid: one image per combination of the axes' values, plus a labelled grid",
+    )
+    _add_grid_options(grid)
+    _add_generate_options(grid)
 
     _add_gallery_commands(commands)
     _add_batch_command(commands)

@@ -63,9 +63,10 @@ def _takes_step_end_callback(pipeline: Any) -> bool:
     return "callback_on_step_end" in inspect.signature(pipeline.__call__).parameters
 
 
-def run_pipeline(pipeline: Any, arguments: dict[str, Any], context: StageContext) -> np.ndarray:
+def run_pipeline(pipeline: Any, arguments: dict[str, Any], context: StageContext) -> Any:
     """Call ``pipeline(**arguments)``, reporting each step; the decoded pixels (N, H, W, 3),
-    float in 0..1. Cancel (raised from the step callback) also skips the VAE decode."""
+    float in 0..1 (or, with ``output_type="latent"`` in ``arguments``, the latents). Cancel
+    (raised from the step callback) also skips the VAE decode."""
     progress = context.progress
     first = len(progress.step_ends)
     hook: dict[str, Any]
@@ -83,6 +84,8 @@ def run_pipeline(pipeline: Any, arguments: dict[str, Any], context: StageContext
         # In float16 the upscaler upcasts its VAE for the decode through a method diffusers has
         # deprecated: the same numbers, but a FutureWarning on every call.
         warnings.filterwarnings("ignore", message=".*upcast_vae.*", category=FutureWarning)
-        output = pipeline(output_type="np", **hook, **arguments)
+        output = pipeline(**{"output_type": "np", **hook, **arguments})
     context.times.record(started, progress.step_ends[first:], time.perf_counter())
+    if arguments.get("output_type") == "latent":  # the latents themselves (a torch tensor)
+        return output.images
     return np.asarray(output.images)

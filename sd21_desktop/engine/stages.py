@@ -165,16 +165,21 @@ class Denoise(Stage):
             arguments.update(mask_image=_mask(work), width=request.width, height=request.height)
         return arguments
 
-    def run(self, work: Work, context: StageContext) -> Work:
+    def call(self, work: Work, context: StageContext, output_type: str = "np") -> Any:
+        """The pipeline call: decoded pixels, or the latents with ``output_type="latent"``."""
         pipeline = context.pipeline(self.kind)
         generators = context.generators(work.seeds)
         arguments = {
             **_common_arguments(work, generators),
             **self.arguments(work, pipeline, generators),
             **work.pipeline_arguments,
+            "output_type": output_type,
         }
         context.status("Generating…")
-        return work.but(images=context.to_images(run_pipeline(pipeline, arguments, context)))
+        return run_pipeline(pipeline, arguments, context)
+
+    def run(self, work: Work, context: StageContext) -> Work:
+        return work.but(images=context.to_images(self.call(work, context)))
 
 
 class ResultAsInput(Stage):

@@ -77,6 +77,7 @@ def format_infotext(
         pairs["Lora hashes"] = format_hash_list(request.loras)
     if request.embeddings:
         pairs["TI hashes"] = format_hash_list(request.embeddings)
+    pairs.update(exploration_pairs(request))
     if extra:
         pairs.update(extra)
     from sd21_desktop import __version__
@@ -87,3 +88,26 @@ def format_infotext(
         lines.append(f"Negative prompt: {request.negative_prompt}")
     lines.append(", ".join(f"{key}: {quote_value(value)}" for key, value in pairs.items()))
     return "\n".join(lines)
+
+
+HIRES_UPSCALER_NAMES = {"lanczos": "Lanczos", "latent": "Latent"}
+"""Our hires upscalers under AUTOMATIC1111's names for them."""
+
+
+def exploration_pairs(request: GenerationRequest) -> dict[str, str]:
+    """The hires fix and variation seed in AUTOMATIC1111's words (its ``processing.py``)."""
+    pairs: dict[str, str] = {}
+    if request.variation_strength:
+        pairs["Variation seed"] = str(request.variation_seed)
+        pairs["Variation seed strength"] = f"{request.variation_strength:g}"
+    if request.hires_upscaler is None:
+        return pairs
+    pairs["Denoising strength"] = f"{request.hires_denoise:g}"
+    if request.hires_width and request.hires_height:
+        pairs["Hires resize"] = f"{request.hires_width}x{request.hires_height}"
+    else:
+        pairs["Hires upscale"] = f"{request.hires_scale:g}"
+    if request.hires_steps:
+        pairs["Hires steps"] = str(request.hires_steps)
+    pairs["Hires upscaler"] = HIRES_UPSCALER_NAMES[request.hires_upscaler]
+    return pairs

@@ -23,9 +23,12 @@ from PySide6.QtWidgets import (
 from sd21_desktop.engine.models import KNOWN_MODELS
 from sd21_desktop.gallery.entries import GalleryEntry
 
+NEEDS_REQUEST = ("rerun", "rerun_new_seed", "variations", "load")
+"""Actions that need the image's settings."""
 ACTIONS = (
     ("rerun", "Re-run exactly", "galleryRerunButton"),
     ("rerun_new_seed", "New seed", "galleryRerunNewSeedButton"),
+    ("variations", "Variations…", "galleryVariationsButton"),
     ("load", "Load parameters", "galleryLoadButton"),
     ("canvas", "Send to canvas", "gallerySendToCanvasButton"),
     ("favourite", "★ Favourite", "galleryFavouriteButton"),
@@ -160,7 +163,7 @@ class GalleryDetails(QWidget):
         for name, button in self.buttons.items():
             button.setEnabled(
                 entry is not None
-                and (entry.request is not None or name not in ("rerun", "rerun_new_seed", "load"))
+                and (entry.request is not None or name not in NEEDS_REQUEST)
             )
         if entry is None:
             self._show_model_choice(None)

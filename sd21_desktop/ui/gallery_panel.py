@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from sd21_desktop.engine.request import GenerationRequest, random_seed
+from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.gallery.entries import GalleryEntry, GalleryQuery
 from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.thumbnails import THUMBNAIL_SIDE
@@ -261,6 +262,7 @@ class GalleryPanel(QWidget):
         {
             "rerun": self.rerun_exact,
             "rerun_new_seed": self.rerun_new_seed,
+            "variations": self.make_variations,
             "load": self.load_parameters,
             "favourite": self.toggle_favourite,
             "delete": self.delete_selected,
@@ -281,6 +283,28 @@ class GalleryPanel(QWidget):
             self.message.emit("This image carries no settings to re-run.")
             return
         self.rerun_requested.emit(entry.request, entry.batch_index)
+
+    @Slot()
+    def make_variations(self) -> None:
+        """N images around this one: its seed, random variation seeds, the chosen strength."""
+        from sd21_desktop.engine.variations import variation_requests
+        from sd21_desktop.ui.variations_dialog import VariationsDialog
+
+        entry = self.current_entry()
+        if entry is None or entry.request is None or entry.seed is None:
+            self.message.emit("This image carries no settings to vary.")
+            return
+        dialog = VariationsDialog(self)
+        if not dialog.exec():
+            return
+        count, strength = dialog.values()
+        try:
+            requests = variation_requests(entry.request, entry.seed, count, strength)
+        except InvalidRequestError as error:
+            self.message.emit(str(error))
+            return
+        for request in requests:
+            self.rerun_requested.emit(request, -1)
 
     @Slot()
     def rerun_new_seed(self) -> None:
@@ -355,6 +379,7 @@ class GalleryPanel(QWidget):
         for label, slot in (
             ("Re-run exactly", self.rerun_exact),
             ("Re-run with a new seed", self.rerun_new_seed),
+            ("Variations…", self.make_variations),
             ("Load parameters into the editor", self.load_parameters),
             ("Send to canvas", self.send_to_canvas),
             ("Upscale ×4…", self.upscale),

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from sd21_desktop import APP_NAME
 from sd21_desktop.engine.request import MAX_SEED, GenerationRequest
-from sd21_desktop.errors import InvalidRequestError
+from sd21_desktop.errors import InvalidRequestError, UserFacingError
 from sd21_desktop.prompt_history import PromptHistory
 from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.jobs import JobQueue
@@ -42,6 +42,7 @@ from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
 from sd21_desktop.ui.filmstrip import Filmstrip
 from sd21_desktop.ui.gallery_panel import GalleryPanel
+from sd21_desktop.ui.grid_panel import GridPanel
 from sd21_desktop.ui.help import DisabledExplainer
 from sd21_desktop.ui.icons import set_icon
 from sd21_desktop.ui.layout_state import restore_layout, store_layout
@@ -144,6 +145,8 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._build_canvas_when_shown)
         self.tabs.addTab(self.gallery_panel, "Gallery")
         self.side_panel = CollapsiblePanel("Queue", "sidePanel", self.queue_panel)
+        self.grid_panel = GridPanel()
+        self.tabs.addTab(self.grid_panel, "Grid")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -201,6 +204,8 @@ class MainWindow(QMainWindow):
         self.gallery_panel.upscale_requested.connect(self.upscale_on_canvas)
         self.parameters.mode_changed.connect(self._on_mode_changed)
         self.result_view.send_to_canvas.connect(self.send_result_to_canvas)
+        self.grid_panel.run_requested.connect(self.run_grid)
+        self.grid_panel.open_requested.connect(self.open_grid_cell)
         self.restore_settings()
 
     # menus -----------------------------------------------------------------------------------
@@ -382,6 +387,29 @@ class MainWindow(QMainWindow):
             self.add_recent(saved, prompt)
         self.gallery_panel.model.prepend([s.entry for s in images if s.entry is not None])
         self.progress_bar.setFormat("done")
+        self.grid_panel.cell_done(job_id, first.image, first.path)
+
+    @Slot()
+    def run_grid(self) -> None:
+        """Queue one job per grid cell (the editor's settings, one image each)."""
+        from sd21_desktop.engine.grid import grid_cells
+
+        try:
+            axes = self.grid_panel.axes()
+            base = self.parameters.build_request(
+                self.prompt_editor.prompt(), self.prompt_editor.negative_prompt()
+            ).replace(batch_size=1)
+            cells = grid_cells(base, axes)
+        except UserFacingError as error:
+            self.message_bar.show_error(str(error))
+            return
+        jobs = {self.queue.enqueue(cell.request).id: cell.position for cell in cells}
+        self.grid_panel.start(axes, jobs)
+
+    @Slot(QImage, str)
+    def open_grid_cell(self, image: QImage, path: str) -> None:
+        self.result_view.show_result(image, path, path)
+        self.tabs.setCurrentWidget(self.result_view)
 
     @Slot(str, str)
     def on_failed(self, job_id: str, message: str) -> None:

@@ -39,6 +39,7 @@ from sd21_desktop.engine.request import (
 from sd21_desktop.engine.schedulers import SCHEDULERS
 from sd21_desktop.errors import InvalidRequestError, UserFacingError
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.hires_group import HiresGroup
 from sd21_desktop.ui.icons import set_icon
 from sd21_desktop.ui.parameter_widgets import (
     AspectLock,
@@ -274,6 +275,8 @@ class ParametersPanel(QWidget):
             row(self.width_spin, muted("×"), self.height_spin, self.aspect_button,
                 self.size_presets),
         )
+        self.hires_group = HiresGroup()
+        form.addRow(self.hires_group)
         more = QFormLayout()
         compact_form(more)
         more.addRow("Sampler", self.scheduler_combo)
@@ -300,6 +303,10 @@ class ParametersPanel(QWidget):
         ):
             spin.valueChanged.connect(self.revalidate)
         self.guidance_spin.valueChanged.connect(self.revalidate)
+        hires = self.hires_group
+        for signal in (hires.toggled, hires.scale_spin.valueChanged, hires.steps_spin.valueChanged):
+            signal.connect(self.revalidate)
+        hires.denoise_spin.valueChanged.connect(self.revalidate)
         self.model_combo.currentTextChanged.connect(self._on_model_text)
         self.seed_mode_combo.currentIndexChanged.connect(self._on_seed_mode)
         self.mode_combo.currentIndexChanged.connect(self._on_mode)
@@ -324,6 +331,7 @@ class ParametersPanel(QWidget):
         self.form.setRowVisible(self.keep_unmasked_check, mode == "inpaint")
         self.form.setRowVisible(self.noise_level_spin, mode == "upscale")
         self.form.setRowVisible(self._tiles_row, mode == "upscale")
+        self.form.setRowVisible(self.hires_group, mode == "txt2img")
         self._follow_mode_model(mode)
         self.mode_changed.emit(mode)
 
@@ -363,6 +371,7 @@ class ParametersPanel(QWidget):
             width=self.width_spin.value(),
             height=self.height_spin.value(),
             batch_size=self.batch_size_spin.value(),
+            **(self.hires_group.fields() if self.mode() == "txt2img" else {}),
         )
 
     def note_used_seed(self, seed: int) -> None:
@@ -507,3 +516,4 @@ class ParametersPanel(QWidget):
         self.seed_spin.setValue(request.seed)
         self.set_size(request.width, request.height)
         self.batch_size_spin.setValue(request.batch_size)
+        self.hires_group.apply(request)

@@ -13,7 +13,9 @@ from sd21_desktop.engine.request import (
     MIN_SIDE,
     GenerationRequest,
 )
+from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.gallery.importers.checkpoints import CheckpointChoice, choose_checkpoint
+from sd21_desktop.gallery.importers.explore import exploration_fields
 from sd21_desktop.gallery.importers.samplers import scheduler_for
 from sd21_desktop.gallery.metadata import ImageRecord
 
@@ -126,7 +128,11 @@ class ImportedMetadata:
 
         values["loras"] = parse_hash_list(self.extra.get("Lora hashes"))
         values["embeddings"] = parse_hash_list(self.extra.get("TI hashes"))
-        return GenerationRequest(**values)
+        plain = GenerationRequest(**values)
+        try:  # the hires fix and variation seed, when the image had them and they fit our limits
+            return plain.replace(**exploration_fields(self.extra))
+        except InvalidRequestError:
+            return plain
 
 
 def _snap_side(value: int) -> int:
