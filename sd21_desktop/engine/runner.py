@@ -72,6 +72,8 @@ class RuntimeInfo:
     diffusers_version: str
     app_version: str
     platform: str
+    accelerate: str = "none"
+    """The path that ran the UNet: none (eager PyTorch), openvino or compile."""
 
     def to_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -116,6 +118,7 @@ def _runtime_info(loaded: LoadedPipeline, prediction_type: str) -> RuntimeInfo:
         diffusers_version=diffusers.__version__,
         app_version=__version__,
         platform=platform.platform(terse=True),
+        accelerate=loaded.acceleration.record(),
     )
 
 
@@ -302,7 +305,7 @@ class Engine:
             seeds=seeds,
             runtime=_runtime_info(loaded, pipeline.scheduler.config.prediction_type),
             timings=timings,
-            notices=notices,
+            notices=notices + loaded.acceleration.take_notices(),
         )
 
     def _upscale(
@@ -390,7 +393,7 @@ class Engine:
             seeds=seeds,
             runtime=_runtime_info(loaded, pipeline.scheduler.config.prediction_type),
             timings=timings,
-            notices=notices,
+            notices=notices + loaded.acceleration.take_notices(),
         )
 
 
