@@ -70,7 +70,9 @@ class AppController(QObject):
         self.thumbnails = ThumbnailCache(paths.thumbnail_dir)
         self.gallery_model = GalleryModel(self.thumbnails)
         self.worker = EngineWorker(
-            settings.runtime_options(), self.save_result, inputs_folder=paths.inputs_dir
+            settings.runtime_options(str(paths.cache_dir)),
+            self.save_result,
+            inputs_folder=paths.inputs_dir,
         )
         self.engine_thread = QThread()
         self.engine_thread.setObjectName("engineThread")
@@ -176,7 +178,7 @@ class AppController(QObject):
 
     def apply_settings(self) -> None:
         try:
-            self.options_changed.emit(self.settings.runtime_options())
+            self.options_changed.emit(self.settings.runtime_options(str(self.paths.cache_dir)))
         except UserFacingError as error:
             self.window.message_bar.show_error(str(error))
 

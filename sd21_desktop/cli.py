@@ -194,6 +194,8 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         vae_slicing=args.vae_slicing,
         vae_tiling=args.vae_tiling,
         cpu_offload=args.cpu_offload,
+        accelerate=merged(args, "accelerate", "none"),
+        cache_dir=str(paths.cache_dir),
     )
     inputs = InputImages(paths.inputs_dir)
     for picture in (image, mask, depth):

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sd21_desktop.engine.device import RuntimeOptions
+from sd21_desktop.engine.device import ACCELERATE_CHOICES, RuntimeOptions
 from sd21_desktop.engine.request import DEFAULT_MODEL
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER
 from sd21_desktop.gallery.files import write_atomic
@@ -43,12 +43,14 @@ class AppSettings:
     vae_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
+    accelerate: str = "none"
     # window
     window_geometry: str = ""
     window_state: str = ""
     splitter_sizes: list[int] = field(default_factory=list)
 
-    def runtime_options(self) -> RuntimeOptions:
+    def runtime_options(self, cache_dir: str | None = None) -> RuntimeOptions:
+        """The engine's options; ``cache_dir`` is the app's cache folder (optimised models)."""
         return RuntimeOptions(
             device=self.device,
             dtype=self.dtype,
@@ -57,6 +59,8 @@ class AppSettings:
             vae_slicing=self.vae_slicing,
             vae_tiling=self.vae_tiling,
             cpu_offload=self.cpu_offload,
+            accelerate=self.accelerate,
+            cache_dir=cache_dir,
         )
 
 
@@ -79,6 +83,8 @@ def _coerce(defaults: AppSettings, data: dict[str, Any]) -> AppSettings:
         values[spec.name] = value if ok else default
     if values["seed_mode"] not in SEED_MODES:
         values["seed_mode"] = "random"
+    if values["accelerate"] not in ACCELERATE_CHOICES:
+        values["accelerate"] = "none"
     return AppSettings(**values)
 
 

@@ -24,7 +24,14 @@ from typing import Any
 from sd21_desktop.engine.acceleration.parts import DecoderPart, UNetPart, install_forward
 from sd21_desktop.engine.acceleration.state import EAGER, Acceleration
 
-__all__ = ["EAGER", "Acceleration", "install_acceleration", "model_identity", "resolve_path"]
+__all__ = [
+    "EAGER",
+    "Acceleration",
+    "install_acceleration",
+    "model_identity",
+    "recorded_path",
+    "resolve_path",
+]
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
 
 
@@ -116,3 +123,12 @@ def _backend(path: str, device: str, identity: str, folder: Path, state: Acceler
     from sd21_desktop.engine.acceleration.compiled import CompileBackend
 
     return CompileBackend(folder, device, state)
+
+
+def recorded_path(runtime: dict[str, Any]) -> str:
+    """The accelerate choice that re-makes an image as it was made: the path its runtime info
+    records (an accelerated one where the UNet ran several), ``none`` for older images."""
+    from sd21_desktop.engine.device import ACCELERATE_CHOICES
+
+    paths = [p for p in str(runtime.get("accelerate") or EAGER).split(",") if p != EAGER]
+    return paths[0] if paths and paths[0] in ACCELERATE_CHOICES else EAGER

@@ -115,9 +115,17 @@ class UNetPart:
     does exactly that itself before embedding it, so the graph computes the same numbers."""
 
     name = "unet"
-    _plain = ("timestep_cond", "attention_mask", "cross_attention_kwargs", "added_cond_kwargs")
-    _plain += ("down_block_additional_residuals", "mid_block_additional_residual")
-    _plain += ("down_intrablock_additional_residuals", "encoder_attention_mask")
+    _plain: tuple[str, ...] = (
+        "timestep_cond",
+        "attention_mask",
+        "cross_attention_kwargs",
+        "added_cond_kwargs",
+        "down_block_additional_residuals",
+        "mid_block_additional_residual",
+        "down_intrablock_additional_residuals",
+        "encoder_attention_mask",
+    )
+    """Arguments the converted graph does not take: a call that sets one runs eager."""
 
     def adapt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Inputs | None:
         import torch
