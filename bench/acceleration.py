@@ -79,6 +79,18 @@ def run_once(engine: Any, request: Any, path: str) -> dict[str, Any]:
     }
 
 
+def preview_s(resolution: int) -> float:
+    """Median cost of the per-step preview (latents → RGB) for this size's latents."""
+    import timeit
+
+    import torch
+
+    from sd21_desktop.engine.preview import latents_to_rgb
+
+    latents = torch.randn(1, 4, resolution // 8, resolution // 8)
+    return sorted(timeit.repeat(lambda: latents_to_rgb(latents), number=1, repeat=21))[10]
+
+
 def measure(args: argparse.Namespace, folder: Path, cache: Path) -> dict[str, Any]:
     from sd21_desktop.engine.device import RuntimeOptions
     from sd21_desktop.engine.request import GenerationRequest
@@ -121,6 +133,9 @@ def measure(args: argparse.Namespace, folder: Path, cache: Path) -> dict[str, An
         fast_entry["first_run_s"] = round(first["total_s"], 1)
         fast_entry["converted_shapes"] = state.prepared
         del engine, loaded
+    fastest = min(entry["s_per_step"] for entry in report["paths"].values())
+    report["preview_ms"] = round(preview_s(args.resolution) * 1000, 3)
+    report["preview_percent_of_fastest_step"] = round(report["preview_ms"] / 10 / fastest, 3)
     report["peak_rss_gib"] = round(peak_rss_gib(), 2)
     return report
 
