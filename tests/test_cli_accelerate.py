@@ -83,3 +83,14 @@ def test_the_gpu_suite_refuses_politely_without_cuda() -> None:
         "gpu_suite: this PyTorch sees no CUDA GPU; run it on a machine with an NVIDIA GPU and "
         "the CUDA build of torch."
     )
+
+
+def test_the_detail_pane_names_an_accelerated_path_only(tiny_model_dir: Path) -> None:
+    from sd21_desktop.ui.gallery_details import describe
+
+    request = GenerationRequest(prompt="a boat", model=str(tiny_model_dir), seed=3, steps=1)
+    with GalleryStore.open() as store:
+        fast = store.add_image(image(3), ImageRecord(request, 3, 0, {"accelerate": "openvino"}))
+        plain = store.add_image(image(4), ImageRecord(request, 3, 0, {"accelerate": "none"}))
+    assert "<b>Accelerated with</b></td><td>openvino" in describe(fast)
+    assert "Accelerated with" not in describe(plain)
