@@ -7,7 +7,8 @@
   (:mod:`.openvino_backend`), CPU only;
 * ``compile`` — ``torch.compile`` (:mod:`.compiled`);
 * ``auto`` — the fastest path measured for the device: OpenVINO on a CPU when it is installed
-  (about 1.9x eager per step at 512², see the README), else eager. On CUDA no measurement exists
+  (the UNet alone 1.86x eager at 512² on an idle CPU; see the README), else eager. On CUDA no
+  measurement exists
   yet, so auto stays eager; ``compile`` (with channels_last and the fp16 decode guard of
   :mod:`.gpu`) is the GPU path to measure with ``bench/gpu_suite.py``.
 
