@@ -8,9 +8,8 @@
 * ``compile`` — ``torch.compile`` (:mod:`.compiled`);
 * ``auto`` — the fastest path measured for the device: OpenVINO on a CPU when it is installed
   (the UNet alone 1.86x eager at 512² on an idle CPU; see the README), else eager. On CUDA no
-  measurement exists
-  yet, so auto stays eager; ``compile`` (with channels_last and the fp16 decode guard of
-  :mod:`.gpu`) is the GPU path to measure with ``bench/gpu_suite.py``.
+  measurement exists yet, so auto stays eager; ``compile`` (with channels_last and the fp16
+  decode guard of :mod:`.gpu`) is the GPU path to measure with ``bench/gpu_suite.py``.
 
 The parts are swapped in place (:mod:`.parts`), so every pipeline and mode runs unchanged. A
 backend that is missing, or that fails on a shape, leaves eager PyTorch running with a notice —
