@@ -87,7 +87,7 @@ class AppController(QObject):
         self.thumbnails = ThumbnailCache(paths.thumbnail_dir)
         self.gallery_model = GalleryModel(self.thumbnails)
         self.worker = EngineWorker(
-            settings.runtime_options(),
+            settings.runtime_options(str(paths.cache_dir)),
             self.save_image,
             inputs_folder=paths.inputs_dir,
             find_saved=self.find_saved,
@@ -248,7 +248,7 @@ class AppController(QObject):
         if self.theme is not None:
             self.theme.set_choice(self.settings.theme)
         try:
-            self.options_changed.emit(self.settings.runtime_options())
+            self.options_changed.emit(self.settings.runtime_options(str(self.paths.cache_dir)))
         except UserFacingError as error:
             self.window.message_bar.show_error(str(error))
 

@@ -223,6 +223,8 @@ def prepare_generate(
         vae_slicing=args.vae_slicing,
         vae_tiling=args.vae_tiling,
         cpu_offload=args.cpu_offload,
+        accelerate=merged(args, "accelerate", "none"),
+        cache_dir=str(paths.cache_dir),
     )
     inputs = InputImages(paths.inputs_dir)
     for picture in (image, mask, depth):

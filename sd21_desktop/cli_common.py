@@ -13,7 +13,12 @@ import argparse
 from typing import Any, TextIO
 
 from sd21_desktop import APP_ID, __version__
-from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
+from sd21_desktop.engine.device import (
+    ACCELERATE_CHOICES,
+    ATTENTION_CHOICES,
+    DEVICE_CHOICES,
+    DTYPE_CHOICES,
+)
 from sd21_desktop.engine.request import (
     DEFAULT_HIRES_DENOISE,
     DEFAULT_MASK_PADDING,
@@ -45,7 +50,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) -> None:
-    """``--model --device --dtype --data-dir``, accepted before and after a command.
+    """``--model --device --dtype --accelerate --data-dir``, accepted before and after a command.
 
     A command's copies default to "not given" (``SUPPRESS``), so they never overwrite a value
     given before the command (``sd21-desktop --data-dir X generate …``).
@@ -71,6 +76,13 @@ def add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) 
         choices=DTYPE_CHOICES,
         default=default("auto"),
         help="default: float16 on CUDA, float32 elsewhere",
+    )
+    group.add_argument(
+        "--accelerate",
+        choices=ACCELERATE_CHOICES,
+        default=default(None),
+        help="none: plain PyTorch (default; a re-run: the image's own path); openvino: CPU, "
+        "~1.9x; compile: torch.compile; auto: the fastest measured for the device",
     )
     group.add_argument(
         "--data-dir",

@@ -162,6 +162,7 @@ def save_images(
 
 
 def run_rerun(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from sd21_desktop.engine.acceleration import recorded_path
     from sd21_desktop.engine.device import RuntimeOptions
     from sd21_desktop.engine.inputs import InputImages
     from sd21_desktop.engine.models import identify
@@ -194,7 +195,10 @@ def run_rerun(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if source.notice:
         print(f"note: {source.notice}", file=stderr)
     options = RuntimeOptions(
-        device=getattr(args, "device", None) or "auto", dtype=getattr(args, "dtype", None) or "auto"
+        device=getattr(args, "device", None) or "auto",
+        dtype=getattr(args, "dtype", None) or "auto",
+        accelerate=getattr(args, "accelerate", None) or recorded_path(entry.runtime),
+        cache_dir=str(resolve_paths(getattr(args, "data_dir", None)).cache_dir),
     )
     from sd21_desktop.cli_common import network_folders
 

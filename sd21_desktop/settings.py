@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sd21_desktop.engine.device import RuntimeOptions
+from sd21_desktop.engine.device import ACCELERATE_CHOICES, RuntimeOptions
 from sd21_desktop.engine.request import DEFAULT_MODEL
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER
 from sd21_desktop.gallery.files import write_atomic
@@ -48,6 +48,7 @@ class AppSettings:
     # embeddings and LoRA folders ("" = <data-dir>/models/embeddings and …/lora)
     embeddings_dir: str = ""
     lora_dir: str = ""
+    accelerate: str = "none"
     # window
     window_geometry: str = ""
     window_state: str = ""
@@ -60,7 +61,8 @@ class AppSettings:
     expanded_sections: dict[str, bool] = field(default_factory=dict)
     """Whether each collapsible group of the parameters is open, by name."""
 
-    def runtime_options(self) -> RuntimeOptions:
+    def runtime_options(self, cache_dir: str | None = None) -> RuntimeOptions:
+        """The engine's options; ``cache_dir`` is the app's cache folder (optimised models)."""
         return RuntimeOptions(
             device=self.device,
             dtype=self.dtype,
@@ -69,6 +71,8 @@ class AppSettings:
             vae_slicing=self.vae_slicing,
             vae_tiling=self.vae_tiling,
             cpu_offload=self.cpu_offload,
+            accelerate=self.accelerate,
+            cache_dir=cache_dir,
         )
 
 
@@ -98,6 +102,8 @@ def _coerce(defaults: AppSettings, data: dict[str, Any]) -> AppSettings:
         values["seed_mode"] = "random"
     if values["theme"] not in THEMES:
         values["theme"] = "system"
+    if values["accelerate"] not in ACCELERATE_CHOICES:
+        values["accelerate"] = "none"
     return AppSettings(**values)
 
 

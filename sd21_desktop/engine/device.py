@@ -15,6 +15,9 @@ DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 DTYPE_CHOICES = ("auto", "float16", "bfloat16", "float32")
 Attention = Literal["sdpa", "xformers"]
 ATTENTION_CHOICES: tuple[str, ...] = ("sdpa", "xformers")
+ACCELERATE_CHOICES: tuple[str, ...] = ("none", "compile", "openvino", "auto")
+"""How the denoiser runs: eager PyTorch (none), torch.compile, OpenVINO (CPU), or the fastest
+measured for the device (see :mod:`sd21_desktop.engine.acceleration`)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class RuntimeOptions:
     vae_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
+    accelerate: str = "none"
+    cache_dir: str | None = None
+    """Where converted/compiled models are kept (None: the app's cache folder)."""
 
     def __post_init__(self) -> None:
         if self.device not in DEVICE_CHOICES and not self.device.startswith("cuda:"):
@@ -42,6 +48,11 @@ class RuntimeOptions:
             raise UserFacingError(
                 f"Unknown attention {self.attention!r}.",
                 f"Use one of: {', '.join(ATTENTION_CHOICES)}.",
+            )
+        if self.accelerate not in ACCELERATE_CHOICES:
+            raise UserFacingError(
+                f"Unknown accelerate choice {self.accelerate!r}.",
+                f"Use one of: {', '.join(ACCELERATE_CHOICES)}.",
             )
 
 

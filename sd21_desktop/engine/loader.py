@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sd21_desktop.engine.acceleration import Acceleration, install_acceleration, model_identity
 from sd21_desktop.engine.device import RuntimeOptions, dtype_name, resolve_device, resolve_dtype
 from sd21_desktop.engine.models import (
     DEPTH_MODEL_ID,
@@ -33,7 +34,7 @@ from sd21_desktop.engine.models import (
     identify,
 )
 from sd21_desktop.errors import ModelLoadError, UserFacingError
-from sd21_desktop.paths import resources_dir
+from sd21_desktop.paths import resolve_paths, resources_dir
 
 StatusCallback = Callable[[str], None]
 TXT2IMG_PIPELINES = ("StableDiffusionPipeline", "DiffusionPipeline")
@@ -87,6 +88,8 @@ class LoadedPipeline:
     """The img2img / inpaint pipelines built so far around :attr:`pipeline`'s components."""
     offload_owner: Any = None
     """With CPU offload: the pipeline whose offload hooks the shared modules carry now."""
+    acceleration: Acceleration = field(default_factory=Acceleration)
+    """How the UNet and VAE decoder run (``--accelerate``) and what actually ran them."""
 
     @property
     def dtype_name(self) -> str:
@@ -357,6 +360,7 @@ def build_pipeline(
         pipeline.enable_model_cpu_offload()
     else:
         pipeline.to(device)
+    acceleration = _accelerate(pipeline, options, device, dtype, local_path, on_status)
     return LoadedPipeline(
         pipeline=pipeline,
         source=source,
@@ -369,6 +373,36 @@ def build_pipeline(
         load_seconds=time.perf_counter() - started,
         cpu_offload=offload,
         offload_owner=pipeline if offload else None,
+        acceleration=acceleration,
+    )
+
+
+def accelerate_cache_folder(options: RuntimeOptions) -> Path:
+    """Where converted/compiled models live: ``<app cache>/accelerate`` unless overridden."""
+    root = Path(options.cache_dir) if options.cache_dir else resolve_paths().cache_dir
+    return root / "accelerate"
+
+
+def _accelerate(
+    pipeline: Any,
+    options: RuntimeOptions,
+    device: str,
+    dtype: Any,
+    local_path: Path,
+    on_status: StatusCallback | None,
+) -> Acceleration:
+    """Install ``options.accelerate`` on the pipeline's parts (nothing at all for ``none``)."""
+    state = Acceleration(on_status=on_status)
+    if options.accelerate == "none":
+        return state
+    return install_acceleration(
+        pipeline,
+        options.accelerate,
+        device,
+        dtype_name(dtype),
+        model_identity(local_path),
+        accelerate_cache_folder(options),
+        state,
     )
 
 
@@ -413,7 +447,7 @@ class PipelineCache:
 
     def __init__(self) -> None:
         self._loaded: LoadedPipeline | None = None
-        self._key: tuple[str, str, str, bool] | None = None
+        self._key: tuple[str, str, str, bool, str, str | None] | None = None
         self.loads = 0
 
     @property
@@ -435,6 +469,8 @@ class PipelineCache:
             device,
             dtype_name(resolve_dtype(options.dtype, device)),
             options.cpu_offload,
+            options.accelerate,
+            options.cache_dir,
         )
         if self._loaded is None or key != self._key:
             self.clear()
@@ -442,6 +478,7 @@ class PipelineCache:
             self._key = key
             self.loads += 1
         apply_memory_options(self._loaded, options)
+        self._loaded.acceleration.begin(on_status)
         return self._loaded
 
     def clear(self) -> None:

@@ -56,6 +56,8 @@ class RuntimeInfo:
     diffusers_version: str
     app_version: str
     platform: str
+    accelerate: str = "none"
+    """The path that ran the UNet: none (eager PyTorch), openvino or compile."""
 
     def to_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -96,6 +98,7 @@ def _runtime_info(loaded: LoadedPipeline, prediction_type: str) -> RuntimeInfo:
         diffusers_version=diffusers.__version__,
         app_version=__version__,
         platform=platform.platform(terse=True),
+        accelerate=loaded.acceleration.record(),
     )
 
 
@@ -218,7 +221,7 @@ class Engine:
                 "total_s": finished - started,
                 "median_step_s": times.median_step_s(),
             },
-            notices=[*notices, *work.notices],
+            notices=[*notices, *work.notices, *context.loaded.acceleration.take_notices()],
         )
 
 

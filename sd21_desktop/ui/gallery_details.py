@@ -89,6 +89,8 @@ def describe(entry: GalleryEntry) -> str:
     rows.append(("Origin", origin + ("" if entry.has_metadata else " (no readable metadata)")))
     if entry.runtime.get("device"):
         rows.append(("Ran on", f"{entry.runtime.get('device')} · {entry.runtime.get('dtype')}"))
+    if entry.runtime.get("accelerate") not in (None, "none"):
+        rows.append(("Accelerated with", str(entry.runtime["accelerate"])))
     rows.append(("File", str(entry.path)))
     table = "".join(
         f"<tr><td><b>{html.escape(key)}</b></td><td>{html.escape(value)}</td></tr>"

@@ -1,0 +1,116 @@
+"""OpenVINO on the CPU: convert a part once per shape, keep the conversion on disk.
+
+``openvino.convert_model`` traces the part's graph with example inputs of the real shapes (static
+shapes run fastest on the CPU plugin); the result is saved with ``openvino.save_model`` under the
+cache folder, keyed by the model's files, the part, the shapes/dtypes and the library versions,
+so the next start reads it in seconds instead of converting again. OpenVINO's own ``CACHE_DIR``
+keeps the compiled blob beside it. Inference runs in f32 (``INFERENCE_PRECISION_HINT``): on CPUs
+with bf16 units OpenVINO would otherwise pick bf16, which moves the image far beyond float noise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from sd21_desktop.engine.acceleration.parts import Inputs, Part, Runner, signature
+from sd21_desktop.engine.acceleration.state import Acceleration
+
+NAME = "openvino"
+COMPILE_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+HIT_LOG = "hits.log"
+
+
+def versions() -> str:
+    import diffusers
+    import openvino
+    import torch
+
+    return f"ov{openvino.__version__}|torch{torch.__version__}|diffusers{diffusers.__version__}"
+
+
+class OpenVINOBackend:
+    """Prepares per-shape OpenVINO models of a part, through the disk cache in ``folder``."""
+
+    name = NAME
+
+    def __init__(self, folder: Path, model_identity: str, state: Acceleration) -> None:
+        import openvino
+
+        self.folder = folder
+        self.model_identity = model_identity
+        self.state = state
+        self.core = openvino.Core()
+        self.core.set_property({"CACHE_DIR": str(folder / "compiled")})
+
+    def key(self, part: Part, inputs: Inputs) -> str:
+        text = f"{part.name}|{self.model_identity}|{signature(inputs)}|{versions()}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+    def prepare(self, part: Part, module: Any, inputs: Inputs) -> Runner:
+        import openvino
+
+        key = self.key(part, inputs)
+        path = self.folder / key / "model.xml"
+        started = time.perf_counter()
+        if path.is_file():
+            self.state.status("Loading the optimised model for this size…")
+            model = self.core.read_model(str(path))
+            self.state.reused += 1
+            self._log("hit", key, part, inputs)
+        else:
+            self.state.status("Optimising for this size (first time only)…")
+            model = self._convert(part, module, inputs)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            openvino.save_model(model, str(path), compress_to_fp16=False)
+            self.state.prepared += 1
+            self._log("convert", key, part, inputs)
+        compiled = self.core.compile_model(model, "CPU", COMPILE_CONFIG)
+        self.state.prepare_s += time.perf_counter() - started
+        return _runner(compiled)
+
+    def _convert(self, part: Part, module: Any, inputs: Inputs) -> Any:
+        import warnings
+
+        import openvino
+        import torch
+
+        graph = part.graph(module, inputs)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's warnings about Python branches
+            return openvino.convert_model(
+                graph, example_input=inputs, input=[list(t.shape) for t in inputs]
+            )
+
+    def _log(self, what: str, key: str, part: Part, inputs: Inputs) -> None:
+        """One line per preparation: the record a second start reads to prove it reused."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        line = {"event": what, "key": key, "part": part.name, "shapes": signature(inputs)}
+        with (self.folder / HIT_LOG).open("a", encoding="utf-8") as log:
+            log.write(json.dumps(line) + "\n")
+
+
+def _runner(compiled: Any) -> Runner:
+    import torch
+
+    request = compiled.create_infer_request()
+
+    def run(inputs: Inputs) -> Any:
+        arrays = [t.detach().cpu().numpy() for t in inputs]
+        request.infer(arrays)
+        first = inputs[0]
+        result = torch.from_numpy(request.get_output_tensor(0).data.copy())
+        return result.to(device=first.device, dtype=first.dtype)
+
+    return run
+
+
+def read_hit_log(folder: Path) -> list[dict[str, Any]]:
+    """The events of the hit log (empty when nothing was prepared yet)."""
+    log = folder / HIT_LOG
+    if not log.is_file():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]

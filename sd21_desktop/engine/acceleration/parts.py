@@ -1,0 +1,203 @@
+"""The accelerated parts of a pipeline, and the drop-in ``forward`` that runs them.
+
+A part's ``forward`` is replaced *on the module instance*: the pipeline keeps the very same
+``UNet2DConditionModel`` / decoder object (its config, dtype, device, attention processors and
+offload hooks all stay true), and every caller — each diffusers pipeline, every mode, the
+engine's stages — gets the output type it always got. Per input signature (shapes and dtypes)
+the backend prepares a runner once; a call it cannot take (an unusual argument, a failed
+conversion) runs the class's own eager ``forward`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sd21_desktop.engine.acceleration.state import EAGER, Acceleration
+
+Inputs = tuple[Any, ...]
+Runner = Callable[[Inputs], Any]
+_UNSET = object()
+
+
+class Part(Protocol):
+    """How to call one module with tensors only, and how to give its output back."""
+
+    name: str
+
+    def adapt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Inputs | None:
+        """The call as positional tensors, or None when the fast path cannot take it."""
+
+    def graph(self, module: Any, inputs: Inputs) -> Any:
+        """A ``torch.nn.Module`` taking ``inputs`` and returning one tensor, for conversion."""
+
+    def wrap(self, output: Any, kwargs: dict[str, Any]) -> Any:
+        """The output in the type the module's own forward returns."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def prepare(self, part: Part, module: Any, inputs: Inputs) -> Runner:
+        """A runner for calls shaped like ``inputs``; raises when the backend cannot make one."""
+
+
+def signature(inputs: Inputs) -> str:
+    """The shapes and dtypes of the inputs: what a static graph is specialised for."""
+    return ";".join(f"{tuple(t.shape)}:{str(t.dtype).removeprefix('torch.')}" for t in inputs)
+
+
+def describe(part: Part, inputs: Inputs) -> str:
+    """A short user-facing description of a call: the latent size and batch."""
+    shape = tuple(inputs[0].shape)
+    return f"the {part.name.replace('_', ' ')} at {shape[-1] * 8}x{shape[-2] * 8}, batch {shape[0]}"
+
+
+class AcceleratedForward:
+    """Replaces ``module.forward``; see the module docstring."""
+
+    def __init__(self, module: Any, part: Part, backend: Backend, state: Acceleration) -> None:
+        self.module = module
+        self.part = part
+        self.backend = backend
+        self.state = state
+        self.runners: dict[str, Runner | None] = {}
+
+    def eager(self, *args: Any, **kwargs: Any) -> Any:
+        """The class's own forward (the instance attribute is this object)."""
+        self.state.note_path(self.part.name, EAGER)
+        return type(self.module).forward(self.module, *args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        inputs = self.part.adapt(args, kwargs)
+        if inputs is None:
+            return self.eager(*args, **kwargs)
+        key = signature(inputs)
+        runner = self.runners.get(key, _UNSET)
+        if runner is _UNSET:
+            runner = self._prepare(inputs)
+            self.runners[key] = runner
+        if runner is None:
+            return self.eager(*args, **kwargs)
+        try:
+            output = runner(inputs)  # type: ignore[operator]
+        except Exception as error:  # a backend's failure must never fail the job
+            self.runners[key] = None
+            self._fell_back(inputs, error)
+            return self.eager(*args, **kwargs)
+        self.state.note_path(self.part.name, self.backend.name)
+        return self.part.wrap(output, kwargs)
+
+    def _prepare(self, inputs: Inputs) -> Runner | None:
+        try:
+            return self.backend.prepare(self.part, self.module, inputs)
+        except Exception as error:  # conversion/compilation failures of any kind
+            self._fell_back(inputs, error)
+            return None
+
+    def _fell_back(self, inputs: Inputs, error: Exception) -> None:
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+        self.state.notice(
+            f"{self.backend.name} could not run {describe(self.part, inputs)} "
+            f"({type(error).__name__}{': ' + reason if reason else ''}); it ran in plain "
+            "PyTorch instead."
+        )
+
+
+def install_forward(module: Any, part: Part, backend: Backend, state: Acceleration) -> None:
+    """Make ``module`` run through ``backend`` (idempotent: re-installing replaces)."""
+    module.forward = AcceleratedForward(module, part, backend, state)
+
+
+class UNetPart:
+    """``UNet2DConditionModel``: sample, timestep, text embeddings (and the upscaler's noise
+    level as ``class_labels``). The timestep becomes a float vector of the batch size: the UNet
+    does exactly that itself before embedding it, so the graph computes the same numbers."""
+
+    name = "unet"
+    _plain: tuple[str, ...] = (
+        "timestep_cond",
+        "attention_mask",
+        "cross_attention_kwargs",
+        "added_cond_kwargs",
+        "down_block_additional_residuals",
+        "mid_block_additional_residual",
+        "down_intrablock_additional_residuals",
+        "encoder_attention_mask",
+    )
+    """Arguments the converted graph does not take: a call that sets one runs eager."""
+
+    def adapt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Inputs | None:
+        import torch
+
+        names = ("sample", "timestep", "encoder_hidden_states", "class_labels")
+        given = {**dict(zip(names, args, strict=False)), **kwargs}
+        if any(given.get(name) is not None for name in self._plain) or len(args) > len(names):
+            return None
+        sample, timestep = given.get("sample"), given.get("timestep")
+        context = given.get("encoder_hidden_states")
+        if not all(isinstance(t, torch.Tensor) for t in (sample, context)):
+            return None
+        assert isinstance(sample, torch.Tensor)
+        steps = torch.as_tensor(timestep, device=sample.device).to(torch.float32).reshape(-1)
+        steps = steps.expand(sample.shape[0]).contiguous()
+        labels = given.get("class_labels")
+        return (sample, steps, context) if labels is None else (sample, steps, context, labels)
+
+    def graph(self, module: Any, inputs: Inputs) -> Any:
+        import torch
+
+        forward = type(module).forward
+
+        class UNetGraph(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.unet = module
+
+            def forward(self, *tensors: Any) -> Any:
+                labels = tensors[3] if len(tensors) > 3 else None
+                return forward(self.unet, tensors[0], tensors[1], tensors[2],
+                               class_labels=labels, return_dict=False)[0]  # fmt: skip
+
+        return UNetGraph()
+
+    def wrap(self, output: Any, kwargs: dict[str, Any]) -> Any:
+        if not kwargs.get("return_dict", True):
+            return (output,)
+        from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
+
+        return UNet2DConditionOutput(sample=output)
+
+
+class DecoderPart:
+    """The VAE's ``Decoder`` (latents after ``post_quant_conv`` → pixels): the costly half of
+    ``vae.decode``; tiling and slicing call it per tile/image, each shape prepared once."""
+
+    name = "vae_decoder"
+
+    def adapt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Inputs | None:
+        import torch
+
+        latent_embeds = kwargs.get("latent_embeds", args[1] if len(args) > 1 else None)
+        sample = args[0] if args else kwargs.get("sample")
+        if latent_embeds is not None or not isinstance(sample, torch.Tensor):
+            return None
+        return (sample,)
+
+    def graph(self, module: Any, inputs: Inputs) -> Any:
+        import torch
+
+        forward = type(module).forward
+
+        class DecoderGraph(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.decoder = module
+
+            def forward(self, sample: Any) -> Any:
+                return forward(self.decoder, sample)
+
+        return DecoderGraph()
+
+    def wrap(self, output: Any, kwargs: dict[str, Any]) -> Any:
+        return output

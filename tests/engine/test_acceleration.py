@@ -1,0 +1,341 @@
+"""--accelerate: every choice runs every mode within float noise of eager, falls back to eager
+with a notice, records its path, and a second process reuses the saved conversion."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sd21_desktop.engine import acceleration
+from sd21_desktop.engine.acceleration import recorded_path, resolve_path
+from sd21_desktop.engine.acceleration.gpu import OverflowSafeDecoder
+from sd21_desktop.engine.acceleration.openvino_backend import read_hit_log
+from sd21_desktop.engine.acceleration.parts import Inputs, Part, Runner
+from sd21_desktop.engine.device import RuntimeOptions
+from sd21_desktop.engine.inputs import InputImages
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.runner import Engine, GenerationResult
+from sd21_desktop.errors import UserFacingError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODES = ("txt2img", "img2img", "inpaint", "depth", "upscale")
+MODEL_FIXTURES = {
+    "txt2img": "tiny_model_dir",
+    "img2img": "tiny_model_dir",
+    "inpaint": "tiny_inpaint_model_dir",
+    "depth": "tiny_depth_model_dir",
+    "upscale": "tiny_upscale_model_dir",
+}
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    mse = float(np.mean(diff**2))
+    return float("inf") if mse == 0 else 10 * float(np.log10(255.0**2 / mse))
+
+
+def picture(side: int) -> Image.Image:
+    y, x = np.mgrid[0:side, 0:side]
+    pixels = np.stack([x * 255 / side, y * 255 / side, (x + y) * 127 / side], -1)
+    return Image.fromarray(pixels.astype(np.uint8), "RGB")
+
+
+def mode_request(mode: str, model: Path, store: InputImages) -> GenerationRequest:
+    values: dict[str, Any] = {"prompt": "a red fox", "model": str(model), "mode": mode}
+    values.update(seed=5, steps=2, width=64, height=64, batch_size=1)
+    if mode != "txt2img":
+        values["init_image"] = store.put(picture(32 if mode == "upscale" else 64))
+    if mode == "inpaint":
+        mask = np.zeros((64, 64), dtype=np.uint8)
+        mask[16:48, 16:48] = 255
+        values["mask_image"] = store.put(Image.fromarray(mask, "L"))
+    if mode in ("img2img", "inpaint", "depth"):
+        values["strength"] = 1.0
+    return GenerationRequest(**values)
+
+
+@pytest.fixture(scope="session")
+def accelerate_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One conversion cache for the session: each tiny model/shape is converted once."""
+    return tmp_path_factory.mktemp("accelerate-cache")
+
+
+def run(
+    mode: str,
+    model: Path,
+    store: InputImages,
+    choice: str,
+    cache: Path,
+    on_status: Callable[[str], None] | None = None,
+) -> GenerationResult:
+    options = RuntimeOptions(device="cpu", accelerate=choice, cache_dir=str(cache))
+    return Engine(options).generate(
+        mode_request(mode, model, store), inputs=store, on_status=on_status
+    )
+
+
+class TorchGraphBackend:
+    """A backend that runs the part's conversion graph in PyTorch: tests the drop-in plumbing
+    (argument adaptation, timestep vector, output types) in every mode, in milliseconds."""
+
+    name = "graph"
+
+    def __init__(self) -> None:
+        self.prepared: list[str] = []
+
+    def prepare(self, part: Part, module: Any, inputs: Inputs) -> Runner:
+        graph = part.graph(module, inputs)
+        self.prepared.append(part.name)
+        return lambda tensors: graph(*tensors)
+
+
+class FailingBackend:
+    name = "openvino"
+
+    def __init__(self, when: str) -> None:
+        self.when = when
+
+    def prepare(self, part: Part, module: Any, inputs: Inputs) -> Runner:
+        if self.when == "prepare":
+            raise RuntimeError("simulated conversion failure")
+
+        def run(tensors: Inputs) -> Any:
+            raise RuntimeError("simulated inference failure")
+
+        return run
+
+
+def use_backend(monkeypatch: pytest.MonkeyPatch, backend: Any) -> None:
+    monkeypatch.setattr(acceleration, "_backend", lambda *args: backend)
+
+
+# --- choosing a path ---------------------------------------------------------------------------
+
+
+def test_none_and_compile_are_taken_as_asked() -> None:
+    assert resolve_path("none", "cpu", "float32") == ("none", None)
+    assert resolve_path("compile", "cuda", "float16") == ("compile", None)
+
+
+def test_auto_picks_openvino_on_a_cpu_when_installed_else_eager(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("openvino")
+    assert resolve_path("auto", "cpu", "float32") == ("openvino", None)
+    assert resolve_path("auto", "cuda", "float16") == ("none", None)
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now fails
+    assert resolve_path("auto", "cpu", "float32") == ("none", None)
+
+
+def test_openvino_off_the_cpu_or_missing_runs_eager_with_a_notice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, notice = resolve_path("openvino", "cuda", "float16")
+    assert path == "none"
+    assert notice is not None
+    assert "CPU in float32 only" in notice
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    path, notice = resolve_path("openvino", "cpu", "float32")
+    assert path == "none"
+    assert notice is not None
+    assert "not installed" in notice
+    assert "pip install openvino" in notice
+
+
+def test_an_unknown_choice_is_refused_with_the_valid_ones() -> None:
+    with pytest.raises(UserFacingError, match="Unknown accelerate choice 'fast'") as caught:
+        RuntimeOptions(accelerate="fast")
+    assert "none, compile, openvino, auto" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("recorded", "choice"),
+    [
+        ({"accelerate": "openvino"}, "openvino"),
+        ({"accelerate": "none,openvino"}, "openvino"),
+        ({"accelerate": "compile"}, "compile"),
+        ({"accelerate": "none"}, "none"),
+        ({}, "none"),  # an image from before --accelerate
+        ({"accelerate": "warp-drive"}, "none"),
+    ],
+)
+def test_a_re_run_asks_for_the_recorded_path(recorded: dict[str, str], choice: str) -> None:
+    assert recorded_path(recorded) == choice
+
+
+# --- the drop-in parts, every mode ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_accelerated_parts_are_drop_in_in_every_mode(
+    mode: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = request.getfixturevalue(MODEL_FIXTURES[mode])
+    store = InputImages(tmp_path / "inputs")
+    eager = run(mode, model, store, "none", tmp_path / "cache")
+    backend = TorchGraphBackend()
+    use_backend(monkeypatch, backend)
+    through = run(mode, model, store, "openvino", tmp_path / "cache")
+    assert {"unet", "vae_decoder"} <= set(backend.prepared)
+    assert through.runtime.accelerate == "graph"
+    assert eager.runtime.accelerate == "none"
+    assert psnr(through.images[0], eager.images[0]) >= 60.0
+
+
+@pytest.mark.parametrize("when", ["prepare", "run"])
+def test_a_failing_backend_falls_back_to_eager_with_a_notice(
+    when: str, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = InputImages(tmp_path / "inputs")
+    eager = run("txt2img", tiny_model_dir, store, "none", tmp_path / "cache")
+    use_backend(monkeypatch, FailingBackend(when))
+    statuses: list[str] = []
+    result = run("txt2img", tiny_model_dir, store, "openvino", tmp_path / "cache", statuses.append)
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(eager.images[0]))
+    assert result.runtime.accelerate == "none"
+    failure = [n for n in result.notices if "could not run the unet at 64x64, batch 2" in n]
+    assert failure
+    assert "simulated" in failure[0]
+    assert "plain PyTorch" in failure[0]
+    assert failure[0] in statuses  # the GUI's status line says it as it happens
+
+
+def test_a_missing_backend_runs_eager_with_a_notice_on_every_result(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = InputImages(tmp_path / "inputs")
+    eager = run("txt2img", tiny_model_dir, store, "none", tmp_path / "cache")
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    options = RuntimeOptions(device="cpu", accelerate="openvino", cache_dir=str(tmp_path))
+    engine = Engine(options)
+    job = mode_request("txt2img", tiny_model_dir, store)
+    for _ in range(2):
+        result = engine.generate(job)
+        assert np.array_equal(np.asarray(result.images[0]), np.asarray(eager.images[0]))
+        assert result.runtime.accelerate == "none"
+        assert any("OpenVINO is not installed" in notice for notice in result.notices)
+
+
+def test_a_call_with_arguments_the_graph_lacks_runs_eager(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    use_backend(monkeypatch, TorchGraphBackend())
+    options = RuntimeOptions(device="cpu", accelerate="openvino", cache_dir=str(tmp_path))
+    loaded = Engine(options).load(str(tiny_model_dir))
+    unet = loaded.pipeline.unet
+    sample = torch.randn(1, 4, 8, 8)
+    context = torch.randn(1, 77, unet.config.cross_attention_dim)
+    with torch.no_grad():
+        plain = unet(sample, 10, context, cross_attention_kwargs={"scale": 1.0}).sample
+        fast = unet(sample, 10, encoder_hidden_states=context, return_dict=False)[0]
+    assert loaded.acceleration.used["unet"] == {"none", "graph"}
+    assert torch.allclose(plain, fast, atol=1e-5)
+
+
+def test_a_half_precision_decode_that_overflows_is_repeated_in_float32() -> None:
+    import torch
+
+    class Decoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(1000.0))
+
+        def forward(self, sample: Any) -> Any:
+            big = sample * self.scale * self.scale  # 1e6 * x: inf in fp16, fine in fp32
+            return big / (self.scale * self.scale)
+
+    decoder = Decoder().to(torch.float16)
+    guard = OverflowSafeDecoder(decoder)
+    decoder.forward = guard  # type: ignore[method-assign]
+    out = decoder(torch.full((1, 4), 0.5, dtype=torch.float16))
+    assert out.dtype == torch.float16
+    assert bool(torch.isfinite(out).all())
+    assert torch.allclose(out.float(), torch.full((1, 4), 0.5))
+    assert guard.upcasts == 1
+    assert decoder.scale.dtype == torch.float16
+    decoder(torch.full((1, 4), 0.0, dtype=torch.float16))
+    assert guard.upcasts == 1  # a finite decode is not repeated
+
+
+# --- real OpenVINO and torch.compile -------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_openvino_is_within_float_noise_of_eager_in_every_mode(
+    mode: str, request: pytest.FixtureRequest, tmp_path: Path, accelerate_cache: Path
+) -> None:
+    pytest.importorskip("openvino")
+    model = request.getfixturevalue(MODEL_FIXTURES[mode])
+    store = InputImages(tmp_path / "inputs")
+    eager = run(mode, model, store, "none", accelerate_cache)
+    statuses: list[str] = []
+    fast = run(mode, model, store, "openvino", accelerate_cache, statuses.append)
+    assert fast.runtime.accelerate == "openvino", fast.notices
+    assert fast.notices == eager.notices
+    assert psnr(fast.images[0], eager.images[0]) >= 40.0
+    assert any(
+        s in ("Optimising for this size (first time only)…",
+              "Loading the optimised model for this size…") for s in statuses
+    )  # fmt: skip
+
+
+SECOND_PROCESS = """
+import json, sys
+from sd21_desktop.engine.device import RuntimeOptions
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.engine.runner import Engine
+engine = Engine(RuntimeOptions(device="cpu", accelerate="openvino", cache_dir=sys.argv[2]))
+job = GenerationRequest(prompt="a red fox", model=sys.argv[1], seed=5, steps=2, width=64, height=64)
+result = engine.generate(job)
+state = engine.cache.loaded.acceleration
+print(json.dumps({"prepared": state.prepared, "reused": state.reused,
+                  "ran": result.runtime.accelerate}))
+"""
+
+
+@pytest.mark.slow
+def test_a_second_process_reuses_the_saved_conversion(
+    tiny_model_dir: Path, tmp_path: Path, accelerate_cache: Path
+) -> None:
+    pytest.importorskip("openvino")
+    store = InputImages(tmp_path / "inputs")
+    first = Engine(
+        RuntimeOptions(device="cpu", accelerate="openvino", cache_dir=str(accelerate_cache))
+    )
+    first.generate(mode_request("txt2img", tiny_model_dir, store))  # converts, or reuses
+    before = read_hit_log(accelerate_cache / "accelerate" / "openvino")
+    done = subprocess.run(
+        [sys.executable, "-c", SECOND_PROCESS, str(tiny_model_dir), str(accelerate_cache)],
+        capture_output=True, text=True, check=False, cwd=REPO_ROOT, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    second = json.loads(done.stdout.strip().splitlines()[-1])
+    assert second == {"prepared": 0, "reused": 2, "ran": "openvino"}
+    after = read_hit_log(accelerate_cache / "accelerate" / "openvino")[len(before) :]
+    assert [event["event"] for event in after] == ["hit", "hit"]
+    assert {event["part"] for event in after} == {"unet", "vae_decoder"}
+
+
+@pytest.mark.slow
+def test_torch_compile_is_within_float_noise_of_eager(
+    tiny_model_dir: Path, tmp_path: Path, accelerate_cache: Path
+) -> None:
+    store = InputImages(tmp_path / "inputs")
+    eager = run("txt2img", tiny_model_dir, store, "none", accelerate_cache)
+    fast = run("txt2img", tiny_model_dir, store, "compile", accelerate_cache)
+    assert fast.runtime.accelerate == "compile", fast.notices
+    assert psnr(fast.images[0], eager.images[0]) >= 40.0
