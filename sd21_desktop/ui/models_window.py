@@ -72,7 +72,9 @@ class FirstRunBanner(QFrame):
         super().__init__(parent)
         self.setObjectName(name)
         self.setStyleSheet(
-            f"#{name} {{ background: #e8f0fe; border: 1px solid #aecbfa; border-radius: 4px; }}"
+            # Colours from the palette, so the text stays readable in the dark and light themes.
+            f"#{name} {{ background: palette(alternate-base); border: 1px solid palette(highlight);"
+            " border-radius: 4px; }"
         )
         text = QLabel(
             "<b>No model is installed yet.</b> SD21 Desktop needs the weights of a Stable "
