@@ -98,13 +98,19 @@ def aspect_size(input_size: tuple[int, int], native_size: int) -> tuple[int, int
     in_w, in_h = input_size
     ratio = max(in_w, in_h) / min(in_w, in_h)
     budget = native_size * native_size
-    short = max(MIN_SIDE, int(math.sqrt(budget / ratio)) // 8 * 8)
+    short = int(math.sqrt(budget / ratio)) // 8 * 8
+    if short < MIN_SIDE:  # a small model and a long picture: the 64 px minimum sets the scale
+        return _oriented(_round8(MIN_SIDE * ratio), MIN_SIDE, in_w >= in_h)
     long = _round8(short * ratio)
-    if long * short > budget and long - 8 >= short:
-        long -= 8
+    if long * short > budget and short * ratio - (long - 8) <= 8:
+        long -= 8  # within the budget, still within one 8 px step of the aspect ratio
     if long >= MAX_SIDE:
         long, short = MAX_SIDE, _round8(MAX_SIDE / ratio)
-    return (long, short) if in_w >= in_h else (short, long)
+    return _oriented(long, short, in_w >= in_h)
+
+
+def _oriented(long: int, short: int, landscape: bool) -> tuple[int, int]:
+    return (long, short) if landscape else (short, long)
 
 
 def keeps_aspect(input_size: tuple[int, int], processing_size: tuple[int, int]) -> bool:

@@ -75,33 +75,34 @@ class CanvasFlow(QObject):
     # what the user and the canvas do --------------------------------------------------------
     @Slot()
     def _on_new_picture(self) -> None:
+        self._sync_from_panel()
         self.choice.canvas_changed(self.canvas_state(), new_picture=True)
-        self.refresh()
+        self._apply()
 
     @Slot()
     def _on_mask_changed(self) -> None:
+        self._sync_from_panel()
         self.choice.canvas_changed(self.canvas_state())
-        self.refresh()
+        self._apply()
 
     @Slot()
     def _on_mode_chosen(self) -> None:
         if not self._applying:
             self.choice.choose(self.params.mode())
-            self.refresh()
+            self._apply()
 
     def choose_mode(self, mode: str, *, after_next_picture: bool = False) -> None:
         """A mode chosen by the app (e.g. upscale from the gallery, once its picture is open)."""
+        self.choice.choose(mode)
         if after_next_picture:
             self.choice.pending = mode
-        else:
-            self.choice.choose(mode)
-        self.refresh()
+        self._apply()
 
     @Slot(str)
     def _on_model_chosen(self, model: str) -> None:
         """A model that cannot run the mode switches to a mode it can run on this canvas."""
-        if self._applying:
-            return
+        if self._applying or self.params.mode() != self.choice.mode:
+            return  # ours, or the panel following a mode the user is choosing right now
         kind, canvas = model_kind(model), self.choice.canvas
         self._picked_from = None
         if not can_run(kind, self.choice.mode):
@@ -110,7 +111,7 @@ class CanvasFlow(QObject):
                 self.choice.override = None
             elif len(only) == 1 and problem(only[0], kind, model, canvas) is None:
                 self.choice.choose(only[0])
-        self.refresh()
+        self._apply()
 
     @Slot()
     def _on_size_edited(self) -> None:
@@ -136,8 +137,19 @@ class CanvasFlow(QObject):
     # applying the plan ----------------------------------------------------------------------
     @Slot()
     def refresh(self) -> None:
+        """Put the plan on the widgets (for others: a mode set on the panel is the user's)."""
+        self._sync_from_panel()
+        self._apply()
+
+    def _sync_from_panel(self) -> None:
+        """A mode set on the panel by anyone but us is a choice (the panel's own slots run
+        before ours, and may re-enter through the model box)."""
+        if not self._applying and self.params.mode() != self.choice.mode:
+            self.choice.choose(self.params.mode())
+
+    def _apply(self) -> None:
         """Put the plan on the widgets: mode, model, size, button text and the reason."""
-        self._applying = True
+        was_applying, self._applying = self._applying, True  # refresh can re-enter (models UI)
         try:
             mode = self.choice.mode
             if self.params.mode() != mode:
@@ -157,7 +169,7 @@ class CanvasFlow(QObject):
             if not self.window.model_gate(model):
                 self.window.generate_button.setText(button_text(mode, size, canvas))
         finally:
-            self._applying = False
+            self._applying = was_applying
         self.params.size_reset_button.setVisible(self.typed is not None and mode in CANVAS_MODES)
         self._show_problem()
 
@@ -166,16 +178,19 @@ class CanvasFlow(QObject):
         model = self.params.model()
         combo = self.params.model_combo
         if mode == "inpaint" and model_kind(model) == "txt2img":
-            if self._gate_is_real() and not self.window.model_gate(INPAINT_MODEL_ID):
+            if self._installed(INPAINT_MODEL_ID):
                 self._picked_from = model
                 combo.setCurrentText(INPAINT_MODEL_ID)
         elif mode != "inpaint" and self._picked_from and model == INPAINT_MODEL_ID:
             combo.setCurrentText(self._picked_from)
             self._picked_from = None
 
-    def _gate_is_real(self) -> bool:
-        """Only a models UI knows what is installed (a bare window assumes nothing is)."""
-        return getattr(self.window.model_gate, "__self__", None) is not None
+    def _installed(self, repo_id: str) -> bool:
+        """Whether the models UI's last scan found ``repo_id`` complete (unknown: not)."""
+        manager = getattr(self.window.model_gate, "__self__", None)
+        snapshot = getattr(manager, "snapshot", None)
+        status = snapshot.hub.get(repo_id) if snapshot is not None else None
+        return status is not None and status.state == "installed"
 
     def _offer_models(self, mode: str) -> None:
         """The model box offers only the models that can run the mode."""
@@ -183,10 +198,18 @@ class CanvasFlow(QObject):
         items = combo.model()
         if not isinstance(items, QStandardItemModel):
             return
-        for row in range(combo.count()):
-            item = items.item(row)
-            if item is not None:
-                item.setEnabled(can_run(model_kind(combo.itemText(row)), mode))
+        text = combo.currentText()
+        blocked = combo.blockSignals(True)  # an item's change re-reads the edit text from row 0
+        try:
+            for row in range(combo.count()):
+                item = items.item(row)
+                offered = can_run(model_kind(combo.itemText(row)), mode)
+                if item is not None and item.isEnabled() != offered:
+                    item.setEnabled(offered)
+            if combo.currentText() != text:
+                combo.setEditText(text)
+        finally:
+            combo.blockSignals(blocked)
 
     def _show_problem(self) -> None:
         self.window.generate_button.setEnabled(self._params_valid and self.problem is None)

@@ -102,7 +102,7 @@ def processing_size(
 
 
 def button_text(mode: str, size: tuple[int, int], canvas: CanvasState) -> str:
-    """"Inpaint 1024×560 of 1408×768", "Image to image 768×416", "Generate 768×768"."""
+    """ "Inpaint 1024×560 of 1408×768", "Image to image 768×416", "Generate 768×768"."""
     verb = MODE_VERBS.get(mode, "Generate")
     if mode == "upscale" and canvas.image_size is not None:
         width, height = canvas.image_size
