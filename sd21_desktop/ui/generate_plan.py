@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sd21_desktop.engine.imageprep import aspect_size
+from sd21_desktop.engine.imageprep import aspect_size, keeps_aspect
 from sd21_desktop.engine.models import known_model
 
 MODE_VERBS = {
@@ -111,6 +111,8 @@ def button_text(mode: str, size: tuple[int, int], canvas: CanvasState) -> str:
     if mode in CANVAS_MODES and canvas.image_size not in (None, size):
         assert canvas.image_size is not None
         text += f" of {canvas.image_size[0]}×{canvas.image_size[1]}"
+        if not keeps_aspect(canvas.image_size, size):
+            text += " (letterboxed)"  # a locked size of another shape: padded, never stretched
     return text
 
 

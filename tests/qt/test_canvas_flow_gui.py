@@ -77,7 +77,7 @@ def test_the_size_follows_the_picture_until_the_user_types_one(window: MainWindo
     params.height_spin.setValue(128)
     put(window, 300, 200)
     assert size_of(window) == (128, 128)
-    assert window.generate_button.text() == "Image to image 128×128 of 300×200"
+    assert window.generate_button.text() == "Image to image 128×128 of 300×200 (letterboxed)"
     assert params.size_reset_button.isVisible()
     params.size_reset_button.click()
     assert size_of(window) == (96, 64)

@@ -111,6 +111,8 @@ def test_canvas_and_model_decide_mode_text_and_problem(
 
 def test_a_typed_size_wins_over_the_pictures_shape() -> None:
     assert processing_size("img2img", PICTURE, 768, (512, 512)) == (512, 512)
+    assert button_text("inpaint", (512, 512), MASKED) == "Inpaint 512×512 of 1408×768 (letterboxed)"
+    assert button_text("inpaint", (1032, 560), MASKED) == "Inpaint 1032×560 of 1408×768"
     assert processing_size("img2img", PICTURE, 768, None) == (1024, 560)
     assert processing_size("txt2img", PICTURE, 768, None) == (768, 768)
 
