@@ -9,8 +9,10 @@ scenario; the target is p99 <= 16 ms (one frame at 60 Hz).
     python bench/canvas.py [--size 2048] [--moves 400] [--brush 48] [--check]
 
 Scenarios: 100 % zoom hard brush, 100 % soft brush, fit-to-view zoom (smooth scaling),
-effective-mask preview with grow 8 + feather 6, and for comparison a full-widget ``repaint()``
-after each move. Also times the stroke commit (release: diff + compressed undo patch) and undo.
+effective-mask preview with grow 8 + feather 6, colour on the paint layer (hard and soft, 70 %
+opacity), a mask stroke with the "only masked" crop-box outline growing, and for comparison a
+full-widget ``repaint()`` after each move. Also times the stroke commit (release: diff +
+compressed undo patch) and undo.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from PySide6.QtGui import QColor, QImage, QLinearGradient, QMouseEvent, QPainter
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sd21_desktop.ui.mask_canvas import MaskCanvas  # noqa: E402
+from sd21_desktop.ui.paint_canvas import PaintCanvas  # noqa: E402
+from sd21_desktop.ui.region_panel import RegionPanel  # noqa: E402
 
 TARGET_P99_MS = 16.0
 
@@ -132,6 +136,34 @@ def run_stroke(
     return Result(name, samples, paints)
 
 
+def paint_layer_strokes(
+    app: QApplication,
+    canvas: PaintCanvas,
+    counter: PaintCounter,
+    moves: int,
+    size: int,
+    process: Callable[[], None],
+) -> list[Result]:
+    """Colour strokes on the paint layer, then a mask stroke with the crop box drawn."""
+    results = []
+    canvas.set_grow(0)
+    canvas.set_feather(0.0)
+    canvas.set_tool("paint")
+    canvas.set_paint_colour(QColor(200, 40, 40))
+    canvas.set_paint_opacity(0.7)
+    for hardness in (1.0, 0.3):
+        canvas.set_brush_hardness(hardness)
+        name = f"zoom 100%, paint layer, hardness {hardness:g}"
+        results.append(run_stroke(app, canvas, counter, name, moves, size, process))
+    canvas.set_brush_hardness(1.0)
+    canvas.set_tool("mask")
+    panel = RegionPanel(canvas)
+    panel.area.setCurrentIndex(panel.area.findData("masked"))
+    name = "zoom 100%, mask + crop-box outline"
+    results.append(run_stroke(app, canvas, counter, name, moves, size, process))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048, help="image side in px")
@@ -144,7 +176,7 @@ def main() -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    canvas = MaskCanvas()
+    canvas = PaintCanvas()  # a MaskCanvas plus the paint layer and crop box
     canvas.resize(args.width, args.height)
     canvas.show()
     counter = PaintCounter()
@@ -216,6 +248,7 @@ def main() -> int:
         )
     )
     canvas.set_show_effective_mask(False)
+    results += paint_layer_strokes(app, canvas, counter, args.moves, args.size, process)
     results.append(
         run_stroke(
             app,

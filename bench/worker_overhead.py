@@ -47,7 +47,7 @@ def main() -> None:
         height=args.size,
     )
     engine = Engine()
-    worker = EngineWorker(RuntimeOptions(), lambda result: [("", None)] * len(result.images))
+    worker = EngineWorker(RuntimeOptions(), lambda image, record: ("", None))
     worker._engine = engine  # share the loaded pipeline: only the per-step path differs
     previews: list[int] = []
     worker.preview.connect(lambda job, image: previews.append(1))

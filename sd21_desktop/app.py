@@ -7,6 +7,7 @@ diffusers are not imported here: the worker imports them in its own thread after
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,40 +20,53 @@ from PySide6.QtWidgets import QApplication
 from sd21_desktop import APP_ID, APP_NAME, __version__
 from sd21_desktop.cli_common import build_parser
 from sd21_desktop.display import check_can_open_window
+from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.errors import UserFacingError
+from sd21_desktop.gallery.queue_store import JobStore
 from sd21_desktop.paths import AppPaths, resolve_paths, resources_dir
 from sd21_desktop.prompt_history import PromptHistory
 from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.gallery_service import GalleryService
 from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.model_manager import ModelManager
+from sd21_desktop.qt.network_library import NetworkLibrary
 from sd21_desktop.qt.thumbnails import ThumbnailCache
+from sd21_desktop.qt.warmup import WarmUp
 from sd21_desktop.qt.worker import EngineWorker
 from sd21_desktop.settings import AppSettings, load_settings, save_settings
 from sd21_desktop.ui.main_window import MainWindow
 from sd21_desktop.ui.models_ui import ModelsUi
+from sd21_desktop.ui.theme import ThemeManager
 
 
-def save_to_gallery_folder(paths: AppPaths, result: Any) -> list[tuple[str, Any | None]]:
-    """Write each image as a PNG with its metadata, without the index: the fallback when the
+def save_to_gallery_folder(paths: AppPaths, image: Any, record: Any) -> tuple[str, None]:
+    """Write one image as a PNG with its metadata, without the index: the fallback when the
     gallery could not be opened, so no image is ever lost (runs in the worker thread)."""
     from sd21_desktop.gallery.files import unique_path, write_atomic
-    from sd21_desktop.gallery.metadata import ImageRecord, encode_png
+    from sd21_desktop.gallery.metadata import encode_png
 
+    if not paths.gallery_dir.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "The gallery folder is gone", str(paths.gallery_dir))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    runtime = result.runtime.to_dict()
-    saved: list[tuple[str, Any | None]] = []
-    for image, seed, index in zip(result.images, result.seeds, result.batch_indices, strict=True):
-        path = unique_path(paths.gallery_dir, f"{stamp}-{seed}")
-        write_atomic(path, encode_png(image, ImageRecord(result.request, seed, index, runtime)))
-        saved.append((str(path), None))
-    return saved
+    path = unique_path(paths.gallery_dir, f"{stamp}-{record.seed}")
+    write_atomic(path, encode_png(image, record))
+    return str(path), None
+
+
+def open_job_store(paths: AppPaths) -> tuple[JobStore, list[str]]:
+    """The queue's table, or (when the data folder cannot hold it) one in memory, with notices."""
+    try:
+        store = JobStore(paths.queue_path)
+    except UserFacingError as error:
+        return JobStore(None), [f"{error} Queued jobs will not survive a restart."]
+    return store, list(store.notices)
 
 
 class AppController(QObject):
     """Owns the worker and gallery threads and wires the window to them; shuts down in order."""
 
     options_changed = Signal(object)
+    networks_changed = Signal(object)  # NetworkFolders
     preload_requested = Signal(str)
     open_gallery_requested = Signal()
 
@@ -64,7 +78,8 @@ class AppController(QObject):
         self.paths = paths
         self.settings = settings
         self.history = history
-        self.queue = JobQueue()
+        self.job_store, self._queue_notices = open_job_store(paths)
+        self.queue = JobQueue(self.job_store, paths.inputs_dir)
         self.gallery = GalleryService(paths)
         self.gallery_thread = QThread()
         self.gallery_thread.setObjectName("galleryThread")
@@ -72,11 +87,18 @@ class AppController(QObject):
         self.thumbnails = ThumbnailCache(paths.thumbnail_dir)
         self.gallery_model = GalleryModel(self.thumbnails)
         self.worker = EngineWorker(
-            settings.runtime_options(), self.save_result, inputs_folder=paths.inputs_dir
+            settings.runtime_options(),
+            self.save_image,
+            inputs_folder=paths.inputs_dir,
+            find_saved=self.find_saved,
+            on_saved=self.job_store.record_saved,
+            networks=self.network_folders(),
         )
+        self.library = NetworkLibrary(self.network_folders(), self)
         self.engine_thread = QThread()
         self.engine_thread.setObjectName("engineThread")
         self.worker.moveToThread(self.engine_thread)
+        self.warm_up = WarmUp(parent=self)
         self.window = MainWindow(settings, history, self.queue, self.gallery_model)
         self.window.controller = self  # type: ignore[attr-defined]
         self.window.settings_changed = self.apply_settings  # type: ignore[method-assign]
@@ -87,30 +109,41 @@ class AppController(QObject):
         self.engine_thread.finished.connect(self.worker.deleteLater)
         self.gallery_thread.finished.connect(self.gallery.deleteLater)
         self.shut_down = False
+        self.theme: ThemeManager | None = None
         self.gallery_thread.start()
         self.engine_thread.start()
         self.open_gallery_requested.emit()
+        self._restore_queue()
 
-    def save_result(self, result: Any) -> list[tuple[str, Any | None]]:
-        """Save a finished result into the gallery (runs in the engine thread)."""
+    def save_image(self, image: Any, record: Any) -> tuple[str, Any | None]:
+        """Save one finished image into the gallery (runs in the engine thread)."""
         store = self.gallery.store_if_open()
         if store is None:
-            return save_to_gallery_folder(self.paths, result)
-        from sd21_desktop.gallery.metadata import ImageRecord
+            return save_to_gallery_folder(self.paths, image, record)
+        entry = store.add_image(image, record)
+        return str(entry.path), entry
 
-        runtime = result.runtime.to_dict()
-        saved: list[tuple[str, Any | None]] = []
-        for image, seed, index in zip(
-            result.images, result.seeds, result.batch_indices, strict=True
-        ):
-            entry = store.add_image(image, ImageRecord(result.request, seed, index, runtime))
-            saved.append((str(entry.path), entry))
-        return saved
+    def find_saved(self, job_id: str) -> dict[int, int]:
+        """The images of a job already in the gallery (runs in the engine thread)."""
+        store = self.gallery.store_if_open()
+        return store.saved_by_job(job_id) if store is not None else {}
+
+    def _restore_queue(self) -> None:
+        """Put back what the last session left queued, and ask what to do with it."""
+        recovery = self.queue.restore()
+        for notice in self._queue_notices:
+            self.window.message_bar.show_notice(notice)
+        if recovery.total:
+            self.window.queue_panel.show_recovery(recovery)
 
     def _wire(self) -> None:
         queue, worker, window = self.queue, self.worker, self.window
         queue.run_requested.connect(worker.run_job)
         self.options_changed.connect(worker.set_options)
+        self.networks_changed.connect(worker.set_networks)
+        self.library.changed.connect(window.prompt_editor.set_networks)
+        window.prompt_editor.rescan_requested.connect(self.library.rescan)
+        self.library.rescan()
         self.preload_requested.connect(worker.preload_model)
         worker.started.connect(window.on_job_started)
         worker.progress.connect(queue.on_progress)
@@ -123,12 +156,21 @@ class AppController(QObject):
         worker.failed.connect(queue.on_failed)
         worker.cancelled.connect(window.on_cancelled)
         worker.cancelled.connect(queue.on_cancelled)
+        worker.not_saved.connect(queue.on_not_saved)
+        worker.not_saved.connect(window.on_not_saved)
+        worker.saved_elsewhere.connect(queue.on_saved_elsewhere)
+        worker.saved_elsewhere.connect(window.on_saved_elsewhere)
+        queue.problem.connect(window.message_bar.show_error)
+        window.queue_panel.save_again_requested.connect(worker.save_again)
+        window.queue_panel.save_elsewhere_requested.connect(worker.save_elsewhere)
         worker.status_changed.connect(window.show_status)
         worker.model_loaded.connect(window.on_model_loaded)
         worker.engine_info_changed.connect(window.on_engine_info)
         worker.notice.connect(window.message_bar.show_notice)
         window.depth_estimate_requested.connect(worker.estimate_depth)
         worker.depth_estimated.connect(window.on_depth_estimated)
+        self.warm_up.stage_requested.connect(worker.warm_up)
+        worker.warmed_up.connect(self.warm_up.on_stage_done)
         window.parameters.model_changed.connect(self._on_model_changed)
         # gallery
         gallery, model, panel = self.gallery, self.gallery_model, window.gallery_panel
@@ -137,6 +179,11 @@ class AppController(QObject):
         gallery.failed.connect(window.message_bar.show_error)
         model.page_requested.connect(gallery.load_page)
         gallery.page_loaded.connect(model.on_page_loaded)
+        gallery.count_loaded.connect(model.on_count_loaded)
+        model.on_token = lambda token: setattr(gallery, "latest_token", token)
+        gallery.reconcile_changed.connect(model.on_reconciled)
+        gallery.reconcile_status.connect(panel.show_status)
+        gallery.reconcile_finished.connect(self._on_reconcile_finished)
         gallery.entries_changed.connect(model.on_entries_changed)
         panel.favourite_requested.connect(gallery.set_favourite)
         panel.rerun_model_requested.connect(gallery.set_rerun_model)
@@ -164,6 +211,13 @@ class AppController(QObject):
         self.gallery_model.refresh()
         self.window.gallery_panel.facets_requested.emit()
 
+    @Slot(list)
+    def _on_reconcile_finished(self, notices: list[str]) -> None:
+        if notices:
+            self.window.message_bar.show_notice("\n".join(notices))
+        self.gallery_model.on_reconcile_finished()
+        self.window.gallery_panel.facets_requested.emit()
+
     @Slot(object)
     def _on_import_finished(self, report: Any) -> None:
         problems = [f"{problem.path.name}: {problem.message}" for problem in report.errors]
@@ -178,7 +232,21 @@ class AppController(QObject):
     def preload(self) -> None:
         self.preload_requested.emit(self.window.parameters.model())
 
+    def network_folders(self) -> NetworkFolders:
+        chosen = self.settings
+        return self.paths.network_folders(chosen.embeddings_dir or None, chosen.lora_dir or None)
+
+    def start_warm_up(self) -> None:
+        """Import torch and diffusers in idle moments after start-up, then load the model."""
+        self.warm_up.finished.connect(self.preload)
+        self.warm_up.start()
+
     def apply_settings(self) -> None:
+        folders = self.network_folders()
+        self.networks_changed.emit(folders)
+        self.library.set_folders(folders)
+        if self.theme is not None:
+            self.theme.set_choice(self.settings.theme)
         try:
             self.options_changed.emit(self.settings.runtime_options())
         except UserFacingError as error:
@@ -190,7 +258,7 @@ class AppController(QObject):
         if self.shut_down:
             return
         self.shut_down = True
-        self.queue.cancel_all()
+        self.queue.prepare_exit()
         self.models.shutdown()
         self.window.store_settings()
         self.engine_thread.quit()
@@ -199,6 +267,7 @@ class AppController(QObject):
         self.gallery_thread.quit()
         self.gallery_thread.wait()
         self.gallery.close_store()
+        self.job_store.close()
         for save, what in (
             (lambda: save_settings(self.paths.settings_path, self.settings), "settings"),
             (self.history.save, "prompt history"),
@@ -219,7 +288,7 @@ def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
         check_can_open_window()  # one line and status 2 where Qt would abort the process
     paths = resolve_paths(args.data_dir).ensure()
     settings, notice = load_settings(paths.settings_path)
-    for name in ("model", "device", "dtype"):
+    for name in ("model", "device", "dtype", "embeddings_dir", "lora_dir"):
         value = getattr(args, name, None)
         if value is not None and not (name != "model" and value == "auto"):
             setattr(settings, name, value)
@@ -232,7 +301,9 @@ def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
     icon = resources_dir() / "icons" / "sd21-desktop.png"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
+    theme = ThemeManager.for_app(app, settings.theme)  # first, so widgets start themed
     controller = AppController(app, paths, settings, PromptHistory(paths.prompt_history_path))
+    controller.theme = theme
     if notice:
         controller.window.message_bar.show_notice(notice)
     return app, controller.window
@@ -248,5 +319,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         QTimer.singleShot(0, window.close)
         QTimer.singleShot(0, app.quit)
         return int(app.exec())
-    QTimer.singleShot(0, window.controller.preload)  # type: ignore[attr-defined]
+    QTimer.singleShot(0, window.controller.start_warm_up)  # type: ignore[attr-defined]
     return int(app.exec())

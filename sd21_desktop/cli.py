@@ -139,6 +139,7 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     from sd21_desktop.engine.imageprep import default_size
     from sd21_desktop.engine.inputs import InputImages, content_hash
     from sd21_desktop.engine.models import identify, native_size_hint
+    from sd21_desktop.engine.region import default_area
     from sd21_desktop.engine.request import GenerationRequest, random_seed
     from sd21_desktop.engine.runner import Engine
     from sd21_desktop.paths import resolve_paths
@@ -160,6 +161,9 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         return default_size(image.size, native, args.width, args.height)
 
     width, height = sizes(size or 512)
+    area = "whole"
+    if mode == "inpaint":
+        area = args.inpaint_area or default_area(image.size, size or 512)
     # Validate every setting before the (slow) model load; the size may come from the model.
     request = GenerationRequest(
         prompt=args.prompt,
@@ -184,7 +188,12 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         noise_level=DEFAULT_NOISE_LEVEL if args.noise_level is None else args.noise_level,
         tile_size=DEFAULT_TILE_SIZE if args.tile_size is None else args.tile_size,
         tile_overlap=DEFAULT_TILE_OVERLAP if args.tile_overlap is None else args.tile_overlap,
+        inpaint_area=area,
+        mask_padding=args.mask_padding,
+        masked_content=args.masked_content,
     )
+    if area == "masked":
+        request = _with_region(request, image, mask, size or 512, args)
     options = RuntimeOptions(
         device=merged(args, "device", "auto"),
         dtype=merged(args, "dtype", "auto"),
@@ -212,6 +221,8 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     if size is None and mode != "upscale" and (args.width is None or args.height is None):
         width, height = sizes(loaded.native_size)
         request = request.replace(width=width, height=height)
+        if area == "masked":
+            request = _with_region(request, image, mask, loaded.native_size, args)
     progress = StderrProgress(stderr)
     try:
         result = engine.generate(request, on_step=progress, on_status=None, inputs=inputs)
@@ -221,6 +232,14 @@ def run_generate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         print(f"note: {notice}", file=stderr)
     _save_results(result, out_dir, stdout, stderr, as_json=args.json, args=args)
     return EXIT_OK
+
+
+def _with_region(request: Any, image: Any, mask: Any, native: int, args: Any) -> Any:
+    """A masked-area request with its crop box and processing size (see engine.region)."""
+    from sd21_desktop.engine.region import region_for_images
+
+    box, (width, height) = region_for_images(image, mask, request, native, args.width, args.height)
+    return request.replace(crop_box=box, width=width, height=height)
 
 
 def _save_results(
@@ -236,6 +255,7 @@ def _save_results(
     Without ``args`` (an older caller) the images only go to ``out_dir``, as before.
     """
     from sd21_desktop import cli_gallery
+    from sd21_desktop.engine.region import region_summary
     from sd21_desktop.gallery.metadata import ImageRecord
 
     runtime = result.runtime.to_dict()
@@ -257,7 +277,7 @@ def _save_results(
         stdout=stdout,
         stderr=stderr,
         as_json=as_json,
-        extra={"timings": result.timings},
+        extra={"timings": result.timings, **region_summary(result.request)},
     )
 
 
@@ -288,6 +308,10 @@ def main(
             from sd21_desktop import cli_models
 
             return cli_models.run(args, stdout, stderr)
+        if args.command == "batch":
+            from sd21_desktop.cli_batch import run_batch
+
+            return run_batch(args, stdout, stderr)
         if args.command is not None:
             from sd21_desktop import cli_gallery
 

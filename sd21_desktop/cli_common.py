@@ -15,11 +15,14 @@ from typing import Any, TextIO
 from sd21_desktop import APP_ID, __version__
 from sd21_desktop.engine.device import ATTENTION_CHOICES, DEVICE_CHOICES, DTYPE_CHOICES
 from sd21_desktop.engine.request import (
+    DEFAULT_MASK_PADDING,
     DEFAULT_MODEL,
     DEFAULT_NOISE_LEVEL,
     DEFAULT_STRENGTH,
     DEFAULT_TILE_OVERLAP,
     DEFAULT_TILE_SIZE,
+    INPAINT_AREAS,
+    MASKED_CONTENTS,
     MAX_NOISE_LEVEL,
     MAX_SEED,
     MODES,
@@ -71,6 +74,14 @@ def add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) 
         "--data-dir",
         default=default(None),
         help="where the app keeps everything it writes (also $SD21_DESKTOP_DATA_DIR)",
+    )
+    group.add_argument(
+        "--embeddings-dir",
+        default=default(None),
+        help="textual-inversion embeddings (default: <data-dir>/models/embeddings)",
+    )
+    group.add_argument(
+        "--lora-dir", default=default(None), help="LoRA files (default: <data-dir>/models/lora)"
     )
 
 
@@ -137,6 +148,29 @@ def _add_image_options(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="paste the result over the input through the mask so unmasked pixels stay exact "
         "(default on)",
+    )
+    group.add_argument(
+        "--inpaint-area",
+        choices=INPAINT_AREAS,
+        default=None,
+        help="inpaint: the whole image, or only the mask's box rendered at the model's full "
+        "resolution and pasted back (default: masked when the image is larger than the model's "
+        "native size)",
+    )
+    group.add_argument(
+        "--mask-padding",
+        type=int,
+        default=DEFAULT_MASK_PADDING,
+        metavar="N",
+        help=f"inpaint, masked area: N px of context around the mask (default "
+        f"{DEFAULT_MASK_PADDING})",
+    )
+    group.add_argument(
+        "--masked-content",
+        choices=MASKED_CONTENTS,
+        default="original",
+        help="inpaint: what the masked area starts from, as AUTOMATIC1111's Masked content "
+        "(default original)",
     )
     group.add_argument(
         "--depth-map",
@@ -231,9 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_memory_options(generate)
 
     _add_gallery_commands(commands)
+    _add_batch_command(commands)
 
     models = commands.add_parser(
-        "models", help="list the SD2 models with their state and size; download or delete one"
+        "models",
+        help="list the SD2 models with their state and size, and the embeddings and LoRAs in "
+        "their folders (sizes, short sha256); download or delete a model",
     )
     models.add_argument("--json", action="store_true", help="one JSON object per model")
     add_runtime_options(models, command=True)
@@ -293,6 +330,31 @@ def _add_gallery_commands(commands: Any) -> None:
         "--offline", action="store_true", help="never download; use only local models"
     )
     add_runtime_options(rerun, command=True)
+
+
+def _add_batch_command(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="run a file of requests (one JSON per line); an interrupted batch resumes",
+    )
+    batch.add_argument(
+        "jobs",
+        metavar="JOBS.jsonl",
+        help="one request (or generate --json record)"
+        " per line; blank lines and lines starting with # are skipped",
+    )
+    batch.add_argument("--engine", default="local", help="where the jobs run (default: local)")
+    batch.add_argument("--json", action="store_true", help="print one JSON object per image")
+    batch.add_argument("--offline", action="store_true", help="never download; local models only")
+    add_runtime_options(batch, command=True)
+
+
+def network_folders(args: argparse.Namespace) -> Any:
+    """The embeddings and LoRA folders of ``--embeddings-dir``/``--lora-dir``/``--data-dir``."""
+    from sd21_desktop.paths import resolve_paths
+
+    paths = resolve_paths(merged(args, "data_dir"))
+    return paths.network_folders(merged(args, "embeddings_dir"), merged(args, "lora_dir"))
 
 
 def merged(args: argparse.Namespace, name: str, default: Any = None) -> Any:

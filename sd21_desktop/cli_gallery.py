@@ -196,7 +196,9 @@ def run_rerun(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     options = RuntimeOptions(
         device=getattr(args, "device", None) or "auto", dtype=getattr(args, "dtype", None) or "auto"
     )
-    engine = Engine(options, allow_download=not args.offline)
+    from sd21_desktop.cli_common import network_folders
+
+    engine = Engine(options, allow_download=not args.offline, networks=network_folders(args))
     progress = StderrProgress(stderr)
     try:
         # The whole batch runs again: image i of a batch is only bit-identical when made in it.

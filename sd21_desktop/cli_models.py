@@ -26,6 +26,8 @@ def _state_text(status: Any, download_size: int) -> str:
 
 
 def run_list(args: argparse.Namespace, stdout: TextIO) -> int:
+    from sd21_desktop.cli_common import network_folders
+    from sd21_desktop.cli_networks import print_networks
     from sd21_desktop.engine.model_cache import known_model_status
     from sd21_desktop.engine.models import KNOWN_MODELS, hub_cache_dir
 
@@ -43,12 +45,14 @@ def run_list(args: argparse.Namespace, stdout: TextIO) -> int:
                 "local_path": str(status.path) if status.path else None,
             }
             print(json.dumps(row), file=stdout)
+        print_networks(network_folders(args), stdout, as_json=True)
         return EXIT_OK
     print(f"Hugging Face cache: {hub_cache_dir()}", file=stdout)
     for model, status in statuses:
         state = _state_text(status, model.download_size)
         print(f"  {model.repo_id:45} {model.kind:8} {state}", file=stdout)
         print(f"  {'':45} {model.purpose}", file=stdout)
+    print_networks(network_folders(args), stdout, as_json=False)
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from platformdirs import user_cache_path, user_data_path
 
 from sd21_desktop import APP_ID
+from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.errors import UserFacingError
 
 DATA_DIR_ENV = "SD21_DESKTOP_DATA_DIR"
@@ -37,8 +38,33 @@ class AppPaths:
         return self.data_dir / "inputs"
 
     @property
+    def embeddings_dir(self) -> Path:
+        """Textual-inversion embeddings (default; ``--embeddings-dir`` points elsewhere)."""
+        return self.data_dir / "models" / "embeddings"
+
+    @property
+    def lora_dir(self) -> Path:
+        """LoRA files (default; ``--lora-dir`` points elsewhere)."""
+        return self.data_dir / "models" / "lora"
+
+    def network_folders(
+        self, embeddings: str | os.PathLike[str] | None = None,
+        loras: str | os.PathLike[str] | None = None,
+    ) -> NetworkFolders:
+        """The embeddings and LoRA folders: the given ones, else those in the data folder."""
+        return NetworkFolders(
+            Path(embeddings).expanduser() if embeddings else self.embeddings_dir,
+            Path(loras).expanduser() if loras else self.lora_dir,
+        )
+
+    @property
     def database_path(self) -> Path:
         return self.data_dir / "gallery.sqlite3"
+
+    @property
+    def queue_path(self) -> Path:
+        """The job queue (SQLite): what is waiting, running and done, across restarts."""
+        return self.data_dir / "queue.sqlite3"
 
     @property
     def settings_path(self) -> Path:
@@ -54,7 +80,10 @@ class AppPaths:
 
     def ensure(self) -> AppPaths:
         """Create the folders; a clear message when that is impossible."""
-        for folder in (self.data_dir, self.gallery_dir, self.inputs_dir, self.cache_dir):
+        for folder in (
+            self.data_dir, self.gallery_dir, self.inputs_dir, self.cache_dir,
+            self.embeddings_dir, self.lora_dir,
+        ):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:

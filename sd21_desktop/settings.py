@@ -1,8 +1,9 @@
 """The app's settings: typed, with defaults, persisted as JSON in the data folder.
 
-A corrupt or unreadable settings file never stops the app: it falls back to the defaults and
-says so (the notice is shown once in the window). Unknown keys are ignored and values of the
-wrong type take their default, so settings from an older or newer version still load.
+A corrupt or unreadable settings file never stops the app: it is moved aside (kept beside, as
+``settings.json.damaged-<time>``), the defaults are used, and a notice says so once. Unknown
+keys are ignored and values of the wrong type take their default, so settings from an older or
+newer version still load.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER
 from sd21_desktop.gallery.files import write_atomic
 
 SEED_MODES = ("random", "fixed", "reuse_last")
+THEMES = ("system", "dark", "light")
 
 
 @dataclass
@@ -43,10 +45,20 @@ class AppSettings:
     vae_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
+    # embeddings and LoRA folders ("" = <data-dir>/models/embeddings and …/lora)
+    embeddings_dir: str = ""
+    lora_dir: str = ""
     # window
     window_geometry: str = ""
     window_state: str = ""
     splitter_sizes: list[int] = field(default_factory=list)
+    # look and layout
+    theme: str = "system"
+    queue_collapsed: bool = False
+    splitter_states: dict[str, str] = field(default_factory=dict)
+    """Qt's saved state (base64) of each inner splitter, by object name."""
+    expanded_sections: dict[str, bool] = field(default_factory=dict)
+    """Whether each collapsible group of the parameters is open, by name."""
 
     def runtime_options(self) -> RuntimeOptions:
         return RuntimeOptions(
@@ -74,11 +86,18 @@ def _coerce(defaults: AppSettings, data: dict[str, Any]) -> AppSettings:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif isinstance(default, list):
             ok = isinstance(value, list) and all(isinstance(v, int) for v in value)
+        elif isinstance(default, dict):
+            value_type = bool if spec.name == "expanded_sections" else str
+            ok = isinstance(value, dict) and all(
+                isinstance(k, str) and isinstance(v, value_type) for k, v in value.items()
+            )
         else:
             ok = isinstance(value, type(default))
         values[spec.name] = value if ok else default
     if values["seed_mode"] not in SEED_MODES:
         values["seed_mode"] = "random"
+    if values["theme"] not in THEMES:
+        values["theme"] = "system"
     return AppSettings(**values)
 
 
@@ -91,11 +110,19 @@ def load_settings(path: Path) -> tuple[AppSettings, str | None]:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as error:
-        return AppSettings(), (
-            f"The settings file {path} could not be read ({error}); using the defaults. "
-            "It will be replaced when you quit."
-        )
+        return AppSettings(), _set_aside(path, error)
     return _coerce(AppSettings(), data), None
+
+
+def _set_aside(path: Path, error: BaseException) -> str:
+    """Move a damaged settings file out of the way (kept for a person to look at)."""
+    from sd21_desktop.gallery.schema import move_aside
+
+    try:
+        kept = f"it was moved aside as {move_aside(path).name}"
+    except OSError:
+        kept = "it will be replaced when you quit"
+    return f"The settings file {path} could not be read ({error}); using the defaults, and {kept}."
 
 
 def save_settings(path: Path, settings: AppSettings) -> None:

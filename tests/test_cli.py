@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -629,15 +630,138 @@ def test_bad_depth_and_upscale_input_exits_2_with_one_clear_line(
 def test_options_before_the_command_are_kept(tiny_model_dir: Path, tmp_path: Path) -> None:
     before = tmp_path / "given-before"
     status, out, err = run_cli(
-        "--data-dir", str(before), "--model", str(tiny_model_dir),
-        "generate", "--prompt", "x", "--steps", "1", "--json",
+        "--data-dir",
+        str(before),
+        "--model",
+        str(tiny_model_dir),
+        "generate",
+        "--prompt",
+        "x",
+        "--steps",
+        "1",
+        "--json",
     )
     assert status == 0, err
     assert Path(json.loads(out)["path"]).is_relative_to(before)
     after = tmp_path / "given-after"
     status, out, err = run_cli(
-        "--data-dir", str(before), "generate", "--prompt", "x", "--steps", "1", "--json",
-        "--model", str(tiny_model_dir), "--data-dir", str(after),
+        "--data-dir",
+        str(before),
+        "generate",
+        "--prompt",
+        "x",
+        "--steps",
+        "1",
+        "--json",
+        "--model",
+        str(tiny_model_dir),
+        "--data-dir",
+        str(after),
     )
     assert status == 0, err
     assert Path(json.loads(out)["path"]).is_relative_to(after)
+
+
+def test_models_lists_embeddings_and_loras_with_sizes_and_short_hashes(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import hashlib
+
+    embeddings = data_dir / "models" / "embeddings"
+    embeddings.mkdir(parents=True)
+    (embeddings / "mystyle.safetensors").write_bytes(b"x" * 2048)
+    loras = tmp_path / "my-loras"
+    (loras / "sub").mkdir(parents=True)
+    (loras / "sub" / "ink.safetensors").write_bytes(b"y" * 10)
+    short = hashlib.sha256(b"y" * 10).hexdigest()[:12]
+    status, out, _ = run_cli("models", "--lora-dir", str(loras))
+    assert status == 0
+    assert f"Embeddings: {embeddings}" in out
+    assert f"LoRAs: {loras}" in out
+    assert re.search(r"mystyle\s+2\.0 KB\s+" + hashlib.sha256(b"x" * 2048).hexdigest()[:12], out)
+    assert re.search(rf"ink\s+10 B\s+{short}", out)
+    status, out, _ = run_cli("models", "--json", "--lora-dir", str(loras))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert {"id": "ink", "kind": "lora", "path": str(loras / "sub" / "ink.safetensors"),
+            "size": 10, "short_hash": short} in rows
+
+
+def test_generate_refuses_an_sd1_embedding_with_status_2(
+    tiny_model_dir: Path, data_dir: Path
+) -> None:
+    from sd21_desktop.engine.synthetic_networks import random_vectors, save_embedding
+
+    path = save_embedding(
+        data_dir / "models" / "embeddings" / "oldstyle.pt", random_vectors(2, 768), "a1111_pt"
+    )
+    status, _, err = run_cli(
+        "generate", "--model", str(tiny_model_dir), "--prompt", "oldstyle cat", "--steps", "1",
+        "--width", "64", "--height", "64", "--offline", "--no-gallery", "--out", str(data_dir),
+    )
+    assert status == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"error: The embedding {path} cannot be used")
+    assert "768 wide (an SD 1.x embedding)" in last
+
+
+def test_cli_masked_area_reports_the_box_and_size_and_re_runs_exactly(
+    tiny_inpaint_model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    """A 192x128 image on the 64 px tiny model: masked by default, the crop at native size."""
+    from sd21_desktop.engine.inputs import InputImages
+    from sd21_desktop.engine.runner import Engine
+
+    source, mask_file = tmp_path / "photo.png", tmp_path / "mask.png"
+    image = _picture(192, 128, seed=2)
+    image.save(source)
+    mask = np.zeros((128, 192), dtype=np.uint8)
+    mask[50:70, 150:170] = 255
+    Image.fromarray(mask).save(mask_file)
+    status, out, err = run_cli(
+        "generate",
+        "--prompt",
+        "x",
+        "--model",
+        str(tiny_inpaint_model_dir),
+        "--init-image",
+        str(source),
+        "--mask",
+        str(mask_file),
+        "--mask-padding",
+        "6",
+        "--masked-content",
+        "fill",
+        "--steps",
+        "3",
+        "--seed",
+        "4",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert status == 0, err
+    line = json.loads(out)
+    assert line["crop_box"] == [144, 44, 176, 76]
+    assert line["processing_size"] == [64, 64]
+    request, _ = _stored(line["path"])
+    assert (request.inpaint_area, request.mask_padding) == ("masked", 6)
+    assert request.masked_content == "fill"
+    assert request.crop_box == (144, 44, 176, 76)
+    with Image.open(line["path"]) as png:
+        assert "Masked content: fill" in png.text["parameters"]
+        assert "Inpaint area: Only masked" in png.text["parameters"]
+        saved = np.asarray(png.convert("RGB"))
+    outside = mask == 0
+    assert np.array_equal(saved[outside], np.asarray(image)[outside])
+    again = Engine().generate(request, inputs=InputImages(data_dir / "inputs")).images[0]
+    assert np.array_equal(np.asarray(again), saved)
+
+
+def test_cli_region_options_are_checked(tiny_inpaint_model_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "photo.png"
+    _picture(64, 64).save(source)
+    for option in (["--inpaint-area", "most"], ["--masked-content", "noise"]):
+        status, _, err = run_cli("generate", "--prompt", "x", "--init-image", str(source), *option)
+        assert status == 2
+        assert len(err.strip().splitlines()) == 1
+        assert "invalid choice" in err

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from sd21_desktop.cli import _save_results, main
+from sd21_desktop.gallery.layout import day_folder
 from sd21_desktop.gallery.store import GalleryStore
 from sd21_desktop.paths import resolve_paths
 from tests.gallery.test_store_support import add, image, pixels, request
@@ -142,7 +143,7 @@ def test_generate_saves_into_the_gallery_by_default(tmp_path: Path) -> None:
     for line in lines:
         entry = entries[line["id"]]  # type: ignore[index]
         assert line["path"] == line["gallery_path"] == str(entry.path)
-        assert entry.path.parent == resolve_paths().gallery_dir
+        assert entry.path.parent == resolve_paths().gallery_dir / day_folder(entry.created, False)
         assert line["timings"] == {"total_s": 1.0}
 
 

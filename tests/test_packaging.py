@@ -133,6 +133,9 @@ def test_spec_collects_resources_metadata_and_two_programs(spec_namespace: Any) 
     namespace, calls = spec_namespace
     ((_args, analysis),) = _call(calls, "Analysis")
     assert (str(REPO_ROOT / "resources"), "resources") in analysis["datas"]
+    fonts = [Path(src) for src, target in analysis["datas"] if target == "fonticon_mdi7/fonts"]
+    assert fonts
+    assert list(fonts[0].glob("*.ttf"))  # the icons' font travels with the frozen app
     assert str(REPO_ROOT) in analysis["pathex"]
     metadata = dict(namespace["metadata_calls"])
     assert metadata["sd21-desktop"] is True  # every requirement's metadata, recursively
@@ -223,6 +226,7 @@ def test_spec_excludes_nothing_the_app_imports(spec_namespace: Any) -> None:
         "numpy",
         "PIL",
         "sd21_desktop",
+        "fonticon_mdi7",
     ):
         assert needed not in excludes
     for unused in (

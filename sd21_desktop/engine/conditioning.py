@@ -15,7 +15,7 @@ per input image when a denoise starts from several (the results of an earlier st
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sd21_desktop.engine.request import GenerationRequest
@@ -28,13 +28,17 @@ class PromptEmbeddings:
     prompt: Any
     negative: Any | None
     """None without classifier-free guidance (guidance scale ≤ 1): the pipeline needs none."""
+    request: GenerationRequest | None = None
+    """The request as encoded, when the encoder records something in it (the LoRA and
+    embedding files used); None: unchanged."""
+    notices: tuple[str, ...] = ()
 
     def repeat(self, count: int) -> PromptEmbeddings:
         """The same conditioning for ``count`` images (batch dimension ``count``)."""
         if count == 1:
             return self
         negative = None if self.negative is None else self.negative.repeat(count, 1, 1)
-        return PromptEmbeddings(self.prompt.repeat(count, 1, 1), negative)
+        return replace(self, prompt=self.prompt.repeat(count, 1, 1), negative=negative)
 
     def arguments(self) -> dict[str, Any]:
         """The pipeline keyword arguments (in place of ``prompt`` / ``negative_prompt``)."""

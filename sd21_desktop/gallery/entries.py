@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -76,13 +77,19 @@ class GalleryEntry:
     height: int
     seed: int | None
     batch_index: int
-    request: GenerationRequest | None
-    """What re-runs this image; None when the image carries no usable settings."""
+    request_json: str | None = field(repr=False)
+    """The stored request; :attr:`request` reads it when first asked (a page of 200 entries
+    would otherwise spend most of its time parsing requests nobody looks at)."""
     runtime: dict[str, Any]
     details: dict[str, Any]
     """Settings an importer found that have no column (steps, sampler, problem…)."""
     favourite: bool
     deleted: bool
+
+    @functools.cached_property
+    def request(self) -> GenerationRequest | None:
+        """What re-runs this image; None when the image carries no usable settings."""
+        return _request(self.request_json)
 
     @property
     def created_iso(self) -> str:
@@ -159,7 +166,7 @@ def entry_from_row(
         height=height,
         seed=seed_from_column(seed),
         batch_index=batch_index,
-        request=_request(request_json),
+        request_json=request_json,
         runtime=_json_object(runtime_json),
         details=_json_object(details_json),
         favourite=bool(favourite),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
@@ -37,3 +38,27 @@ def unique_path(folder: Path, stem: str, suffix: str = ".png") -> Path:
         candidate = folder / f"{stem}-{counter}{suffix}"
         counter += 1
     return candidate
+
+
+_WRITE_PROBLEMS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the folder is read-only",
+    errno.ENOENT: "the folder is gone",
+}
+
+
+def describe_write_error(error: BaseException) -> str:
+    """Why a file could not be written, in words a person can act on."""
+    if isinstance(error, OSError):
+        what = _WRITE_PROBLEMS.get(error.errno or 0, error.strerror or str(error))
+        where = ""
+        if error.filename:
+            path = Path(str(error.filename))
+            # A temporary name means nothing to a person: name its folder.
+            shown = path.parent if path.name.startswith(".") and path.suffix == ".tmp" else path
+            where = f" ({shown})"
+        return f"{what[0].upper()}{what[1:]}{where}"
+    return f"The gallery index could not be written ({error})"

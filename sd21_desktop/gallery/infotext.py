@@ -7,7 +7,8 @@ Format: the prompt, then ``Negative prompt: …`` on its own line, then one line
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.engine.schedulers import scheduler_spec
@@ -18,6 +19,29 @@ def quote_value(value: str) -> str:
     if "," not in value and "\n" not in value and ":" not in value and '"' not in value:
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+_HASH_ENTRY = re.compile(r"^\s*(.+?)\s*:\s*([0-9a-fA-F]{12,64})\s*$")
+SHORT_HASH = 12
+
+
+def format_hash_list(pairs: Sequence[tuple[str, str]]) -> str:
+    """``"name: 0123456789ab, other: …"`` as AUTOMATIC1111 writes ``Lora hashes``/``TI hashes``:
+    the first 12 hex digits of each file's sha256, ``:`` and ``,`` taken out of the names."""
+    return ", ".join(
+        f"{name.replace(':', '').replace(',', '')}: {sha[:SHORT_HASH]}" for name, sha in pairs
+    )
+
+
+def parse_hash_list(text: str | None) -> tuple[tuple[str, str], ...]:
+    """The (name, hash) pairs of a ``Lora hashes``/``TI hashes`` value; malformed entries are
+    skipped."""
+    pairs: list[tuple[str, str]] = []
+    for entry in (text or "").split(","):
+        match = _HASH_ENTRY.match(entry)
+        if match is not None:
+            pairs.append((match.group(1), match.group(2).lower()))
+    return tuple(pairs)
 
 
 def format_infotext(
@@ -42,9 +66,17 @@ def format_infotext(
         pairs["Denoising strength"] = f"{request.strength:g}"
     if request.mode == "inpaint":
         pairs["Mask blur"] = f"{request.mask_feather:g}"
+        pairs["Masked content"] = request.masked_content.replace("-", " ")
+        if request.inpaint_area == "masked":
+            pairs["Inpaint area"] = "Only masked"
+            pairs["Masked area padding"] = str(request.mask_padding)
         pairs["Mode"] = "inpaint"
     elif request.mode != "txt2img":
         pairs["Mode"] = request.mode
+    if request.loras:
+        pairs["Lora hashes"] = format_hash_list(request.loras)
+    if request.embeddings:
+        pairs["TI hashes"] = format_hash_list(request.embeddings)
     if extra:
         pairs.update(extra)
     from sd21_desktop import __version__

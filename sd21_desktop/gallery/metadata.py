@@ -90,3 +90,17 @@ def read_record(path: str | Path) -> ImageRecord | None:
         return ImageRecord.from_payload(json.loads(text))
     except (ValueError, InvalidRequestError, TypeError):
         return None
+
+
+def job_records(job_id: str, result: Any) -> list[tuple[int, Any, ImageRecord]]:
+    """(batch index, image, record) for each image of an engine result made by a queued job.
+
+    The job's id goes into each image's runtime record, so the gallery can tell afterwards which
+    images of a job were saved (see ``GalleryStore.saved_by_job``).
+    """
+    runtime = result.runtime.to_dict() if hasattr(result, "runtime") else {}
+    indices = getattr(result, "batch_indices", None) or range(len(result.images))
+    return [
+        (index, image, ImageRecord(result.request, seed, index, {**runtime, "job_id": job_id}))
+        for index, image, seed in zip(indices, result.images, result.seeds, strict=True)
+    ]

@@ -49,12 +49,17 @@ def row_for(
     )
 
 
-def insert_new(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+def insert_new(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[int]:
     """Insert rows for files not yet indexed; a file indexed meanwhile (by another process) is
-    left as it is. Returns how many rows were added."""
-    # rowcount, not total_changes: the latter also counts the FTS trigger's inserts.
-    cursor = connection.executemany(f"{_INSERT} ON CONFLICT (file_name) DO NOTHING", rows)
-    return max(cursor.rowcount, 0)
+    left as it is. Returns the ids of the rows added."""
+    added = []
+    for row in rows:
+        found = connection.execute(
+            f"{_INSERT} ON CONFLICT (file_name) DO NOTHING RETURNING id", row
+        ).fetchone()
+        if found is not None:
+            added.append(int(found[0]))
+    return added
 
 
 def insert_written(connection: sqlite3.Connection, row: tuple[Any, ...]) -> int:

@@ -21,7 +21,35 @@ from pathlib import Path
 
 from sd21_desktop.errors import UserFacingError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+def _fts_triggers(key: str) -> tuple[str, ...]:
+    """The triggers that keep the external-content FTS5 index in step with ``entries``, whose
+    column ``key`` is the index's rowid."""
+    return (
+        f"""
+        CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+            INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+            VALUES (new.{key}, new.prompt, new.negative_prompt);
+        END
+        """,
+        f"""
+        CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
+            VALUES ('delete', old.{key}, old.prompt, old.negative_prompt);
+        END
+        """,
+        f"""
+        CREATE TRIGGER entries_fts_update AFTER UPDATE OF prompt, negative_prompt ON entries
+        BEGIN
+            INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
+            VALUES ('delete', old.{key}, old.prompt, old.negative_prompt);
+            INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+            VALUES (new.{key}, new.prompt, new.negative_prompt);
+        END
+        """,
+    )
+
 
 # Version 1. ``file_name`` is relative to the gallery folder (or to the trash folder once
 # ``deleted_at`` is set) with "/" separators, so the data folder can move.
@@ -63,26 +91,79 @@ _V1: tuple[str, ...] = (
         tokenize='unicode61 remove_diacritics 2', prefix='2 3'
     )
     """,
+    *_fts_triggers("id"),
+)
+
+# The "gallery at scale" step: day folders and a cheap reconcile (see
+# :mod:`sd21_desktop.gallery.layout` and :mod:`sd21_desktop.gallery.sync`), and a search index
+# that answers in time order (see :mod:`sd21_desktop.gallery.search`).
+# ``folder`` is the part of ``file_name`` before its last "/" ('' for a file at the top):
+# ``rtrim(name, <name without its slashes>)`` strips everything after the last "/".
+# ``fts_key`` orders entries like "newest first" (milliseconds, then the id) and is the rowid of
+# the full-text index, so a search walks its matches newest first and stops after one page
+# instead of collecting every match. Keys are unique while ids are (ids 2**20 apart with the
+# same millisecond would share one; then one of the two may be missing from search results).
+_SCALE: tuple[str, ...] = (
     """
-    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
-        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
-        VALUES (new.id, new.prompt, new.negative_prompt);
-    END
+    ALTER TABLE entries ADD COLUMN folder TEXT GENERATED ALWAYS AS
+        (rtrim(rtrim(file_name, replace(file_name, '/', '')), '/')) VIRTUAL
+    """,
+    # Serves "the rows of one folder" and the per-folder counts of the reconcile.
+    "CREATE INDEX entries_by_folder ON entries (folder, deleted_at)",
+    # The file move journal: set while a row's file is being moved to ``file_name``.
+    "ALTER TABLE entries ADD COLUMN moved_from TEXT",
+    "CREATE INDEX entries_moving ON entries (moved_from) WHERE moved_from IS NOT NULL",
+    # What the last reconcile saw of each folder (``path`` relative, '' for the top): the
+    # folder's modification times in the gallery and the trash, and its row counts then.
+    """
+    CREATE TABLE folders (
+        path TEXT PRIMARY KEY,
+        live_mtime_ns INTEGER,
+        trash_mtime_ns INTEGER,
+        live_rows INTEGER,
+        trash_rows INTEGER,
+        checked_ns INTEGER
+    ) WITHOUT ROWID
+    """,
+    # Entries of the flat v1 layout still to move into their day folders (done in batches by
+    # the background reconcile, so the first page is never kept waiting).
+    "CREATE TABLE layout_moves (id INTEGER PRIMARY KEY)",
+    "INSERT INTO layout_moves (id) SELECT id FROM entries",
+    "INSERT OR IGNORE INTO folders (path) SELECT DISTINCT folder FROM entries",
+    # Time order within the trash and within the favourites (each usually a small part).
+    """
+    CREATE INDEX entries_trash_by_time ON entries (created DESC, id DESC)
+    WHERE deleted_at IS NOT NULL
     """,
     """
-    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
-        VALUES ('delete', old.id, old.prompt, old.negative_prompt);
-    END
+    CREATE INDEX entries_favourites_by_time ON entries (deleted_at, created DESC, id DESC)
+    WHERE favourite = 1
     """,
+    # The search index again, keyed by time (clamped to years 1970-2223 so the key fits).
     """
-    CREATE TRIGGER entries_fts_update AFTER UPDATE OF prompt, negative_prompt ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, prompt, negative_prompt)
-        VALUES ('delete', old.id, old.prompt, old.negative_prompt);
-        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
-        VALUES (new.id, new.prompt, new.negative_prompt);
-    END
+    ALTER TABLE entries ADD COLUMN fts_key INTEGER GENERATED ALWAYS AS
+        (CAST(min(max(created, 0), 8e9) * 1000 AS INTEGER) * 1048576 + id % 1048576) VIRTUAL
     """,
+    "CREATE INDEX entries_by_fts_key ON entries (fts_key, deleted_at)",
+    "DROP TRIGGER entries_fts_insert",
+    "DROP TRIGGER entries_fts_delete",
+    "DROP TRIGGER entries_fts_update",
+    "DROP TABLE entries_fts",
+    # ``prefix='1 2 3'``: the first letters typed are one index lookup, not a merge of every
+    # word that starts with them.
+    """
+    CREATE VIRTUAL TABLE entries_fts USING fts5(
+        prompt, negative_prompt,
+        content='entries', content_rowid='fts_key',
+        tokenize='unicode61 remove_diacritics 2', prefix='1 2 3'
+    )
+    """,
+    # In key order: FTS5 writes ascending rowids in one go (a descending one flushes a segment).
+    """
+    INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+    SELECT fts_key, prompt, negative_prompt FROM entries ORDER BY fts_key
+    """,
+    *_fts_triggers("fts_key"),
 )
 
 # Unsigned 64-bit seeds (ComfyUI's 0 … 2^64 - 1) do not fit SQLite's signed INTEGER, so the
@@ -96,8 +177,12 @@ _SEEDS_UNSIGNED_64: tuple[str, ...] = (
 )
 
 #: Statements that take an index from version ``n - 1`` to ``n``; append, never edit.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _SEEDS_UNSIGNED_64}
-REQUIRED_TABLES = ("entries", "entries_fts")
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _SEEDS_UNSIGNED_64, 3: _SCALE}
+#: The tables each version adds (a table missing from an index of that version is damage).
+REQUIRED_TABLES: dict[int, tuple[str, ...]] = {
+    1: ("entries", "entries_fts"),
+    3: ("folders", "layout_moves"),
+}
 
 
 @dataclass(frozen=True)
@@ -175,30 +260,46 @@ def migrate(connection: sqlite3.Connection) -> int:
     return before
 
 
-def health_problem(connection: sqlite3.Connection) -> str | None:
-    """What is wrong with an existing index file, or None. Raises sqlite3 errors as they come."""
-    version = user_version(connection)
-    if version > SCHEMA_VERSION:
-        return None  # not damage: :func:`migrate` refuses it with a clear message
+def integrity_problem(connection: sqlite3.Connection) -> str | None:
+    """``PRAGMA quick_check``: reads every page (a second or more at 100,000 entries, so the
+    GUI runs it in the background after the first page; see ``GalleryStore``)."""
     rows = connection.execute("PRAGMA quick_check").fetchall()
     if [tuple(row) for row in rows] != [("ok",)]:
         return f"integrity check failed: {rows[0][0]}"
+    return None
+
+
+def health_problem(connection: sqlite3.Connection, full_check: bool = True) -> str | None:
+    """What is wrong with an existing index file, or None. Raises sqlite3 errors as they come.
+    Without ``full_check`` only the header, the schema and the tables are looked at."""
+    version = user_version(connection)
+    if version > SCHEMA_VERSION:
+        return None  # not damage: :func:`migrate` refuses it with a clear message
+    problem = integrity_problem(connection) if full_check else None
+    if problem is not None:
+        return problem
     if version > 0:
         names = {
             row[0]
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-        missing = [table for table in REQUIRED_TABLES if table not in names]
+        required = [
+            table
+            for since, tables in REQUIRED_TABLES.items()
+            if since <= version
+            for table in tables
+        ]
+        missing = [table for table in required if table not in names]
         if missing:
             return f"the table {missing[0]} is missing"
     return None
 
 
-def _companions(path: Path) -> list[Path]:
+def companions(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
-def _move_aside(path: Path) -> Path:
+def move_aside(path: Path) -> Path:
     """Keep a damaged index (and its WAL) beside the new one, for a person to inspect."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.damaged-{stamp}")
@@ -206,18 +307,21 @@ def _move_aside(path: Path) -> Path:
     while target.exists():
         target = path.with_name(f"{path.name}.damaged-{stamp}-{counter}")
         counter += 1
-    for part, suffix in zip(_companions(path), ("", "-wal", "-shm"), strict=True):
+    for part, suffix in zip(companions(path), ("", "-wal", "-shm"), strict=True):
         if part.exists():
             os.replace(part, target.with_name(target.name + suffix))
     return target
 
 
-def open_index(path: Path) -> OpenedIndex:
-    """Open (creating, migrating, or replacing a damaged file as needed) the index at ``path``."""
+def open_index(path: Path, full_check: bool = True) -> OpenedIndex:
+    """Open (creating, migrating, or replacing a damaged file as needed) the index at ``path``.
+
+    ``full_check`` false leaves out the page-by-page check (:func:`integrity_problem`); the
+    caller runs it later."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # A WAL without its database would be replayed onto the new, empty file: drop it.
-        for part in _companions(path)[1:]:
+        for part in companions(path)[1:]:
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
         created = True
@@ -228,13 +332,13 @@ def open_index(path: Path) -> OpenedIndex:
     connection: sqlite3.Connection | None = None
     try:
         connection = connect(path)
-        problem = health_problem(connection)
+        problem = health_problem(connection, full_check)
     except sqlite3.DatabaseError as error:
         problem = str(error)
     if problem is not None:
         if connection is not None:
             connection.close()
-        kept_as = _move_aside(path)
+        kept_as = move_aside(path)
         connection = connect(path)
         created = True
     assert connection is not None

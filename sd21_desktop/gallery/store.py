@@ -19,12 +19,14 @@ use the same data folder at once: SQLite's WAL mode and ``BEGIN IMMEDIATE`` seri
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -54,12 +56,23 @@ from sd21_desktop.gallery.layout import (
 )
 from sd21_desktop.gallery.metadata import ImageRecord, encode_png
 from sd21_desktop.gallery.reading import ImageFacts, NotAnImageError, facts_from_record, read_facts
+from sd21_desktop.gallery.relayout import choose_folder, note_folder
 from sd21_desktop.gallery.rows import insert_written, row_for
-from sd21_desktop.gallery.schema import open_index, transaction
+from sd21_desktop.gallery.schema import (
+    OpenedIndex,
+    integrity_problem,
+    move_aside,
+    open_index,
+    transaction,
+)
 from sd21_desktop.gallery.search import select_count, select_page
-from sd21_desktop.gallery.sync import Progress, plural, synchronise
+from sd21_desktop.gallery.sync import Progress, Reconcile, SyncReport, SyncStep, plural, synchronise
 from sd21_desktop.paths import AppPaths, resolve_paths
 
+CHEAP_COUNT = 1000
+"""Counting up to this many rows costs about what a page does; more is counted separately."""
+STOP_POLL_OPS = 1000
+"""SQLite virtual-machine steps between two looks at a count's ``stop`` (microseconds)."""
 _PREFERRED_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif"}
 
 
@@ -109,11 +122,16 @@ class _AlreadyThere(Exception):
 class GalleryStore:
     """Images and their index under one data folder. Thread-safe (one lock; see module doc)."""
 
-    def __init__(self, paths: AppPaths, on_progress: Progress | None = None) -> None:
+    def __init__(
+        self, paths: AppPaths, on_progress: Progress | None = None, reconcile: bool = True
+    ) -> None:
         """Open (creating, migrating, repairing or rebuilding as needed) the store of ``paths``.
 
-        ``on_progress(done, total)`` reports a long rebuild. Raises :class:`UserFacingError`
-        when the folders cannot be created or the index belongs to a newer app version.
+        With ``reconcile`` false the index is served as it is and the caller runs
+        :meth:`reconcile_steps` afterwards (the GUI, in the background); otherwise the folder is
+        reconciled before this returns. ``on_progress(done, total)`` reports a long rebuild.
+        Raises :class:`UserFacingError` when the folders cannot be created or the index belongs
+        to a newer app version.
         """
         paths.ensure()
         self.paths = paths
@@ -121,30 +139,82 @@ class GalleryStore:
         self.layout.ensure()
         self.inputs = InputStore(paths.inputs_dir)
         self._lock = threading.RLock()
-        opened = open_index(paths.database_path)
-        self._connection = opened.connection
-        try:
-            self.layout.remove_stale_temporaries()
-            report = synchronise(self._connection, self.layout, on_progress)
-        except BaseException:
-            self._connection.close()
-            raise
-        self.rebuilt = opened.problem is not None or (opened.created and report.added > 0)
+        # The page-by-page check costs seconds at 100,000 entries: deferred with the reconcile.
+        self._opened = open_index(paths.database_path, full_check=reconcile)
+        self._connection = self._opened.connection
+        self._checked = reconcile
+        self.reconcile_report: SyncReport | None = None
+        """The report of the reconcile :meth:`reconcile_steps` runs (filled in as it goes)."""
+        self.rebuilt = False
         """True when the index was missing or damaged and was made again from the files."""
         self.notices: list[str] = []
         """Lines for a person (the GUI shows them, the CLI prints them to stderr)."""
-        if opened.problem is not None:
-            self.notices.append(
-                f"The gallery index was damaged ({opened.problem}); rebuilt it from "
-                f"{plural(report.added, 'image')} in {paths.gallery_dir}. The damaged file was "
-                f"kept as {opened.kept_as}."
-            )
-        elif self.rebuilt:
-            self.notices.append(
+        if self._opened.problem is not None:
+            self._damaged_notice()
+        if reconcile:
+            try:
+                self.finish_reconcile(synchronise(self._connection, self.layout, on_progress))
+            except BaseException:
+                self._connection.close()
+                raise
+
+    def reconcile_steps(self) -> Iterator[SyncStep]:
+        """The reconcile in short steps, each under the lock (other calls go between them).
+        When it ends, :meth:`finish_reconcile` with its report gives the notices."""
+        if not self._checked:
+            with self._lock:
+                replaced = self._check_index()
+            yield SyncStep(reset=replaced)
+        reconcile = Reconcile(self._connection, self.layout)
+        steps = reconcile.steps()
+        self.reconcile_report = reconcile.report
+        while True:
+            with self._lock:
+                step = next(steps, None)
+            if step is None:
+                return
+            yield step
+
+    def _damaged_notice(self) -> None:
+        self.notices.append(
+            f"The gallery index was damaged ({self._opened.problem}) and is rebuilt from "
+            f"the images in {self.paths.gallery_dir}. The damaged file was kept as "
+            f"{self._opened.kept_as}."
+        )
+
+    def _check_index(self) -> bool:
+        """The deferred page-by-page check; a damaged index is replaced by an empty one (the
+        reconcile that follows refills it). Returns whether it was replaced."""
+        self._checked = True
+        try:
+            problem = integrity_problem(self._connection)
+        except sqlite3.DatabaseError as error:
+            problem = str(error)
+        if problem is None:
+            return False
+        self._connection.close()
+        kept_as = move_aside(self.paths.database_path)
+        opened = open_index(self.paths.database_path)
+        self._opened = OpenedIndex(opened.connection, True, problem, kept_as)
+        self._connection = opened.connection
+        self._damaged_notice()
+        return True
+
+    def finish_reconcile(self, report: SyncReport) -> list[str]:
+        """Notices for what a finished reconcile did (also added to :attr:`notices`)."""
+        rebuilt = self._opened.problem is not None or (self._opened.created and report.added > 0)
+        lines: list[str] = []
+        if rebuilt and self._opened.problem is None:
+            lines.append(
                 f"The gallery index was missing; rebuilt it from "
-                f"{plural(report.added, 'image')} in {paths.gallery_dir}."
+                f"{plural(report.added, 'image')} in {self.paths.gallery_dir}."
             )
-        self.notices += report.notices(rebuilt=self.rebuilt)
+        elif rebuilt:
+            lines.append(f"Rebuilt the index from {plural(report.added, 'image')}.")
+        lines += report.notices(rebuilt=rebuilt)
+        self.rebuilt = rebuilt
+        self.notices += lines
+        return lines
 
     @classmethod
     def open(
@@ -211,20 +281,31 @@ class GalleryStore:
     ) -> GalleryEntry:
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
-            name = self.layout.unique_name(stem, suffix, imported)
+            if not self.layout.gallery_dir.is_dir():
+                # Never silently make a new, empty gallery where the user's one was.
+                raise FileNotFoundError(
+                    errno.ENOENT, "The gallery folder is gone", str(self.layout.gallery_dir)
+                )
+            folder = choose_folder(
+                self._connection, created if created is not None else time.time(), imported
+            )
+            name = self.layout.unique_name(folder, stem, suffix)
             path = self.layout.live_path(name)
             write_atomic(path, data)
             try:
                 # The rule a rebuild follows: our record's time, else the file's.
                 when = created if created is not None else path.stat().st_mtime
                 with transaction(self._connection):
+                    note_folder(self._connection, folder)
                     entry_id = insert_written(
                         self._connection, row_for(name, facts, when, origin, sha256=digest)
                     )
-            except BaseException:
-                # An imported copy without a row would fail again at every open: drop it (the
-                # original is untouched). A generated image is kept; the next open indexes it.
-                if imported:
+            except BaseException as error:
+                # No file without its row when the index refused (disk full…): the caller keeps a
+                # generated image in memory to save again, and an imported copy without a row
+                # would fail again at every open (the original is untouched). A crash here instead
+                # leaves a generated file, which the next open indexes.
+                if imported or isinstance(error, (sqlite3.Error, OSError)):
                     path.unlink(missing_ok=True)
                 raise
             return self.get(entry_id)
@@ -331,6 +412,19 @@ class GalleryStore:
             ).fetchone()
         return None if row is None else self._entry(row)
 
+    def find_many(self, ids: list[int]) -> list[GalleryEntry]:
+        """The entries with these ids that exist, in no particular order."""
+        found: list[GalleryEntry] = []
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            with self._lock:
+                rows = self._connection.execute(
+                    f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id IN ({marks})", chunk
+                ).fetchall()
+            found += [self._entry(row) for row in rows]
+        return found
+
     def get(self, entry_id: int) -> GalleryEntry:
         """The entry with this id; raises :class:`UnknownEntryError` when there is none."""
         entry = self.find(entry_id)
@@ -350,10 +444,30 @@ class GalleryStore:
             rows = self._connection.execute(sql, params).fetchall()
         return [self._entry(row) for row in rows]
 
-    def count(self, query: GalleryQuery | None = None) -> int:
-        sql, params = select_count(query or GalleryQuery())
+    def count(
+        self,
+        query: GalleryQuery | None = None,
+        cheap_only: bool = False,
+        stop: Callable[[], bool] | None = None,
+    ) -> int:
+        """How many entries ``query`` selects.
+
+        ``cheap_only``: -1 instead when there are more than :data:`CHEAP_COUNT` (counting them
+        would cost more than a page; ask again later). ``stop``: polled while counting; when it
+        says so the count ends with ``sqlite3.OperationalError`` ("interrupted").
+        """
+        sql, params = select_count(
+            query or GalleryQuery(), CHEAP_COUNT + 1 if cheap_only else None
+        )
         with self._lock:
-            return int(self._connection.execute(sql, params).fetchone()[0])
+            if stop is not None:
+                self._connection.set_progress_handler(lambda: int(stop()), STOP_POLL_OPS)
+            try:
+                total = int(self._connection.execute(sql, params).fetchone()[0])
+            finally:
+                if stop is not None:
+                    self._connection.set_progress_handler(None, 0)
+        return -1 if cheap_only and total > CHEAP_COUNT else total
 
     def models(self) -> list[str]:
         """The models of live entries, for a filter menu."""
@@ -372,6 +486,17 @@ class GalleryStore:
                 "ORDER BY width, height"
             ).fetchall()
         return [(row[0], row[1]) for row in rows]
+
+    def saved_by_job(self, job_id: str) -> dict[int, int]:
+        """Batch index → entry id of the live images a queued job made (its id is in their
+        runtime record), so a job run again after a crash skips what it already saved."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT batch_index, id FROM entries WHERE deleted_at IS NULL "
+                "AND json_extract(runtime_json, '$.job_id') = ?",
+                (job_id,),
+            ).fetchall()
+        return {int(index): int(entry_id) for index, entry_id in rows}
 
     def _entry(self, row: Any) -> GalleryEntry:
         return entry_from_row(row, self.layout.gallery_dir, self.layout.trash_dir)

@@ -1,8 +1,17 @@
 """Bringing the index in line with the files: the PNGs are the truth, the index follows.
 
-Run on every open. It compares the set of file names in the gallery and trash folders with the
-index (one directory listing and one column read: cheap with 10,000 entries) and only reads the
-images that differ. A rebuild is the same operation on an empty index.
+The reconcile runs after the first page is shown (the GUI runs it in the background on the
+gallery thread; the CLI before it answers), as a sequence of short steps, each its own
+transaction, so it never holds the store's lock for long and a quit at any point loses nothing:
+what was committed stays, and the rest is found again next time.
+
+It is cheap when nothing changed: the ``folders`` table remembers, per folder, its modification
+times (gallery and trash) and its row counts at the last reconcile. A folder whose times and
+counts still match is skipped without being listed, so an unchanged gallery of 100,000 images
+in day folders costs a few hundred ``stat`` calls and one grouped count. A time too close to
+when it was recorded is not trusted (a change within the same clock tick would not move it).
+A changed folder is listed and compared with its rows, and only the images that differ are read.
+A rebuild is the same operation on an empty index.
 
 What each difference means:
 
@@ -18,19 +27,49 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sd21_desktop.gallery.layout import IMPORTED_FOLDER, GalleryLayout
+from sd21_desktop.gallery.layout import IMPORTED_FOLDER, GalleryLayout, parent_folder
 from sd21_desktop.gallery.reading import NotAnImageError, read_facts
+from sd21_desktop.gallery.relayout import finish_moves, move_batch, pending_moves
 from sd21_desktop.gallery.rows import insert_new, row_for
 from sd21_desktop.gallery.schema import transaction
 
 BATCH = 500
 """Rows per transaction: a long rebuild keeps its progress and never holds the lock for long."""
+CLEAN_FOLDERS_PER_STEP = 256
+RACY_NS = 2_000_000_000
+"""A folder time this close to the moment it was recorded may hide a later change (FAT and
+some network file systems keep 1-2 s): such a folder is listed again."""
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SyncStep:
+    """What one step of a reconcile changed (entry ids), for a list model to follow."""
+
+    added: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    """Moved into or out of the trash."""
+    moved: list[int] = field(default_factory=list)
+    """Moved to another file name (into a day folder): the same entry otherwise."""
+    removed: list[tuple[int, bool]] = field(default_factory=list)
+    """Dropped (the file is gone): id, and whether the entry was in the trash."""
+    reset: bool = False
+    """The index was found damaged and replaced: every id shown so far is void."""
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.moved or self.removed or self.reset)
+
+    def extend(self, other: SyncStep) -> None:
+        self.reset |= other.reset
+        self.added += other.added
+        self.changed += other.changed
+        self.moved += other.moved
+        self.removed += other.removed
 
 
 @dataclass
@@ -39,6 +78,13 @@ class SyncReport:
     restored: int = 0
     trashed: int = 0
     removed: int = 0
+    moved: int = 0
+    """Entries moved from the flat layout into day folders."""
+    folders_listed: int = 0
+    folders_skipped: int = 0
+    entries: int = 0
+    """Rows of the index when the reconcile began (for "Checking 100,000 images…")."""
+    temporaries_removed: int = 0
     unreadable: list[str] = field(default_factory=list)
 
     def notices(self, rebuilt: bool) -> list[str]:
@@ -61,6 +107,23 @@ class SyncReport:
                 f"could not be read as images: {shown}."
             )
         return lines
+
+
+def status_line(report: SyncReport) -> str:
+    """A quiet line while a reconcile runs: "Checking 100,000 images… 3 new"."""
+    if not report.entries and report.moved:
+        return f"Moving images into day folders… {report.moved:,} moved"
+    news = [
+        f"{number:,} {label}"
+        for number, label in (
+            (report.added, "new"),
+            (report.removed, "removed"),
+            (report.trashed + report.restored, "in or out of the trash"),
+        )
+        if number
+    ]
+    images = "image" if report.entries == 1 else "images"
+    return " ".join([f"Checking {report.entries:,} {images}…", ", ".join(news)]).strip()
 
 
 def plural(number: int, singular: str, many: str | None = None) -> str:
@@ -103,41 +166,208 @@ def _read_rows(
     return rows
 
 
+@dataclass(frozen=True)
+class _Record:
+    live_mtime_ns: int | None
+    trash_mtime_ns: int | None
+    live_rows: int | None
+    trash_rows: int | None
+    checked_ns: int | None
+
+    def clean(self, mtimes: tuple[int | None, int | None], rows: tuple[int, int]) -> bool:
+        """The folder is as the last reconcile left it (times trusted, row counts equal)."""
+        if self.checked_ns is None or (self.live_mtime_ns, self.trash_mtime_ns) != mtimes:
+            return False
+        if any(m is not None and m + RACY_NS > self.checked_ns for m in mtimes):
+            return False
+        return (self.live_rows, self.trash_rows) == rows
+
+
+def _mtime_ns(path: os.PathLike[str] | str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+class Reconcile:
+    """One reconcile of ``layout`` with the index, run step by step by :meth:`steps`."""
+
+    def __init__(self, connection: sqlite3.Connection, layout: GalleryLayout) -> None:
+        self.connection = connection
+        self.layout = layout
+        self.report = SyncReport()
+        self.on_progress: Progress | None = None
+
+    def steps(self) -> Iterator[SyncStep]:
+        """Each ``next()`` does one short step (one transaction) and says what it changed.
+        The caller holds the store's lock around each ``next()``, not across them."""
+        yield from self._layout_steps()
+        records = {
+            path: _Record(*values)
+            for path, *values in self.connection.execute("SELECT * FROM folders")
+        }
+        children: dict[str, list[str]] = {}
+        for path in records:
+            if path:
+                children.setdefault(parent_folder(path), []).append(path)
+        rows = self._row_counts()
+        self.report.entries = sum(live + trash for live, trash in rows.values())
+        queue, seen, clean_streak = [""], set(), 0
+        while queue:
+            folder = queue.pop()
+            if folder in seen:
+                continue
+            seen.add(folder)
+            mtimes = (
+                _mtime_ns(self.layout.live_path(folder)),
+                _mtime_ns(self.layout.trash_path(folder)),
+            )
+            record = records.get(folder)
+            if record is not None and record.clean(mtimes, rows.get(folder, (0, 0))):
+                self.report.folders_skipped += 1
+                queue += children.get(folder, [])
+                clean_streak += 1
+                if clean_streak % CLEAN_FOLDERS_PER_STEP == 0:
+                    yield SyncStep()
+                continue
+            subfolders: set[str] = set()
+            yield from self._folder_steps(folder, mtimes, subfolders)
+            queue += sorted(subfolders - seen, reverse=True)
+        # Folders the index knows (a record, or rows) that are gone from both places: their
+        # rows follow.
+        for folder in sorted((records.keys() | rows.keys()) - seen):
+            yield from self._folder_steps(folder, (None, None), set())
+
+    def run(self) -> SyncReport:
+        for _ in self.steps():
+            pass
+        return self.report
+
+    def _row_counts(self) -> dict[str, tuple[int, int]]:
+        counts: dict[str, tuple[int, int]] = {}
+        for folder, live, trash in self.connection.execute(
+            "SELECT folder, sum(deleted_at IS NULL), sum(deleted_at IS NOT NULL) "
+            "FROM entries GROUP BY folder"
+        ):
+            counts[folder] = (live, trash)
+        return counts
+
+    def _layout_steps(self) -> Iterator[SyncStep]:
+        interrupted = finish_moves(self.connection, self.layout)
+        if interrupted:
+            yield SyncStep(moved=interrupted)
+        if not pending_moves(self.connection):
+            return
+        while True:
+            moved, more = move_batch(self.connection, self.layout)
+            if not more:
+                return
+            self.report.moved += len(moved)
+            yield SyncStep(moved=moved)
+
+    def _folder_steps(
+        self, folder: str, mtimes: tuple[int | None, int | None], subfolders: set[str]
+    ) -> Iterator[SyncStep]:
+        """List one folder (gallery and trash) and bring its rows in line, in batches."""
+        checked_ns = time.time_ns()
+        listing = self.layout.list_folder(folder)
+        subfolders |= listing.folders
+        self.report.folders_listed += 1
+        self.report.temporaries_removed += listing.temporaries_removed
+        indexed: dict[str, tuple[int, bool]] = {
+            name: (entry_id, bool(deleted))
+            for entry_id, name, deleted in self.connection.execute(
+                "SELECT id, file_name, deleted_at IS NOT NULL FROM entries WHERE folder = ?",
+                (folder,),
+            )
+        }
+        moving = {row[0] for row in self.connection.execute(
+            "SELECT moved_from FROM entries WHERE moved_from IS NOT NULL"
+        )}
+        live, trashed = listing.live, listing.trashed
+        known = indexed.keys() | moving
+        # A file in both folders (copied by hand) counts as live.
+        new = sorted((name, False) for name in live - known)
+        new += sorted((name, True) for name in trashed - live - known)
+        now = time.time()
+        for start in range(0, len(new), BATCH):
+            rows = _read_rows(self.layout, new[start : start + BATCH], self.report, now)
+            # Oldest first: ascending search keys are one write for FTS5 (see schema).
+            rows.sort(key=lambda row: row[1])
+            with transaction(self.connection):
+                added = insert_new(self.connection, rows)
+            self.report.added += len(added)
+            if self.on_progress is not None:
+                self.on_progress(min(start + BATCH, len(new)), len(new))
+            yield SyncStep(added=added)
+        yield from self._follow(folder, indexed, live, trashed, now)
+        self._record(folder, mtimes, checked_ns, listing.folders)
+
+    def _follow(
+        self,
+        folder: str,
+        indexed: dict[str, tuple[int, bool]],
+        live: set[str],
+        trashed: set[str],
+        now: float,
+    ) -> Iterator[SyncStep]:
+        """Rows follow their files (in batches: a folder of 100,000 may have gone)."""
+        to_live = [name for name, (_, deleted) in indexed.items() if deleted and name in live]
+        to_trash = [
+            name for name, (_, deleted) in indexed.items()
+            if not deleted and name not in live and name in trashed
+        ]
+        missing = [name for name in indexed if name not in live and name not in trashed]
+        for start in range(0, max(len(to_live), len(to_trash), len(missing)), BATCH):
+            batch = slice(start, start + BATCH)
+            with transaction(self.connection):
+                changed, removed = _follow_files(
+                    self.connection, self.layout, to_live[batch], to_trash[batch],
+                    missing[batch], now, self.report,
+                )
+            yield SyncStep(
+                changed=[indexed[name][0] for name in changed],
+                removed=[indexed[name] for name in removed],
+            )
+
+    def _record(
+        self,
+        folder: str,
+        mtimes: tuple[int | None, int | None],
+        checked_ns: int,
+        subfolders: set[str],
+    ) -> None:
+        """Remember what this folder looked like; a folder gone with its rows is forgotten."""
+        (live, trash) = self.connection.execute(
+            "SELECT count(*) FILTER (WHERE deleted_at IS NULL), "
+            "count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM entries WHERE folder = ?",
+            (folder,),
+        ).fetchone()
+        with transaction(self.connection):
+            if mtimes == (None, None) and live + trash == 0 and folder:
+                self.connection.execute("DELETE FROM folders WHERE path = ?", (folder,))
+                return
+            self.connection.execute(
+                "INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?, ?)",
+                (folder, *mtimes, live, trash, checked_ns),
+            )
+            # A sub-folder gets a record now, so that a quit before it is listed cannot hide it
+            # below a parent that looks unchanged next time.
+            self.connection.executemany(
+                "INSERT OR IGNORE INTO folders (path) VALUES (?)", [(sub,) for sub in subfolders]
+            )
+
+
 def synchronise(
     connection: sqlite3.Connection,
     layout: GalleryLayout,
     on_progress: Progress | None = None,
 ) -> SyncReport:
-    report = SyncReport()
-    now = time.time()
-    live, trashed = layout.scan()
-    indexed: dict[str, bool] = {
-        name: bool(deleted)
-        for name, deleted in connection.execute(
-            "SELECT file_name, deleted_at IS NOT NULL FROM entries"
-        )
-    }
-    # A file in both folders (copied by hand) counts as live.
-    new = sorted((name, False) for name in live - indexed.keys())
-    new += sorted((name, True) for name in trashed - live - indexed.keys())
-    to_live = [name for name, deleted in indexed.items() if deleted and name in live]
-    to_trash = [
-        name for name, deleted in indexed.items()
-        if not deleted and name not in live and name in trashed
-    ]
-    missing = [name for name in indexed if name not in live and name not in trashed]
-
-    # Images are read outside the write transaction: other processes keep saving meanwhile.
-    for start in range(0, len(new), BATCH):
-        rows = _read_rows(layout, new[start : start + BATCH], report, now)
-        with transaction(connection):
-            report.added += insert_new(connection, rows)
-        if on_progress is not None:
-            on_progress(min(start + BATCH, len(new)), len(new))
-    if to_live or to_trash or missing:
-        with transaction(connection):
-            _follow_files(connection, layout, to_live, to_trash, missing, now, report)
-    return report
+    """A whole reconcile at once (the CLI, a rebuild the caller waits for)."""
+    reconcile = Reconcile(connection, layout)
+    reconcile.on_progress = on_progress
+    return reconcile.run()
 
 
 def _follow_files(
@@ -148,13 +378,17 @@ def _follow_files(
     missing: list[str],
     now: float,
     report: SyncReport,
-) -> None:
-    """Rows follow their files. Each case is checked again under the write lock: a delete or
-    restore of another process may have been mid-rename while we listed the two folders."""
+) -> tuple[list[str], list[str]]:
+    """Rows follow their files; returns the names changed and the names removed. Each case is
+    checked again under the write lock: a delete or restore of another process may have been
+    mid-rename while we listed the two folders."""
+    changed: list[str] = []
+    removed: list[str] = []
     for name in to_live:
         if os.path.lexists(layout.live_path(name)):
             connection.execute("UPDATE entries SET deleted_at = NULL WHERE file_name = ?", (name,))
             report.restored += 1
+            changed.append(name)
     for name in to_trash:
         if not os.path.lexists(layout.live_path(name)) and os.path.lexists(
             layout.trash_path(name)
@@ -163,8 +397,15 @@ def _follow_files(
                 "UPDATE entries SET deleted_at = ? WHERE file_name = ?", (now, name)
             )
             report.trashed += 1
+            changed.append(name)
     for name in missing:
         if os.path.lexists(layout.live_path(name)) or os.path.lexists(layout.trash_path(name)):
             continue
-        connection.execute("DELETE FROM entries WHERE file_name = ?", (name,))
-        report.removed += 1
+        # A row whose file another process is moving right now keeps it (see relayout).
+        cursor = connection.execute(
+            "DELETE FROM entries WHERE file_name = ? AND moved_from IS NULL", (name,)
+        )
+        if cursor.rowcount:
+            report.removed += 1
+            removed.append(name)
+    return changed, removed

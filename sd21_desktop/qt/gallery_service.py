@@ -1,34 +1,59 @@
 """The gallery's own thread: every store call the GUI makes (queries, favourites, deletes,
 imports) runs here, so the GUI thread never waits on SQLite or the disk.
+
+Opening serves the index as it is; the first page goes out before any folder is looked at.
+Then the reconcile with the folder runs here in short steps between the GUI's requests (each
+step is a zero-timeout timer, so a page asked for meanwhile is answered first), sending what it
+finds to the list model as it goes and a quiet status line ("Checking 100,000 images… 3 new").
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.gallery.entries import GalleryQuery
 from sd21_desktop.gallery.store import GalleryStore
+from sd21_desktop.gallery.sync import SyncStep, status_line
 from sd21_desktop.paths import AppPaths
+
+STEP_BUDGET_S = 0.04
+"""Reconcile work done per turn of the gallery thread's event loop (then requests go first)."""
+QUIET_S = 0.5
+"""A check that ends sooner says nothing."""
+START_ANYWAY_MS = 1000
+"""The reconcile starts after the first page; without a page request, after this long."""
 
 
 class GalleryService(QObject):
-    page_loaded = Signal(int, list, int, int)  # token, entries, total, offset
+    page_loaded = Signal(int, list, int, int)  # token, entries, total (-1: counting), offset
+    count_loaded = Signal(int, int)  # token, total of the query of that token
+    reconcile_changed = Signal(list, list, list, list)  # added, changed, moved entries, removed
+    reconcile_status = Signal(str)  # "Checking 100,000 images… 3 new"; "" when done
+    reconcile_finished = Signal(list)  # notices for the user
     entries_changed = Signal(list)  # entries after favourite / delete / restore
     import_finished = Signal(object)  # ImportReport
     import_progress = Signal(int, int)  # done, total
     failed = Signal(str)
     facets_loaded = Signal(list, list)  # models, sizes
     store_opened = Signal(list)  # notices for the user
-    rebuild_progress = Signal(int, int)
 
     def __init__(self, paths: AppPaths) -> None:
         super().__init__()
         self.paths = paths
         self._store: GalleryStore | None = None
+        self._steps: Iterator[SyncStep] | None = None
+        self._counts: list[tuple[int, GalleryQuery]] = []
+        self._reconciling = False
+        self._started = 0.0
+        self.latest_token = 0
+        """The newest page token the model asked for (set from the GUI thread): a deferred
+        count of an older query is dropped, and one running is interrupted."""
         self.ready = threading.Event()
         """Set once the store is open (or failed to open): the engine worker waits on it."""
 
@@ -46,8 +71,10 @@ class GalleryService(QObject):
     def open_store(self) -> None:
         """Open (and if needed rebuild) the index here, not on the GUI thread."""
         try:
-            self._store = GalleryStore(self.paths, self.rebuild_progress.emit)
+            self._store = GalleryStore(self.paths, reconcile=False)
+            self._steps = self._store.reconcile_steps()
             self.store_opened.emit(list(self._store.notices))
+            QTimer.singleShot(START_ANYWAY_MS, self._start_reconcile)
         except UserFacingError as error:
             self.failed.emit(
                 f"The gallery could not be opened: {error} New images are still "
@@ -63,15 +90,19 @@ class GalleryService(QObject):
 
     @Slot()
     def close_store(self) -> None:
+        """Close; a reconcile under way stops between two steps and goes on next time."""
+        self._steps = None
         if self._store is not None:
             self._store.close()
             self._store = None
 
     @Slot(int, object, int, int)
     def load_page(self, token: int, query: GalleryQuery, offset: int, limit: int) -> None:
+        """One page now; its count when the page tells it (a short first page), else later:
+        counting a million matches must not delay the page (nor the next keystroke's)."""
         try:
-            total = self.store.count(query)
             entries = self.store.search(query, offset, limit)
+            total = len(entries) if offset == 0 and len(entries) < limit else -1
         except (UserFacingError, OSError) as error:
             self.failed.emit(f"The gallery could not be read: {error}")
             return
@@ -79,6 +110,79 @@ class GalleryService(QObject):
             self.failed.emit(f"The gallery could not be read: {type(error).__name__}: {error}")
             return
         self.page_loaded.emit(token, entries, total, offset)
+        if offset == 0 and total < 0:
+            self._counts.append((token, query))
+            QTimer.singleShot(0, self._count_deferred)
+        self._start_reconcile()
+
+    @Slot()
+    def _count_deferred(self) -> None:
+        """The exact count of a query whose page already went out, unless a newer one came."""
+        while self._counts:
+            token, query = self._counts.pop(0)
+            if token != self.latest_token or self._store is None:
+                continue
+            try:
+                total = self._store.count(query, stop=self._stale_count(token))
+            except Exception:  # interrupted by a newer query, or the store closed: no count
+                continue
+            self.count_loaded.emit(token, total)
+
+    def _stale_count(self, token: int) -> Callable[[], bool]:
+        return lambda: token != self.latest_token
+
+    # reconcile ---------------------------------------------------------------------------------
+    @Slot()
+    def _start_reconcile(self) -> None:
+        if self._steps is not None and not self._reconciling:
+            self._reconciling = True
+            self._started = time.monotonic()
+            QTimer.singleShot(0, self._reconcile_step)
+
+    @Slot()
+    def _reconcile_step(self) -> None:
+        """Some steps of the reconcile (about :data:`STEP_BUDGET_S`), then the next turn."""
+        steps, store = self._steps, self._store
+        if steps is None or store is None:
+            return
+        found, done = SyncStep(), False
+        began = time.monotonic()
+        try:
+            while True:  # at least one step a turn, then as many as fit the budget
+                step = next(steps, None)
+                if step is None:
+                    done = True
+                    break
+                found.extend(step)
+                if time.monotonic() - began >= STEP_BUDGET_S:
+                    break
+        except Exception as error:  # the folder or index went wrong: report, keep the app
+            self._steps = None
+            self.reconcile_status.emit("")
+            self.failed.emit(f"Checking the gallery folder failed: {error}")
+            return
+        if found.reset:  # a damaged index was replaced: the view starts again
+            self.store_opened.emit(list(store.notices))
+        elif found:
+            self.reconcile_changed.emit(
+                store.find_many(found.added),
+                store.find_many(found.changed),
+                store.find_many(found.moved),
+                found.removed,
+            )
+        if done:
+            self._steps = None
+            self.reconcile_status.emit("")
+            if store.reconcile_report is not None:
+                self.reconcile_finished.emit(store.finish_reconcile(store.reconcile_report))
+            return
+        self._status()
+        QTimer.singleShot(0, self._reconcile_step)
+
+    def _status(self) -> None:
+        report = self.store.reconcile_report
+        if report is not None and time.monotonic() - self._started >= QUIET_S:
+            self.reconcile_status.emit(status_line(report))
 
     @Slot()
     def load_facets(self) -> None:

@@ -8,6 +8,8 @@ queued signal would wait behind the running job).
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -38,9 +40,23 @@ class SavedImage:
     """The GalleryEntry the store made, when the gallery is open."""
 
 
-ResultSaver = Callable[[Any], list[tuple[str, Any | None]]]
-"""Saves a GenerationResult (PNG + index); returns (path, gallery entry or None) per image."""
+@dataclass(frozen=True)
+class UnsavedImage:
+    """A finished image the disk refused: kept in memory until saved again or elsewhere."""
 
+    image: QImage
+    pil: Any
+    record: Any
+    """Its ImageRecord (request, seed, batch index, runtime with the job id)."""
+
+
+ImageSaver = Callable[[Any, Any], tuple[str, Any | None]]
+"""Saves one PIL image with its ImageRecord (PNG + index); returns (path, gallery entry or None).
+Raises OSError or sqlite3.Error when the disk refuses."""
+SavedLookup = Callable[[str], dict[int, int]]
+"""Job id → batch index → gallery entry id of that job's images already in the gallery."""
+SaveJournal = Callable[[str, int, Any], object]
+"""Called right after each image is saved: job id, batch index, entry id (or None)."""
 
 def engine_info() -> dict[str, str]:
     """What torch sees (called in the worker thread, where torch is already imported)."""
@@ -63,23 +79,32 @@ class EngineWorker(QObject):
     preview = Signal(str, QImage)
     finished = Signal(str, list)  # job id, list[SavedImage]
     failed = Signal(str, str)
+    not_saved = Signal(str, str, list, list)  # job id, reason, list[SavedImage], [UnsavedImage]
+    saved_elsewhere = Signal(str, list)  # job id, paths written outside the gallery
     cancelled = Signal(str)
     status_changed = Signal(str)
     model_loaded = Signal(str, int)  # model, native size
     engine_info_changed = Signal(dict)  # torch version, build and device, for Help → About
     notice = Signal(str)  # e.g. which model inpaints
     depth_estimated = Signal(QImage, str)  # the depth map (null on failure), error message
+    warmed_up = Signal(str)  # a warm-up stage finished (or failed: the first job reports it)
 
     def __init__(
         self,
         options: RuntimeOptions,
-        save_result: ResultSaver,
+        save_image: ImageSaver,
         allow_download: bool = True,
         inputs_folder: Path | None = None,
+        networks: Any = None,
+        find_saved: SavedLookup | None = None,
+        on_saved: SaveJournal | None = None,
     ) -> None:
         super().__init__()
+        self._networks = networks  # NetworkFolders (embeddings, LoRA) or None for the default
         self._options = options
-        self._save_result = save_result
+        self._save_image = save_image
+        self._find_saved = find_saved
+        self._on_saved = on_saved
         self._allow_download = allow_download
         self._inputs_folder = inputs_folder
         self._engine: Any = None
@@ -90,14 +115,34 @@ class EngineWorker(QObject):
         return self._engine
 
     @Slot(object)
+    def set_networks(self, networks: Any) -> None:
+        """New embeddings/LoRA folders (from Settings); the next job reads them."""
+        self._networks = networks
+        if self._engine is not None:
+            self._engine.networks = networks
+
+    @Slot(object)
     def set_options(self, options: RuntimeOptions) -> None:
         self._options = options
         if self._engine is not None:
             self._engine.options = options
 
+    @Slot(str)
+    def warm_up(self, stage: str) -> None:
+        """One slice of loading torch and diffusers ahead of the first job (qt/warmup.py)."""
+        from sd21_desktop.qt.warmup import run_stage
+
+        # A broken install is not reported here: the first job reports it, with its message.
+        with contextlib.suppress(Exception):
+            run_stage(stage)
+        self.warmed_up.emit(stage)
+
     def _ensure_engine(self) -> Any:
         if self._engine is None:
             self.status_changed.emit("Starting the engine (loading PyTorch)…")
+            from sd21_desktop.qt.warmup import preload_native_libraries
+
+            preload_native_libraries()  # the GIL-free part, if the warm-up has not run yet
             from sd21_desktop.engine.runner import Engine
             from sd21_desktop.qt.download_progress import status_tqdm_class
 
@@ -105,6 +150,7 @@ class EngineWorker(QObject):
                 self._options,
                 allow_download=self._allow_download,
                 tqdm_class=status_tqdm_class(self.status_changed.emit),
+                networks=self._networks,
             )
             self.engine_info_changed.emit(engine_info())
         return self._engine
@@ -131,7 +177,7 @@ class EngineWorker(QObject):
         except Exception as error:  # never let an exception kill the thread
             self.status_changed.emit(f"Could not load {model}: {type(error).__name__}: {error}")
 
-    @Slot(str, object, object, int, object)
+    @Slot(str, object, object, int, object, object)
     def run_job(
         self,
         job_id: str,
@@ -139,32 +185,35 @@ class EngineWorker(QObject):
         cancel: threading.Event,
         keep_index: int = -1,
         new_inputs: dict[str, Any] | None = None,
+        saved: dict[int, Any] | None = None,
     ) -> None:
         """Run a request; ``keep_index`` ≥ 0 keeps only that image of the batch (a re-run).
 
         ``new_inputs`` maps input ids named in the request to the images (canvas image, mask)
-        to store first; a re-run finds its inputs already stored.
+        to store first; a re-run finds its inputs already stored. ``saved`` (a job run again
+        after a crash or a retry): batch images already saved, joined with those the gallery
+        holds for this job; they are not saved twice, and a job with nothing left is done.
         """
         if cancel.is_set():
             self.cancelled.emit(job_id)
             return
         self.started.emit(job_id)
         try:
+            done = self._already_saved(job_id, saved)
+            wanted = {keep_index} if keep_index >= 0 else set(range(request.batch_size))
+            if saved is not None and wanted <= done.keys():
+                self.finished.emit(job_id, [])
+                self.status_changed.emit("Already in the gallery: nothing to make again.")
+                return
             inputs = self._store_inputs(new_inputs or {})
             result = self._generate_with_retry(job_id, request, cancel, inputs)
             for notice in getattr(result, "notices", []):
                 self.notice.emit(notice)
-            if 0 <= keep_index < len(result.images):
-                result.images = [result.images[keep_index]]
-                result.seeds = [result.seeds[keep_index]]
-                result.batch_indices = [keep_index]
-            saved = self._save_result(result)
-            images = [
-                SavedImage(pil_to_qimage(image), path, seed, index, entry)
-                for index, image, seed, (path, entry) in zip(
-                    result.batch_indices, result.images, result.seeds, saved, strict=True
-                )
-            ]
+            from sd21_desktop.gallery.metadata import job_records
+
+            left = wanted - done.keys()
+            items = [item for item in job_records(job_id, result) if item[0] in left]
+            images, unsaved, reason = self._save_all(job_id, items)
         except GenerationCancelled:
             self.cancelled.emit(job_id)
             self.status_changed.emit("Cancelled; nothing was saved.")
@@ -178,11 +227,75 @@ class EngineWorker(QObject):
         except Exception as error:  # nothing escapes the worker thread
             self.failed.emit(job_id, f"Generation failed: {type(error).__name__}: {error}")
             return
+        if unsaved:
+            self.not_saved.emit(job_id, reason, images, unsaved)
+            return
         self.finished.emit(job_id, images)
         timings = result.timings
         self.status_changed.emit(
             f"Done in {timings['total_s']:.1f}s ({timings['median_step_s']:.2f}s/step)"
         )
+
+    def _already_saved(self, job_id: str, saved: dict[int, Any] | None) -> dict[int, Any]:
+        if saved is None:
+            return {}
+        found: dict[int, Any] = dict(saved)
+        if self._find_saved is not None:
+            try:
+                found.update(self._find_saved(job_id))
+            except Exception as error:  # the gallery index unreadable: trust the queue's record
+                self.status_changed.emit(f"Could not look in the gallery index: {error}")
+        return found
+
+    def _save_all(
+        self, job_id: str, items: list[tuple[int, Any, Any]]
+    ) -> tuple[list[SavedImage], list[UnsavedImage], str]:
+        """Save each image; after the first the disk refuses, keep that one and the rest."""
+        from sd21_desktop.gallery.files import describe_write_error
+
+        saved: list[SavedImage] = []
+        unsaved: list[UnsavedImage] = []
+        reason = ""
+        for index, image, record in items:
+            if not reason:
+                try:
+                    path, entry = self._save_image(image, record)
+                except (OSError, sqlite3.Error) as error:
+                    reason = describe_write_error(error)
+                else:
+                    if self._on_saved is not None:
+                        self._on_saved(job_id, index, getattr(entry, "id", None))
+                    saved.append(SavedImage(pil_to_qimage(image), path, record.seed, index, entry))
+                    continue
+            unsaved.append(UnsavedImage(pil_to_qimage(image), image, record))
+        return saved, unsaved, reason
+
+    @Slot(str, list)
+    def save_again(self, job_id: str, unsaved: list[UnsavedImage]) -> None:
+        """Try the gallery again with images the disk refused before."""
+        items = [(item.record.batch_index, item.pil, item.record) for item in unsaved]
+        saved, still, reason = self._save_all(job_id, items)
+        if still:
+            self.not_saved.emit(job_id, reason, saved, still)
+        else:
+            self.finished.emit(job_id, saved)
+
+    @Slot(str, list, str)
+    def save_elsewhere(self, job_id: str, unsaved: list[UnsavedImage], folder: str) -> None:
+        """Write the images (with their settings inside) into a folder the user chose."""
+        from sd21_desktop.gallery.files import describe_write_error, unique_path, write_atomic
+        from sd21_desktop.gallery.metadata import encode_png
+
+        paths: list[str] = []
+        try:
+            for item in unsaved:
+                path = unique_path(Path(folder), f"{job_id}-{item.record.seed}")
+                write_atomic(path, encode_png(item.pil, item.record))
+                paths.append(str(path))
+        except OSError as error:
+            self.not_saved.emit(job_id, describe_write_error(error), [], unsaved)
+            return
+        self.saved_elsewhere.emit(job_id, paths)
 
     def _store_inputs(self, new_inputs: dict[str, Any]) -> Any:
         """The input store, with the job's new images in it (written here, not on the GUI)."""

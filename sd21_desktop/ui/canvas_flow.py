@@ -14,6 +14,7 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QLabel
 
 from sd21_desktop.engine.models import INPAINT_MODEL_ID
+from sd21_desktop.engine.region import native_size_for
 from sd21_desktop.ui.generate_plan import (
     CANVAS_MODES,
     KIND_MODES,
@@ -61,8 +62,18 @@ class CanvasFlow(QObject):
         self.refresh()
 
     def attach(self, tab: CanvasTab) -> None:
-        tab.canvas.image_changed.connect(self._on_new_picture)
-        tab.canvas.mask_changed.connect(self._on_mask_changed)
+        canvas, region = tab.canvas, tab.region
+        canvas.image_changed.connect(self._on_new_picture)
+        # after the region panel's own slots (connected first), so its crop box is current
+        for signal in (
+            canvas.mask_changed,
+            canvas.mask_options_changed,
+            canvas.paint_changed,
+            region.area.currentIndexChanged,
+            region.padding.valueChanged,
+            region.sketch_mask.toggled,
+        ):
+            signal.connect(self._on_mask_changed)
         self._tab = tab
 
     def canvas_state(self) -> CanvasState:
@@ -70,7 +81,10 @@ class CanvasFlow(QObject):
         if tab is None or not tab.canvas.has_image():
             return CanvasState()
         size = tab.canvas.image_size()
-        return CanvasState((size.width(), size.height()), tab.has_mask())
+        sketch = tab.region.sketch_mask.isChecked() and tab.canvas.has_paint()
+        box = tab.canvas.crop_box() if tab.region.area_value() == "masked" else None
+        region = native_size_for(box, self.params.native_size) if box is not None else None
+        return CanvasState((size.width(), size.height()), tab.has_mask() or sketch, region)
 
     # what the user and the canvas do --------------------------------------------------------
     @Slot()

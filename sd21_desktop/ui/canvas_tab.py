@@ -30,8 +30,10 @@ from PySide6.QtWidgets import (
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.canvas import image_io
-from sd21_desktop.ui.mask_canvas import MaskCanvas
+from sd21_desktop.ui.paint_canvas import PaintCanvas
+from sd21_desktop.ui.region_panel import RegionPanel
 from sd21_desktop.ui.widgets import tool_button
+from sd21_desktop.ui.window_layout import HorizontalScroller
 
 OUTPAINT_SIDES = ("left", "top", "right", "bottom")
 
@@ -186,7 +188,9 @@ class CanvasTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("canvasTab")
-        self.canvas = MaskCanvas()
+        self.canvas = PaintCanvas()
+        self.region = RegionPanel(self.canvas)
+        self.region.error.connect(self.error)
         self._relay = _Loaded(self)
         self._relay.done.connect(self._on_loaded)
 
@@ -280,11 +284,16 @@ class CanvasTab(QWidget):
                 )
             )
         outpaint.addStretch(1)
+        tools = QWidget()
+        tools_layout = QVBoxLayout(tools)
+        tools_layout.setContentsMargins(0, 0, 0, 0)
+        tools_layout.addLayout(files)
+        tools_layout.addLayout(brush)
+        tools_layout.addWidget(self.region)
+        tools_layout.addLayout(outpaint)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(files)
-        layout.addLayout(brush)
-        layout.addLayout(outpaint)
+        layout.addWidget(HorizontalScroller(tools))  # scrolls sideways on a narrow window
         self.depth_panel = DepthPanel()
         self.depth_panel.hide()
         self.depth_panel.message.connect(self.message)
@@ -331,6 +340,10 @@ class CanvasTab(QWidget):
 
     def set_image(self, image: QImage) -> None:
         self.canvas.set_image(image)
+
+    def use_result(self, image: QImage) -> None:
+        """A result in the image's place: same size, an undoable swap keeping the mask."""
+        self.canvas.replace_image(image)
 
     @Slot()
     def _on_image_changed(self) -> None:

@@ -16,12 +16,14 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -72,6 +74,9 @@ class GalleryPanel(QWidget):
         self.trash_check.setObjectName("galleryTrashCheck")
         self.count_label = QLabel("")
         self.count_label.setObjectName("galleryCountLabel")
+        self.status_label = QLabel("")  # the background check of the folder, quietly
+        self.status_label.setObjectName("galleryStatusLabel")
+        self.status_label.setEnabled(False)
 
         self.view = QListView()
         self.view.setObjectName("galleryView")
@@ -110,14 +115,23 @@ class GalleryPanel(QWidget):
         self.undo_delete_button = QPushButton("Undo delete")
         self.undo_delete_button.setObjectName("galleryUndoDeleteButton")
         self.undo_delete_button.setEnabled(False)
-        actions.addWidget(self.count_label, 1)
+        actions.addWidget(self.count_label)
+        actions.addWidget(self.status_label, 1)
         actions.addWidget(self.undo_delete_button)
         actions.addWidget(import_files)
         actions.addWidget(import_folder)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("gallerySplitter")
         splitter.addWidget(self.view)
-        splitter.addWidget(self.details)
+        # The details scroll on a short window instead of raising its minimum height.
+        details_scroll = QScrollArea()
+        details_scroll.setObjectName("galleryDetailsScroll")
+        details_scroll.setWidget(self.details)
+        details_scroll.setWidgetResizable(True)
+        details_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        details_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        details_scroll.setMinimumWidth(self.details.minimumSizeHint().width() + 16)
+        splitter.addWidget(details_scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.splitter = splitter
@@ -214,7 +228,12 @@ class GalleryPanel(QWidget):
     @Slot()
     def _update_count(self) -> None:
         shown = "in the trash" if self.trash_check.isChecked() else "images"
-        self.count_label.setText(f"{self.model.total} {shown}")
+        more = "" if self.model.counted else "+"
+        self.count_label.setText(f"{self.model.total:,}{more} {shown}")
+
+    @Slot(str)
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
 
     # selection -------------------------------------------------------------------------------
     def selected_entries(self) -> list[GalleryEntry]:

@@ -41,6 +41,8 @@ _CHANNEL_KINDS = {9: "inpaint", 5: "depth", 7: "upscale"}
 class CanvasState:
     image_size: tuple[int, int] | None = None
     has_mask: bool = False
+    region: tuple[int, int] | None = None
+    """Inpaint of the masked area only: the size the region around the mask is processed at."""
 
 
 @lru_cache(maxsize=64)
@@ -102,8 +104,12 @@ def processing_size(
 
 
 def button_text(mode: str, size: tuple[int, int], canvas: CanvasState) -> str:
-    """ "Inpaint 1024×560 of 1408×768", "Image to image 768×416", "Generate 768×768"."""
+    """ "Inpaint 1024×560 of 1408×768", "Inpaint region 768×768 of 2048×2048",
+    "Image to image 768×416", "Generate 768×768"."""
     verb = MODE_VERBS.get(mode, "Generate")
+    if mode == "inpaint" and canvas.region is not None and canvas.image_size is not None:
+        width, height = canvas.image_size  # the typed size is not used: the region's is
+        return f"{verb} region {canvas.region[0]}×{canvas.region[1]} of {width}×{height}"
     if mode == "upscale" and canvas.image_size is not None:
         width, height = canvas.image_size
         return f"{verb} → {4 * width}×{4 * height}"

@@ -9,24 +9,19 @@ import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QByteArray, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QIcon,
     QImage,
     QKeySequence,
-    QPixmap,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -45,7 +40,11 @@ from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.filmstrip import Filmstrip
 from sd21_desktop.ui.gallery_panel import GalleryPanel
+from sd21_desktop.ui.help import DisabledExplainer
+from sd21_desktop.ui.icons import set_icon
+from sd21_desktop.ui.layout_state import restore_layout, store_layout
 from sd21_desktop.ui.widgets import accept_file_drag, dropped_files
 
 if TYPE_CHECKING:
@@ -54,9 +53,15 @@ from sd21_desktop.ui.message_bar import MessageBar
 from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
 from sd21_desktop.ui.parameters_panel import MODES_WITH_STRENGTH, ParametersPanel
 from sd21_desktop.ui.prompt_editor import PromptEditor
+from sd21_desktop.ui.queue_panel import QueuePanel
 from sd21_desktop.ui.result_view import ResultView
-
-THUMBNAIL_SIZE = 96
+from sd21_desktop.ui.theme import set_text_role
+from sd21_desktop.ui.window_layout import (
+    CollapsiblePanel,
+    centre_column,
+    fit_to_screen,
+    left_column,
+)
 
 
 def _format_eta(seconds: float) -> str:
@@ -100,42 +105,36 @@ class MainWindow(QMainWindow):
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
         self.generate_button.setAccessibleName("Generate")
-        self.generate_button.setToolTip("Generate (Ctrl+Enter); while a job runs, queues another")
+        set_icon(self.generate_button, "creation",
+                 "Generate (Ctrl+Enter); while a job runs, queues another (CLI: generate)")
         self.generate_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel")
+        set_text_role(self.generate_button, "accent")
+        self.cancel_button = QPushButton("")
         self.cancel_button.setObjectName("cancelButton")
+        set_icon(self.cancel_button, "stop", "Cancel the running job (Esc); nothing is saved")
         self.cancel_button.setAccessibleName("Cancel the running job")
         self.cancel_button.setEnabled(False)
 
-        controls = QWidget()
-        controls.setObjectName("controlsPanel")
-        controls_layout = QVBoxLayout(controls)
-        controls_layout.addWidget(self.prompt_editor, 1)
+        controls_layout = QVBoxLayout()
+        controls_layout.addWidget(self.prompt_editor)
         controls_layout.addWidget(self.parameters)
+        controls_layout.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
         buttons.addWidget(self.cancel_button)
-        controls_layout.addLayout(buttons)
+        self.cancel_button.setMinimumHeight(self.generate_button.sizeHint().height())
+        controls = left_column(controls_layout, buttons)
 
         self.result_view = ResultView()
 
-        self.queue_view = QListView()
-        self.queue_view.setObjectName("queueView")
-        self.queue_view.setAccessibleName("Job queue")
-        self.queue_view.setModel(queue)
-        self.remove_job_button = QPushButton("Remove / cancel selected")
-        self.remove_job_button.setObjectName("removeJobButton")
-        self.recent_view = QListWidget()
-        self.recent_view.setObjectName("recentView")
-        self.recent_view.setAccessibleName("Images made in this session")
-        self.recent_view.setViewMode(QListView.ViewMode.IconMode)
-        self.recent_view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        self.recent_view.setResizeMode(QListView.ResizeMode.Adjust)
-        self.recent_view.setUniformItemSizes(True)
+        self.queue_panel = QueuePanel(queue)
+        self.queue_view = self.queue_panel.view
+        self.recent_view = Filmstrip()
         self.gallery_panel = GalleryPanel(gallery_model)
         self.gallery_view = self.gallery_panel.view
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
+        self.tabs.tabBar().setChangeCurrentOnDrag(True)  # drag a filmstrip image to the canvas
         # The canvas (and numpy with it) is built the first time it is needed, not at start-up.
         self._canvas_tab: CanvasTab | None = None
         self._canvas_placeholder = QWidget()
@@ -144,27 +143,25 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._canvas_placeholder, "Canvas")
         self.tabs.currentChanged.connect(self._build_canvas_when_shown)
         self.tabs.addTab(self.gallery_panel, "Gallery")
-        side = QWidget()
-        side.setObjectName("sidePanel")
-        side_layout = QVBoxLayout(side)
-        side_layout.addWidget(QLabel("<b>Queue</b>"))
-        side_layout.addWidget(self.queue_view, 1)
-        side_layout.addWidget(self.remove_job_button)
-        side_layout.addWidget(QLabel("<b>This session</b>"))
-        side_layout.addWidget(self.recent_view, 3)
+        self.side_panel = CollapsiblePanel("Queue", "sidePanel", self.queue_panel)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(controls)
-        self.splitter.addWidget(self.tabs)
-        self.splitter.addWidget(side)
+        self.centre_splitter = centre_column(self.tabs, self.recent_view)
+        self.splitter.addWidget(self.centre_splitter)
+        self.splitter.addWidget(self.side_panel)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([380, 640, 260])
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setCollapsible(2, False)
+        self.splitter.setSizes([380, 1000, 200])
 
         central = QWidget()
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(6, 6, 6, 6)
         central_layout.addWidget(self.message_bar)
+        central_layout.addWidget(self.queue_panel.recovery_strip)
+        central_layout.addWidget(self.queue_panel.save_strip)
         central_layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -187,11 +184,16 @@ class MainWindow(QMainWindow):
         self.generate_button.clicked.connect(self.generate)
         self.prompt_editor.generate_requested.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel_running)
-        self.remove_job_button.clicked.connect(self.remove_selected_jobs)
+        self.parameters.validity_changed.connect(self._on_validity_changed)
+        self.explainer = DisabledExplainer(self.show_status, self)
+        self.explainer.watch(self.generate_button, self._why_generate_is_off)
+        self.explainer.watch(self.cancel_button, lambda: "Cancel is off: no job is running.")
+        for name, button in self.result_view.buttons.items():
+            if name in ("saveAsButton", "copyButton", "toCanvasButton"):
+                self.explainer.watch(button, lambda: "No finished image yet: Generate first.")
         self.result_view.message.connect(self.show_status)
         queue.busy_changed.connect(self._on_busy_changed)
-        self.recent_view.itemActivated.connect(self._show_recent_item)
-        self.recent_view.itemClicked.connect(self._show_recent_item)
+        self._connect_filmstrip()
         self.gallery_panel.rerun_requested.connect(self.rerun)
         self.gallery_panel.parameters_requested.connect(self.load_request)
         self.gallery_panel.message.connect(self.show_status)
@@ -229,6 +231,15 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = QAction("&Keyboard shortcuts", self)
+        shortcuts.setObjectName("shortcutsAction")
+        shortcuts.setShortcut(QKeySequence.StandardKey.HelpContents)
+        shortcuts.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(shortcuts)
+        cancel = QAction("Cancel the running job", self)
+        cancel.setShortcut(QKeySequence("Esc"))
+        cancel.triggered.connect(self.cancel_running)
+        self.addAction(cancel)
         about = QAction("&About", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
@@ -252,10 +263,10 @@ class MainWindow(QMainWindow):
             )
         from PIL import Image
 
-        from sd21_desktop.engine.inputs import content_hash, to_init_image
+        from sd21_desktop.engine.inputs import content_hash
         from sd21_desktop.qt.images import qimage_to_rgb_array
 
-        init = to_init_image(Image.fromarray(qimage_to_rgb_array(image)))
+        init = self.canvas_tab.region.init_image()  # with the visible paint (sketch)
         new_inputs = {content_hash(init): init}
         changes: dict[str, Any] = {"mode": mode, "init_image": content_hash(init)}
         if mode in MODES_WITH_STRENGTH:
@@ -274,21 +285,13 @@ class MainWindow(QMainWindow):
                 tile_overlap=params.tile_overlap_spin.value(),
             )
         if mode == "inpaint":
-            raw = canvas.mask_array()
-            if not raw.any():
-                raise InvalidRequestError(
-                    "mask_image",
-                    "The mask is empty: nothing to inpaint.",
-                    "Paint over the area to change on the Canvas tab.",
-                )
-            mask = Image.fromarray(raw, mode="L")
-            new_inputs[content_hash(mask)] = mask
-            changes.update(
-                mask_image=content_hash(mask),
-                mask_grow=int(canvas.grow),
-                mask_feather=float(canvas.feather),
-                keep_unmasked=self.parameters.keep_unmasked_check.isChecked(),
+            region = self.canvas_tab.region
+            region.set_native_size(self.parameters.native_size)
+            fields, mask = region.inpaint_fields(
+                init, self.parameters.keep_unmasked_check.isChecked()
             )
+            new_inputs[content_hash(mask)] = mask
+            changes.update(fields)
         return request.replace(**changes), new_inputs
 
     @Slot()
@@ -330,12 +333,6 @@ class MainWindow(QMainWindow):
         if running is not None:
             self.queue.cancel(running.id)
             self.show_status("Cancelling…")
-
-    @Slot()
-    def remove_selected_jobs(self) -> None:
-        ids = [index.data(JobQueue.JobIdRole) for index in self.queue_view.selectedIndexes()]
-        for job_id in ids:
-            self.queue.remove(job_id)
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
@@ -398,6 +395,17 @@ class MainWindow(QMainWindow):
         self.message_bar.show_error(message)
         self.show_status("Generation failed.")
 
+    @Slot(str, str, list, list)
+    def on_not_saved(self, job_id: str, reason: str, saved: list[Any], unsaved: list[Any]) -> None:
+        """The disk refused: show the image kept in memory (the queue panel offers to save it)."""
+        self.result_view.show_preview(unsaved[0].image, f"Not saved: {reason}")
+        self.show_status(f"Not saved: {reason}. The queue is paused.")
+        self.progress_bar.setFormat("not saved")
+
+    @Slot(str, list)
+    def on_saved_elsewhere(self, job_id: str, paths: list[str]) -> None:
+        self.show_status(f"Saved outside the gallery: {', '.join(paths)}")
+
     @Slot(str)
     def on_cancelled(self, job_id: str) -> None:
         self.show_status("Cancelled; nothing was saved.")
@@ -410,6 +418,8 @@ class MainWindow(QMainWindow):
     def on_model_loaded(self, model: str, native_size: int) -> None:
         if model == self.parameters.model():
             self.parameters.set_native_size(native_size)
+            if self._canvas_tab is not None:  # "auto" inpaint area and its crop outline
+                self._canvas_tab.region.set_native_size(native_size)
 
     # re-runs and loading parameters ------------------------------------------------------------
     @Slot(object, int)
@@ -434,6 +444,7 @@ class MainWindow(QMainWindow):
             tab = CanvasTab()
             tab.message.connect(self.message_bar.show_notice)
             tab.error.connect(self.message_bar.show_error)
+            tab.region.set_native_size(self.parameters.native_size)
             tab.depth_panel.estimate_requested.connect(self._request_depth_estimate)
             tab.set_mode(self.parameters.mode())
             index = self.tabs.indexOf(self._canvas_placeholder)
@@ -500,7 +511,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def send_result_to_canvas(self) -> None:
         if self.result_view.view.has_image():
-            self.canvas_tab.set_image(self.result_view.view.current_image())
+            self.canvas_tab.use_result(self.result_view.view.current_image())
             self._show_canvas()
 
     def _show_canvas(self) -> None:
@@ -508,29 +519,43 @@ class MainWindow(QMainWindow):
 
     # this session's images -----------------------------------------------------------------
     def add_recent(self, saved: SavedImage, prompt: str) -> None:
-        icon = QIcon(
-            QPixmap.fromImage(
-                saved.image.scaled(
-                    THUMBNAIL_SIZE,
-                    THUMBNAIL_SIZE,
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
-            )
-        )
-        item = QListWidgetItem(icon, str(saved.seed))
-        item.setToolTip(f"{prompt}\nseed {saved.seed}\n{saved.path}")
-        item.setData(Qt.ItemDataRole.UserRole, saved)
-        self.recent_view.insertItem(0, item)
+        self.recent_view.add_image(saved, prompt)
 
-    @Slot(QListWidgetItem)
-    def _show_recent_item(self, item: QListWidgetItem) -> None:
-        saved: Any = item.data(Qt.ItemDataRole.UserRole)
-        if isinstance(saved, SavedImage):
-            self.result_view.show_result(
-                saved.image, saved.path, f"seed {saved.seed} · {saved.path}"
-            )
-            self.tabs.setCurrentWidget(self.result_view)
+    def _connect_filmstrip(self) -> None:
+        strip = self.recent_view
+        strip.show_requested.connect(self._show_saved)
+        strip.rerun_requested.connect(self.rerun)
+        strip.parameters_requested.connect(self.load_request)
+        strip.send_to_canvas_requested.connect(self.open_on_canvas)
+        strip.upscale_requested.connect(self.upscale_on_canvas)
+        strip.delete_requested.connect(self.gallery_panel.delete_requested)
+        strip.message.connect(self.show_status)
+
+    @Slot(object)
+    def _show_saved(self, saved: SavedImage) -> None:
+        self.result_view.show_result(saved.image, saved.path, f"seed {saved.seed} · {saved.path}")
+        self.tabs.setCurrentWidget(self.result_view)
+
+    # help --------------------------------------------------------------------------------------
+    @Slot()
+    def show_shortcuts(self) -> None:
+        from sd21_desktop.ui.help import ShortcutSheet
+
+        ShortcutSheet(self).exec()
+
+    @Slot(bool)
+    def _on_validity_changed(self, valid: bool) -> None:
+        # the canvas flow's slot runs after this one: it also disables for a canvas problem
+        self.generate_button.setEnabled(valid)
+        if not valid:
+            self.show_status(self._why_generate_is_off())
+
+    def _why_generate_is_off(self) -> str:
+        flow = getattr(self, "canvas_flow", None)  # built last in __init__
+        if flow is not None and flow.problem:
+            return f"Generate is off: {flow.problem}"
+        problem = self.parameters.validation_label.text().replace("\n", " ")
+        return f"Generate is off: {problem or 'a parameter is not valid.'}"
 
     # settings --------------------------------------------------------------------------------
     def restore_settings(self) -> None:
@@ -540,11 +565,13 @@ class MainWindow(QMainWindow):
         if settings.window_geometry:
             self.restoreGeometry(QByteArray(base64.b64decode(settings.window_geometry)))
         else:
-            self.resize(1320, 820)
+            fit_to_screen(self)
         if settings.window_state:
             self.restoreState(QByteArray(base64.b64decode(settings.window_state)))
         if len(settings.splitter_sizes) == 3:
             self.splitter.setSizes(settings.splitter_sizes)
+        restore_layout(self, self.parameters.sections, settings)
+        self.side_panel.set_collapsed(settings.queue_collapsed)
 
     def store_settings(self) -> None:
         settings = self.settings
@@ -554,6 +581,7 @@ class MainWindow(QMainWindow):
         settings.window_geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode()
         settings.window_state = base64.b64encode(bytes(self.saveState().data())).decode()
         settings.splitter_sizes = list(self.splitter.sizes())
+        store_layout(self, self.parameters.sections, self.side_panel.is_collapsed(), settings)
 
     @Slot()
     def open_settings(self) -> None:

@@ -485,7 +485,7 @@ class MaskCanvas(QWidget):
         self, sample: BrushSample, *, erase: bool, button: Qt.MouseButton, from_tablet: bool
     ) -> None:
         self._end_stroke(commit=True)
-        self._stroke_before = self._mask.copy()
+        self._stroke_before = self._stroke_snapshot(erase)
         self._stroke_rect = None
         self._stroke_erase = erase
         self._stroke_button = button
@@ -505,13 +505,23 @@ class MaskCanvas(QWidget):
             self._stroke_rect = box.union(self._stroke_rect)
             self._refresh_region(box)
 
-    def _end_stroke(self, *, commit: bool) -> None:
+    def _stroke_snapshot(self, erase: bool) -> np.ndarray:
+        """What a stroke starts from (its undo command's "before"); a subclass painting
+        elsewhere starts its own layer here."""
+        return self._mask.copy()
+
+    def _forget_stroke(self) -> tuple[np.ndarray | None, PixelRect | None]:
+        """Leave the stroke state; (what it started from, the box it painted)."""
         before, rect = self._stroke_before, self._stroke_rect
         self._stroke_before = None
         self._stroke_rect = None
         self._last_sample = None
         self._stroke_button = Qt.MouseButton.NoButton
         self._stroke_from_tablet = False
+        return before, rect
+
+    def _end_stroke(self, *, commit: bool) -> None:
+        before, rect = self._forget_stroke()
         if before is None or rect is None or not commit:
             return
         text = "Erase" if self._stroke_erase else "Paint"
@@ -606,7 +616,9 @@ class MaskCanvas(QWidget):
                     QPainter.RenderHint.SmoothPixmapTransform, self._view.zoom < 1.0
                 )
                 painter.drawImage(target, self._display, source)
+                self._draw_layers(painter, target, source)
                 painter.drawImage(target, self._overlay.image, source)
+            self._draw_over(painter)
         sample = self._cursor_sample
         if sample is not None and not self._panning and not self._space_held:
             cx, cy = self._view.to_widget(sample.x, sample.y)
@@ -618,6 +630,12 @@ class MaskCanvas(QWidget):
             painter.setPen(QPen(QColor(255, 255, 255, 230), 1.0))
             painter.drawEllipse(QPointF(cx, cy), radius, radius)
         painter.end()
+
+    def _draw_layers(self, painter: QPainter, target: QRectF, source: QRectF) -> None:
+        """Hook: layers between the image and the mask overlay (the paint canvas's colour)."""
+
+    def _draw_over(self, painter: QPainter) -> None:
+        """Hook: marks drawn over the image in widget coordinates (the crop box)."""
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

@@ -38,7 +38,7 @@ class MessageBar(QFrame):
     @Slot(str)
     def show_notice(self, text: str) -> None:
         """Notices add up while the bar is open (a job can have several); errors replace."""
-        if self.isVisible() and self.kind == "notice" and text not in self.label.text():
+        if not self.isHidden() and self.kind == "notice" and text not in self.label.text():
             text = f"{self.label.text()}\n{text}"
         self._show(text, "notice")
 

@@ -10,14 +10,13 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QSpinBox,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -40,6 +39,17 @@ from sd21_desktop.engine.request import (
 from sd21_desktop.engine.schedulers import SCHEDULERS
 from sd21_desktop.errors import InvalidRequestError, UserFacingError
 from sd21_desktop.settings import AppSettings
+from sd21_desktop.ui.icons import set_icon
+from sd21_desktop.ui.parameter_widgets import (
+    AspectLock,
+    compact_form,
+    labeled_double_slider,
+    labeled_slider,
+    muted,
+    row,
+    section,
+    set_severity,
+)
 from sd21_desktop.ui.seed_box import SeedBox
 from sd21_desktop.ui.widgets import tool_button
 
@@ -86,84 +96,141 @@ class ParametersPanel(QWidget):
         super().__init__(parent)
         self.native_size = 768
         self.last_seed: int | None = None
+        self._txt2img_model = DEFAULT_MODEL
+        self._build_mode_controls()
+        self._build_model_controls()
+        self._build_sampling_controls()
+        self._build_seed_controls()
+        self._build_size_controls()
+        self._build_batch_controls()
+        self.validation_label = QLabel("")
+        self.validation_label.setObjectName("validationLabel")
+        self.validation_label.setWordWrap(True)
+        self._lay_out()
+        self._connect()
+        self._on_seed_mode()
+        self._on_mode()
 
+    # building ----------------------------------------------------------------------------------
+    def _build_mode_controls(self) -> None:
         self.mode_combo = QComboBox()
         _named(self.mode_combo, "modeCombo", "Mode")
         for mode, label in MODE_LABELS.items():
             self.mode_combo.addItem(label, mode)
-        self.strength_spin = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75)
-        self.strength_spin.setSingleStep(0.05)
-        self.strength_spin.setDecimals(2)
-        self.strength_spin.setToolTip("How much to change the image: 0 keeps it, 1 replaces it")
+        self.mode_combo.setToolTip(
+            "What to make: from text, or from the image on the Canvas tab (CLI: --mode)"
+        )
+        self.strength_spin = labeled_double_slider(0.01, 1.0, 0.75, step=0.05, decimals=2)
         _named(self.strength_spin, "strengthSpin", "Strength")
+        self.strength_spin.setToolTip(
+            "How much to change the image: 0 keeps it, 1 replaces it (CLI: --strength)"
+        )
         self.keep_unmasked_check = QCheckBox("Keep unmasked pixels exact")
         _named(self.keep_unmasked_check, "keepUnmaskedCheck", "Keep unmasked pixels exact")
         self.keep_unmasked_check.setChecked(True)
         self.keep_unmasked_check.setToolTip(
             "Paste the generated area back through the feathered mask, so the rest of the image "
-            "stays pixel-identical (no colour shift)."
+            "stays pixel-identical, no colour shift (CLI: --keep-unmasked)"
         )
-        self.noise_level_spin = QSpinBox(minimum=0, maximum=MAX_NOISE_LEVEL, value=20)
-        self.noise_level_spin.setToolTip("Noise added to the small image: more invents more detail")
+        self.noise_level_spin = labeled_slider(0, MAX_NOISE_LEVEL, 20)
+        self.noise_level_spin.setToolTip(
+            "Noise added to the small image: more invents more detail (CLI: --noise-level)"
+        )
         _named(self.noise_level_spin, "noiseLevelSpin", "Noise level")
         self.tile_size_spin = QSpinBox(
             minimum=MIN_TILE_SIZE, maximum=MAX_TILE_SIZE, singleStep=8, value=DEFAULT_TILE_SIZE
         )
         self.tile_size_spin.setToolTip(
-            "Input pixels per tile (×4 in the output); smaller tiles use less memory"
+            "Input pixels per tile (×4 in the output); smaller tiles use less memory "
+            "(CLI: --tile-size)"
         )
         _named(self.tile_size_spin, "tileSizeSpin", "Tile size")
         self.tile_overlap_spin = QSpinBox(
             minimum=0, maximum=MAX_TILE_SIZE // 2, singleStep=8, value=DEFAULT_TILE_OVERLAP
         )
+        self.tile_overlap_spin.setToolTip(
+            "How far neighbouring tiles overlap, blended (CLI: --tile-overlap)"
+        )
         _named(self.tile_overlap_spin, "tileOverlapSpin", "Tile overlap")
+
+    def _build_model_controls(self) -> None:
         self.model_combo = QComboBox()
         _named(self.model_combo, "modelCombo", "Model")
         self.model_combo.setEditable(True)
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_combo.setMinimumContentsLength(12)
         for model in KNOWN_MODELS:
             self.model_combo.addItem(model.repo_id, model.repo_id)
             self.model_combo.setItemData(
                 self.model_combo.count() - 1, model.label, Qt.ItemDataRole.ToolTipRole
             )
-        self._txt2img_model = DEFAULT_MODEL
-        self.model_combo.setToolTip("A hub id, a diffusers folder or a .safetensors file")
-        browse = tool_button("…")
-        browse.setObjectName("browseModelButton")
-        browse.setAccessibleName("Choose a model file or folder")
-        browse.clicked.connect(self._browse_model)
+        self.model_combo.setToolTip(
+            "A hub id, a diffusers folder or a .safetensors file (CLI: --model)"
+        )
+        self.browse_button = tool_button("")
+        self.browse_button.setObjectName("browseModelButton")
+        set_icon(self.browse_button, "folder-open-outline", "Choose a model file or folder")
+        self.browse_button.clicked.connect(self._browse_model)
         self.models_button = tool_button("Models…")
         self.models_button.setObjectName("modelsButton")
         self.models_button.setToolTip("Download, check and add models")
         self.models_button.clicked.connect(self.models_requested)
 
+    def _build_sampling_controls(self) -> None:
         self.scheduler_combo = QComboBox()
         _named(self.scheduler_combo, "schedulerCombo", "Scheduler")
         for spec in SCHEDULERS:
             self.scheduler_combo.addItem(spec.label, spec.name)
-
-        self.steps_spin = QSpinBox(minimum=1, maximum=MAX_STEPS, value=25)
+        self.scheduler_combo.setToolTip("The sampler that walks the noise to the image "
+                                        "(CLI: --scheduler)")
+        self.steps_spin = labeled_slider(1, MAX_STEPS, 25)
         _named(self.steps_spin, "stepsSpin", "Steps")
-        self.guidance_spin = QDoubleSpinBox(minimum=0.0, maximum=MAX_GUIDANCE, value=7.5)
-        self.guidance_spin.setSingleStep(0.5)
-        self.guidance_spin.setDecimals(1)
+        self.steps_spin.setToolTip("Denoising steps: more is slower, 20–50 is usual (CLI: --steps)")
+        self.guidance_spin = labeled_double_slider(0.0, MAX_GUIDANCE, 7.5, step=0.5, decimals=1)
         _named(self.guidance_spin, "guidanceSpin", "Guidance scale")
+        self.guidance_spin.setToolTip(
+            "How closely to follow the prompt: 5–9 is usual, higher gets harsh (CLI: --guidance)"
+        )
 
+    def _build_seed_controls(self) -> None:
         self.seed_spin = SeedBox()  # 0 … 2^64 - 1 (a QSpinBox holds 32-bit signed ints only)
         _named(self.seed_spin, "seedSpin", "Seed")
+        self.seed_spin.setToolTip("The seed used when the mode is Fixed (CLI: --seed)")
         self.seed_mode_combo = QComboBox()
         _named(self.seed_mode_combo, "seedModeCombo", "Seed mode")
         for mode, label in SEED_MODE_LABELS.items():
             self.seed_mode_combo.addItem(label, mode)
+        self.seed_mode_combo.setToolTip(
+            "Random: a new seed each time; Fixed: the seed in the box; Reuse last: the previous "
+            "image's seed (CLI: --seed, random if left out)"
+        )
+        self.dice_button = tool_button("")
+        self.dice_button.setObjectName("randomSeedButton")
+        set_icon(self.dice_button, "dice-5-outline", "Pick a new random seed and fix it")
+        self.dice_button.clicked.connect(self.roll_seed)
+        self.recycle_button = tool_button("")
+        self.recycle_button.setObjectName("reuseSeedButton")
+        set_icon(self.recycle_button, "recycle", "Fix the last image's seed (none made yet)")
+        self.recycle_button.setEnabled(False)
+        self.recycle_button.clicked.connect(self.reuse_last_seed)
         self.last_seed_label = QLabel("")
         self.last_seed_label.setObjectName("lastSeedLabel")
+        set_severity(self.last_seed_label, "muted")
 
+    def _build_size_controls(self) -> None:
         self.width_spin = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=768, singleStep=8)
         _named(self.width_spin, "widthSpin", "Width")
+        self.width_spin.setToolTip("Width in pixels, a multiple of 8 (CLI: --width)")
         self.height_spin = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=768, singleStep=8)
         _named(self.height_spin, "heightSpin", "Height")
-        self.size_presets = tool_button("Presets")
+        self.height_spin.setToolTip("Height in pixels, a multiple of 8 (CLI: --height)")
+        self.aspect = AspectLock(self.width_spin, self.height_spin)
+        self.aspect_button = self.aspect.button
+        self.size_presets = tool_button("")
         self.size_presets.setObjectName("sizePresetsButton")
-        self.size_presets.setAccessibleName("Size presets")
+        set_icon(self.size_presets, "aspect-ratio", "Size presets for this model")
         self.size_presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.size_presets.setMenu(QMenu(self.size_presets))
         self.size_presets.menu().aboutToShow.connect(self._fill_presets)
@@ -173,58 +240,64 @@ class ParametersPanel(QWidget):
         self.size_reset_button.clicked.connect(self.size_reset_requested)
         self.size_reset_button.hide()
 
+    def _build_batch_controls(self) -> None:
         self.batch_size_spin = QSpinBox(minimum=1, maximum=MAX_BATCH_SIZE, value=1)
         _named(self.batch_size_spin, "batchSizeSpin", "Batch size")
+        self.batch_size_spin.setToolTip(
+            "Images made together in one run (more memory) (CLI: --batch-size)"
+        )
         self.batch_count_spin = QSpinBox(minimum=1, maximum=100, value=1)
         _named(self.batch_count_spin, "batchCountSpin", "Batch count")
+        self.batch_count_spin.setToolTip(
+            "Runs queued one after another, each with the next seed (GUI only)"
+        )
+        for spin in (self.batch_size_spin, self.batch_count_spin):  # small ranges hint too small
+            spin.setMinimumWidth(spin.fontMetrics().horizontalAdvance("888") + 40)
 
-        self.validation_label = QLabel("")
-        self.validation_label.setObjectName("validationLabel")
-        self.validation_label.setWordWrap(True)
-        self.validation_label.setStyleSheet("color: #c62828;")
-
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
+    def _lay_out(self) -> None:
+        form = QFormLayout()
+        compact_form(form)
         self.form = form
         form.addRow("Mode", self.mode_combo)
+        form.addRow(
+            "Model", row(self.model_combo, self.browse_button, self.models_button, stretch=0)
+        )
         form.addRow("Strength", self.strength_spin)
         form.addRow("", self.keep_unmasked_check)
-        form.addRow("Noise level", self.noise_level_spin)
-        tiles = QHBoxLayout()
-        tiles.addWidget(self.tile_size_spin)
-        tiles.addWidget(QLabel("overlap"))
-        tiles.addWidget(self.tile_overlap_spin)
-        self._tiles_row = QWidget()
-        self._tiles_row.setLayout(tiles)
-        tiles.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Noise", self.noise_level_spin)
+        self._tiles_row = row(self.tile_size_spin, muted("overlap"), self.tile_overlap_spin)
         form.addRow("Tiles", self._tiles_row)
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_combo, 1)
-        model_row.addWidget(browse)
-        model_row.addWidget(self.models_button)
-        form.addRow("Model", model_row)
-        form.addRow("Scheduler", self.scheduler_combo)
         form.addRow("Steps", self.steps_spin)
         form.addRow("Guidance", self.guidance_spin)
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed_mode_combo)
-        seed_row.addWidget(self.seed_spin, 1)
-        form.addRow("Seed", seed_row)
+        form.addRow(
+            "Seed",
+            row(self.seed_mode_combo, self.seed_spin, self.dice_button, self.recycle_button,
+                stretch=1),
+        )
         form.addRow("", self.last_seed_label)
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.width_spin)
-        size_row.addWidget(QLabel("×"))
-        size_row.addWidget(self.height_spin)
-        size_row.addWidget(self.size_presets)
-        size_row.addWidget(self.size_reset_button)
-        form.addRow("Size", size_row)
-        batch_row = QHBoxLayout()
-        batch_row.addWidget(self.batch_size_spin)
-        batch_row.addWidget(QLabel("images × runs"))
-        batch_row.addWidget(self.batch_count_spin)
-        form.addRow("Batch", batch_row)
-        form.addRow(self.validation_label)
+        form.setRowVisible(self.last_seed_label, False)  # until a seed has been used
+        form.addRow(
+            "Size",
+            row(self.width_spin, muted("×"), self.height_spin, self.aspect_button,
+                self.size_presets, self.size_reset_button),
+        )
+        more = QFormLayout()
+        compact_form(more)
+        more.addRow("Sampler", self.scheduler_combo)
+        more.addRow(
+            "Batch", row(self.batch_size_spin, muted("images ×"), self.batch_count_spin,
+                         muted("runs"))
+        )
+        self.sections = {"sampling": section("Sampler and batch", "samplingSection", more)}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(form)
+        for collapsible in self.sections.values():
+            layout.addWidget(collapsible)
+        layout.addWidget(self.validation_label)
 
+    def _connect(self) -> None:
         for spin in (
             self.steps_spin,
             self.seed_spin,
@@ -237,8 +310,6 @@ class ParametersPanel(QWidget):
         self.model_combo.currentTextChanged.connect(self._on_model_text)
         self.seed_mode_combo.currentIndexChanged.connect(self._on_seed_mode)
         self.mode_combo.currentIndexChanged.connect(self._on_mode)
-        self._on_seed_mode()
-        self._on_mode()
 
     # values ----------------------------------------------------------------------------------
     def model(self) -> str:
@@ -304,6 +375,9 @@ class ParametersPanel(QWidget):
     def note_used_seed(self, seed: int) -> None:
         self.last_seed = seed
         self.last_seed_label.setText(f"last seed: {seed}")
+        self.form.setRowVisible(self.last_seed_label, True)
+        self.recycle_button.setToolTip(f"Fix the last image's seed ({seed})")
+        self.recycle_button.setEnabled(True)
 
     @Slot()
     def revalidate(self) -> bool:
@@ -320,11 +394,11 @@ class ParametersPanel(QWidget):
                 f"Note: {width}×{height} is far above this model's {self.native_size}px; "
                 "expect repeated subjects. (Generate still works.)"
             )
-            self.validation_label.setStyleSheet("color: #ef6c00;")
+            set_severity(self.validation_label, "warning")
             self.validation_label.setText(problems[0])
             self.validity_changed.emit(True)
             return True
-        self.validation_label.setStyleSheet("color: #c62828;")
+        set_severity(self.validation_label, "error")
         self.validation_label.setText("\n".join(problems))
         valid = not problems
         self.validity_changed.emit(valid)
@@ -376,8 +450,23 @@ class ParametersPanel(QWidget):
             action.triggered.connect(lambda _=False, w=width, h=height: self.set_size(w, h))
 
     def set_size(self, width: int, height: int) -> None:
-        self.width_spin.setValue(width)
-        self.height_spin.setValue(height)
+        with self.aspect.suspended():
+            self.width_spin.setValue(width)
+            self.height_spin.setValue(height)
+
+    @Slot()
+    def roll_seed(self) -> None:
+        """The dice: a new random seed, fixed so the next images use it."""
+        self.seed_spin.setValue(random_seed() % (self.seed_spin.maximum() + 1))
+        self.seed_mode_combo.setCurrentIndex(self.seed_mode_combo.findData("fixed"))
+
+    @Slot()
+    def reuse_last_seed(self) -> None:
+        """The recycle button: fix the seed of the last image made."""
+        if self.last_seed is None:
+            return
+        self.seed_spin.setValue(min(self.last_seed, self.seed_spin.maximum()))
+        self.seed_mode_combo.setCurrentIndex(self.seed_mode_combo.findData("fixed"))
 
     @Slot()
     def _on_seed_mode(self) -> None:

@@ -1,35 +1,59 @@
 """The prompt editor: prompt and negative prompt with live token counters and history.
 
-SD2's text encoder reads 75 prompt tokens; the counter shows ``n/75`` and the words past the
-limit are struck through in red, since the pipeline drops them silently.
+Prompts use AUTOMATIC1111's syntax (:mod:`sd21_desktop.engine.prompt_syntax`): the counter
+shows ``n/75``, ``n/150``, … as the engine splits long prompts into 75-token chunks; weights,
+BREAK, LoRA tags and embedding names are coloured; Ctrl+Up/Down change the weight of the
+selection or the word under the cursor; LoRA and embedding names complete as they are typed,
+and the side list inserts them with a click.
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtCore import (
+    QEvent,
+    QObject,
+    QRunnable,
+    QStringListModel,
+    Qt,
+    QThreadPool,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCompleter,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPlainTextEdit,
     QSizePolicy,
-    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from sd21_desktop.engine.prompt_editing import (
+    WEIGHT_STEP,
+    CompletionContext,
+    adjust_weight,
+    completion_prefix,
+)
 from sd21_desktop.engine.tokens import (
     PROMPT_TOKENS,
-    TokenCount,
-    count_tokens,
+    PromptCount,
+    count_prompt,
     load_tokenizer,
     tokenizer_loaded,
 )
 from sd21_desktop.prompt_history import PromptHistory, PromptPair
+from sd21_desktop.ui.icons import set_icon
+from sd21_desktop.ui.networks_panel import NetworksPanel
+from sd21_desktop.ui.parameter_widgets import set_severity
+from sd21_desktop.ui.prompt_highlighter import PromptHighlighter
 
 
 class _TokenizerReady(QObject):
@@ -50,65 +74,177 @@ class _LoadTokenizer(QRunnable):
 
 
 class PromptTextEdit(QPlainTextEdit):
-    """A plain-text prompt box (undo/redo built in) that marks the tokens past the limit."""
+    """A plain-text prompt box (undo/redo built in) with syntax colours, a token count by the
+    engine's own chunking, Ctrl+Up/Down weights and completion of LoRA and embedding names; it
+    grows with its text from ``min_lines`` to ``max_lines`` (then scrolls)."""
 
-    token_count_changed = Signal(object)  # TokenCount
+    token_count_changed = Signal(object)  # PromptCount
 
-    def __init__(self, object_name: str, accessible_name: str, placeholder: str) -> None:
+    def __init__(
+        self,
+        object_name: str,
+        accessible_name: str,
+        placeholder: str,
+        lines: tuple[int, int] = (3, 12),
+    ) -> None:
         super().__init__()
         self.setObjectName(object_name)
         self.setAccessibleName(accessible_name)
         self.setPlaceholderText(placeholder)
         self.setTabChangesFocus(True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.last_count = TokenCount(0, PROMPT_TOKENS, None)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.last_count = PromptCount(0, PROMPT_TOKENS, 1)
+        self.embedding_vectors: dict[str, int] = {}
+        self.lora_names: list[str] = []
+        self.highlighter = PromptHighlighter(self.document())
+        self.completer = QCompleter(self)
+        self.completer.setWidget(self)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        self.completer.setModel(QStringListModel(self.completer))
+        self.completer.activated.connect(self.insert_completion)
+        self.min_lines, self.max_lines = lines
         self.textChanged.connect(self._recount)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self._fit_height()
+
+    def visible_lines(self) -> int:
+        """Lines the box shows: its text's (wrapped) lines, within the box's limits."""
+        lines = int(self.document().documentLayout().documentSize().height())
+        return max(self.min_lines, min(self.max_lines, lines))
+
+    def height_for_lines(self, lines: int) -> int:
+        margins = self.contentsMargins()
+        document_margin = int(self.document().documentMargin())
+        return (
+            lines * self.fontMetrics().lineSpacing()
+            + 2 * document_margin
+            + margins.top()
+            + margins.bottom()
+        )
+
+    @Slot()
+    def _fit_height(self) -> None:
+        height = self.height_for_lines(self.visible_lines())
+        if height != self.height() or self.minimumHeight() != height:
+            self.setFixedHeight(height)
+
+    def set_networks(self, embedding_vectors: dict[str, int], lora_names: list[str]) -> None:
+        self.embedding_vectors = embedding_vectors
+        self.lora_names = lora_names
+        self.highlighter.set_embedding_names(embedding_vectors)
+        self._recount()
 
     @Slot()
     def _recount(self) -> None:
         if not tokenizer_loaded():
             return  # counted when the tokenizer has loaded
-        count = count_tokens(self.toPlainText())
+        count = count_prompt(self.toPlainText(), self.embedding_vectors)
         self.last_count = count
-        self._mark_dropped(count)
         self.token_count_changed.emit(count)
 
-    def _mark_dropped(self, count: TokenCount) -> None:
-        selections: list[QTextEdit.ExtraSelection] = []
-        if count.dropped_from is not None:
-            selection = QTextEdit.ExtraSelection()
-            fmt = QTextCharFormat()
-            fmt.setForeground(QColor("#c62828"))
-            fmt.setFontStrikeOut(True)
-            fmt.setToolTip("Past the 75-token limit: the model never sees these words.")
-            selection.format = fmt  # type: ignore[attr-defined]
-            cursor = QTextCursor(self.document())
-            cursor.setPosition(count.dropped_from)
-            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-            selection.cursor = cursor  # type: ignore[attr-defined]
-            selections.append(selection)
-        self.setExtraSelections(selections)
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        popup = self._popup()
+        if popup.isVisible() and event.key() in _COMPLETER_KEYS:
+            event.ignore()  # the completer's popup takes them
+            return
+        control = event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        if control and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            self.adjust_weight(WEIGHT_STEP if event.key() == Qt.Key.Key_Up else -WEIGHT_STEP)
+            return
+        super().keyPressEvent(event)
+        if event.text() and not control:
+            self._update_completion()
+        elif popup.isVisible():
+            popup.hide()
+
+    def adjust_weight(self, delta: float) -> None:
+        """Ctrl+Up / Ctrl+Down: weight the selection or the word/group under the cursor."""
+        cursor = self.textCursor()
+        text = self.toPlainText()
+        new_text, start, end = adjust_weight(
+            text, cursor.selectionStart(), cursor.selectionEnd(), delta
+        )
+        if new_text != text:
+            edit = QTextCursor(self.document())
+            edit.beginEditBlock()  # one undo step
+            edit.select(QTextCursor.SelectionType.Document)
+            edit.insertText(new_text)
+            edit.endEditBlock()
+        cursor = self.textCursor()
+        cursor.setPosition(start)
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        self.setTextCursor(cursor)
+
+    def _popup(self) -> QAbstractItemView:
+        popup = self.completer.popup()
+        assert popup is not None  # QCompleter always makes one
+        return popup
+
+    def _candidates(self, context: CompletionContext) -> list[str]:
+        names = self.lora_names if context.kind == "lora" else list(self.embedding_vectors)
+        prefix = context.prefix.lower()
+        return sorted(n for n in names if n.lower().startswith(prefix) and n != context.prefix)
+
+    def _update_completion(self) -> None:
+        context = completion_prefix(self.toPlainText(), self.textCursor().position())
+        candidates = self._candidates(context) if context is not None else []
+        popup = self._popup()
+        if not candidates:
+            popup.hide()
+            return
+        model = self.completer.model()
+        assert isinstance(model, QStringListModel)
+        model.setStringList(candidates)
+        rect = self.cursorRect()
+        rect.setWidth(max(160, popup.sizeHintForColumn(0) + 24))
+        self.completer.complete(rect)
+        popup.setCurrentIndex(model.index(0, 0))
+
+    @Slot(str)
+    def insert_completion(self, name: str) -> None:
+        cursor = self.textCursor()
+        context = completion_prefix(self.toPlainText(), cursor.position())
+        if context is None:
+            return
+        cursor.setPosition(context.start, QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(name + (":1>" if context.kind == "lora" else ""))
+        self.setTextCursor(cursor)
+
+
+_COMPLETER_KEYS = (
+    Qt.Key.Key_Enter,
+    Qt.Key.Key_Return,
+    Qt.Key.Key_Escape,
+    Qt.Key.Key_Tab,
+    Qt.Key.Key_Backtab,
+)
 
 
 class PromptEditor(QWidget):
     generate_requested = Signal()
+    rescan_requested = Signal()  # look in the LoRA / embeddings folders again
 
     def __init__(self, history: PromptHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
         self.prompt_edit = PromptTextEdit("promptEdit", "Prompt", "Describe the image…")
         self.negative_edit = PromptTextEdit(
-            "negativePromptEdit", "Negative prompt", "What to avoid (optional)…"
+            "negativePromptEdit", "Negative prompt", "What to avoid (optional)…", lines=(2, 6)
         )
-        self.negative_edit.setMaximumHeight(80)
+        self.prompt_edit.setToolTip(
+            "What the image shows; 75 tokens are read, Ctrl+Enter generates (CLI: --prompt)"
+        )
+        self.negative_edit.setToolTip(
+            "What the image should avoid, e.g. blurry, watermark (CLI: --negative-prompt)"
+        )
         self.prompt_counter = QLabel()
         self.prompt_counter.setObjectName("promptTokenCounter")
         self.negative_counter = QLabel()
         self.negative_counter.setObjectName("negativeTokenCounter")
         self.history_button = QToolButton()
         self.history_button.setObjectName("promptHistoryButton")
-        self.history_button.setText("History")
-        self.history_button.setAccessibleName("Prompt history")
+        set_icon(self.history_button, "history", "Prompt history: reuse or search earlier "
+                 "prompts")
         self.history_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.history_menu = QMenu(self.history_button)
         self.history_menu.aboutToShow.connect(self._fill_history_menu)
@@ -123,12 +259,21 @@ class PromptEditor(QWidget):
         negative_header.addWidget(QLabel("<b>Negative prompt</b>"))
         negative_header.addStretch(1)
         negative_header.addWidget(self.negative_counter)
+        self.networks_panel = NetworksPanel()
+        self.networks_panel.setMaximumHeight(120)
+        self.networks_panel.insert_requested.connect(self.insert_network)
+        self.networks_panel.rescan_requested.connect(self.rescan_requested)
+        self.networks_panel.set_entries([])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         layout.addLayout(header)
-        layout.addWidget(self.prompt_edit, 3)
+        layout.addWidget(self.prompt_edit)
         layout.addLayout(negative_header)
-        layout.addWidget(self.negative_edit, 1)
+        layout.addWidget(self.negative_edit)
+        layout.addWidget(self.networks_panel)
+        self._last_edit = self.prompt_edit
+        self.negative_edit.installEventFilter(self)
 
         self.prompt_edit.token_count_changed.connect(
             lambda count: self._show_count(self.prompt_counter, count)
@@ -156,17 +301,41 @@ class PromptEditor(QWidget):
         self.negative_edit._recount()
 
     @staticmethod
-    def _show_count(label: QLabel, count: TokenCount) -> None:
-        label.setText(f"{count.count}/{count.limit}")
-        over = count.over_limit
-        label.setStyleSheet(
-            "color: #c62828; font-weight: bold;" if over else "color: palette(mid);"
-        )
+    def _show_count(label: QLabel, count: PromptCount) -> None:
+        label.setText(f"{count.count}/{count.target}")
+        set_severity(label, "muted")
         label.setToolTip(
-            f"{count.count - count.limit} tokens past the limit are dropped."
-            if over
-            else "Tokens used of the 75 the text encoder reads."
+            f"Tokens used; the text encoder reads them in {count.chunks} chunk"
+            f"{'s' if count.chunks != 1 else ''} of 75."
         )
+
+    @Slot(list)
+    def set_networks(self, entries: list[Any]) -> None:
+        """The LoRAs and embeddings found (``NetworkEntry`` items from the library scan)."""
+        vectors = {
+            e.name: e.vectors for e in entries if e.kind == "embedding" and e.vectors is not None
+        }
+        loras = [e.name for e in entries if e.kind == "lora"]
+        for edit in (self.prompt_edit, self.negative_edit):
+            edit.set_networks(vectors, loras)
+        self.networks_panel.set_entries(entries)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.FocusIn and watched is self.negative_edit:
+            self._last_edit = self.negative_edit
+        return super().eventFilter(watched, event)
+
+    @Slot(str)
+    def insert_network(self, text: str) -> None:
+        """Insert ``text`` at the cursor of the prompt box last used, spaced from its words."""
+        edit = self._last_edit if self._last_edit.hasFocus() else self.prompt_edit
+        cursor = edit.textCursor()
+        before = edit.toPlainText()[: cursor.position()]
+        if before and not before[-1].isspace():
+            text = " " + text
+        cursor.insertText(text)
+        edit.setTextCursor(cursor)
+        edit.setFocus()
 
     def prompt(self) -> str:
         return self.prompt_edit.toPlainText()

@@ -31,16 +31,20 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QGraphicsPixmapItem,
     QGraphicsScene,
     QGraphicsView,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from sd21_desktop.ui.icons import set_icon
+from sd21_desktop.ui.theme import CANVAS_BACKGROUND, set_text_role
 from sd21_desktop.ui.widgets import tool_button
 
 
@@ -76,7 +80,8 @@ class ImageCanvasView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setBackgroundBrush(Qt.GlobalColor.darkGray)
+        self.setBackgroundBrush(CANVAS_BACKGROUND)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.fit_mode = True
         self._press: QPoint | None = None
 
@@ -149,27 +154,33 @@ class ResultView(QWidget):
         self.current_path: Path | None = None
         self.caption = QLabel("No image yet: write a prompt and press Generate (Ctrl+Enter).")
         self.caption.setObjectName("resultCaption")
-        self.caption.setWordWrap(True)
+        # One line that gives way to the buttons (the full text is in its tooltip).
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        set_text_role(self.caption, "muted")
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
         self.buttons: dict[str, QToolButton] = {}
-        for name, label, slot in (
-            ("fitButton", "Fit", self.view.fit),
-            ("actualSizeButton", "100 %", self.view.actual_size),
-            ("saveAsButton", "Save as…", self.save_as),
-            ("copyButton", "Copy", self.copy_to_clipboard),
-            ("toCanvasButton", "To canvas", self.send_to_canvas.emit),
+        for name, icon, tip, slot in (
+            ("fitButton", "fit-to-screen-outline", "Fit the image in the view", self.view.fit),
+            ("actualSizeButton", "numeric-1-box-outline", "Show at 100 % (one image pixel per "
+             "screen pixel)", self.view.actual_size),
+            ("saveAsButton", "content-save-outline", "Save a copy of the PNG as…", self.save_as),
+            ("copyButton", "content-copy", "Copy the image to the clipboard",
+             self.copy_to_clipboard),
+            ("toCanvasButton", "brush-outline", "Open the image on the canvas (img2img, "
+             "inpaint)", self.send_to_canvas.emit),
         ):
-            button = tool_button(label)
+            button = tool_button("")
             button.setObjectName(name)
-            button.setAccessibleName(label)
+            button.setAutoRaise(True)
+            set_icon(button, icon, tip)
             button.clicked.connect(slot)
             buttons.addWidget(button)
             self.buttons[name] = button
-        buttons.addStretch(1)
+        buttons.insertWidget(0, self.caption, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
-        layout.addWidget(self.caption)
         layout.addLayout(buttons)
         self.view.drag_out_requested.connect(self.start_drag)
         self._update_buttons()
@@ -178,14 +189,18 @@ class ResultView(QWidget):
         for name in ("saveAsButton", "copyButton", "toCanvasButton"):
             self.buttons[name].setEnabled(self.current_path is not None)
 
+    def _set_caption(self, caption: str) -> None:
+        self.caption.setText(caption)
+        self.caption.setToolTip(caption)
+
     def show_preview(self, image: QImage, caption: str) -> None:
         self.view.set_image(image)
-        self.caption.setText(caption)
+        self._set_caption(caption)
 
     def show_result(self, image: QImage, path: str, caption: str) -> None:
         self.current_path = Path(path)
         self.view.set_image(image)
-        self.caption.setText(caption)
+        self._set_caption(caption)
         self._update_buttons()
 
     @Slot()

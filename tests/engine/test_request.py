@@ -99,6 +99,7 @@ def test_torch_generators_take_every_64_bit_seed() -> None:
         assert torch.Generator("cpu").manual_seed(seed).initial_seed() == seed
     with pytest.raises((RuntimeError, ValueError, OverflowError)):
         torch.Generator("cpu").manual_seed(2**64)
+
     # torch's CPU generator (mt19937) is seeded from the low 32 bits: s and s + 2^32 draw the
     # same noise, in ComfyUI too (it also draws noise on the CPU), which is why keeping a large
     # ComfyUI seed exactly re-creates ComfyUI's noise.
@@ -158,7 +159,8 @@ def test_a_version_1_request_still_loads_with_the_new_fields_at_their_defaults()
         "schema_version": 1,
     }
     request = GenerationRequest.from_json(json.dumps(v1))
-    assert request.schema_version == SCHEMA_VERSION == 3
+    assert request.schema_version == SCHEMA_VERSION == 5
+    assert (request.loras, request.embeddings) == ((), ())
     assert request.mode == "txt2img"
     assert (request.strength, request.init_image, request.mask_image) == (0.75, None, None)
     assert (request.mask_grow, request.mask_feather, request.keep_unmasked) == (0, 0.0, True)
@@ -263,3 +265,60 @@ def test_a_version_2_request_loads_with_the_depth_and_upscale_fields_at_their_de
     assert (request.depth_map, request.noise_level) == (None, 20)
     assert (request.tile_size, request.tile_overlap) == (128, 32)
     assert request.init_image == HASH_A
+
+
+def test_loras_and_embeddings_round_trip_as_name_hash_pairs() -> None:
+    sha = "ab" * 32
+    request = GenerationRequest(
+        prompt="a <lora:ink:0.5>", loras=(("ink", sha),), embeddings=[["style", sha[:12]]]
+    )
+    assert request.embeddings == (("style", sha[:12]),)
+    data = json.loads(request.to_json())
+    assert data["loras"] == [["ink", sha]]
+    assert GenerationRequest.from_json(request.to_json()) == request
+    hash(request)  # still hashable: the pairs are tuples
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[["ink"]], [["ink", "XYZ"]], [["", "ab" * 32]], [["ink", "abc"]], "ink", [[1, "ab" * 32]]],
+)
+def test_malformed_network_hashes_are_refused(value: object) -> None:
+    with pytest.raises(InvalidRequestError, match="loras"):
+        GenerationRequest(prompt="a", loras=value)  # type: ignore[arg-type]
+
+
+def test_a_version_3_request_loads_as_whole_area_original_content() -> None:
+    v3 = make(mode="inpaint", init_image=HASH_A, mask_image=HASH_A).to_dict()
+    for name in ("inpaint_area", "mask_padding", "masked_content", "crop_box"):
+        del v3[name]
+    v3["schema_version"] = 3
+    request = GenerationRequest.from_json(json.dumps(v3))
+    assert (request.inpaint_area, request.mask_padding) == ("whole", 32)
+    assert (request.masked_content, request.crop_box) == ("original", None)
+
+
+def test_region_fields_round_trip_and_bad_values_are_refused() -> None:
+    request = make(
+        mode="inpaint",
+        init_image=HASH_A,
+        mask_image=HASH_A,
+        inpaint_area="masked",
+        mask_padding=8,
+        masked_content="latent-noise",
+        crop_box=(10, 20, 110, 220),
+    )
+    data = json.loads(request.to_json())
+    assert data["crop_box"] == [10, 20, 110, 220]
+    assert GenerationRequest.from_json(request.to_json()) == request
+    bad: list[dict[str, object]] = [
+        {"inpaint_area": "only"},
+        {"masked_content": "latent noise"},
+        {"mask_padding": -1},
+        {"crop_box": (5, 5, 5, 9)},
+        {"crop_box": (0, 0, 8)},
+        {"inpaint_area": "whole", "crop_box": (0, 0, 8, 8)},
+    ]
+    for change in bad:
+        with pytest.raises(InvalidRequestError):
+            request.replace(**change)

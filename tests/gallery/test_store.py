@@ -14,6 +14,7 @@ from PIL import Image
 
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.gallery.entries import GalleryQuery
+from sd21_desktop.gallery.layout import day_folder
 from sd21_desktop.gallery.metadata import ImageRecord, read_record
 from sd21_desktop.gallery.schema import SCHEMA_VERSION
 from sd21_desktop.gallery.search import match_expression
@@ -38,7 +39,8 @@ def test_a_saved_image_is_a_png_in_the_gallery_with_its_request(
 ) -> None:
     made = request("a lighthouse", negative_prompt="fog", seed=42, batch_size=2)
     entry = store.add_image(image(7), ImageRecord(made, 43, 1, {"device": "cpu"}))
-    assert entry.path.parent == resolve_paths().gallery_dir
+    # In the folder of its day (local time), under the gallery folder.
+    assert entry.path.parent == resolve_paths().gallery_dir / day_folder(entry.created, False)
     assert entry.path.suffix == ".png"
     assert entry.path.is_file()
     record = read_record(entry.path)

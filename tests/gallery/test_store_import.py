@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from sd21_desktop.gallery.entries import GalleryQuery
+from sd21_desktop.gallery.layout import day_folder
 from sd21_desktop.gallery.store import GalleryStore
 from sd21_desktop.paths import resolve_paths
 from tests.conftest import FIXTURE_IMAGES
@@ -41,7 +42,7 @@ def test_images_of_other_tools_import_with_their_settings(store: GalleryStore) -
     for entry in report.imported:
         assert entry.origin == "imported"
         assert entry.has_metadata
-        assert entry.path.parent == resolve_paths().gallery_dir / "imported"
+        assert entry.path.parent.parent == resolve_paths().gallery_dir / "imported"
         assert entry.path.is_file()
         assert entry.request is not None
         assert entry.request.prompt == entry.prompt
@@ -158,7 +159,7 @@ def test_a_file_without_an_image_suffix_gets_one(store: GalleryStore, tmp_path: 
     nameless = tmp_path / "download"
     image(8).convert("RGB").save(nameless, format="JPEG")
     [entry] = store.import_files([nameless]).imported
-    assert entry.file_name == "imported/download.jpg"
+    assert entry.file_name == f"{day_folder(entry.created, True)}/download.jpg"
 
 
 def test_imported_entries_survive_a_rebuild(store: GalleryStore, tmp_path: Path) -> None:

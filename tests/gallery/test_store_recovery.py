@@ -214,7 +214,7 @@ def check_consistent(data_dir: Path) -> int:
                 opened.load()
         assert {entry.file_name for entry in entries} == gallery_files()
         # Temp files of killed saves are cleaned up on open (their process is gone).
-        assert not list(resolve_paths(data_dir).gallery_dir.glob(".*.tmp"))
+        assert not list(resolve_paths(data_dir).gallery_dir.rglob(".*.tmp"))
         assert store.count(GalleryQuery(text="run")) == len(entries)
         return len(entries)
 

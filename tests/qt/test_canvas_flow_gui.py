@@ -31,6 +31,11 @@ def paint(window: MainWindow, box: tuple[int, int, int, int]) -> None:
     canvas.set_mask_array(mask)
 
 
+def set_area(window: MainWindow, area: str) -> None:
+    combo = window.canvas_tab.region.area
+    combo.setCurrentIndex(combo.findData(area))
+
+
 def size_of(window: MainWindow) -> tuple[int, int]:
     return window.parameters.width_spin.value(), window.parameters.height_spin.value()
 
@@ -45,6 +50,9 @@ def test_the_mode_and_the_button_follow_the_canvas_as_the_user_paints(window: Ma
     assert button.text() == "Image to image 120×64 of 1408×768"
     paint(window, (100, 100, 300, 300))
     assert params.mode() == "inpaint"
+    # auto area on a picture larger than the model: the padded box (264² px) at 64²
+    assert button.text() == "Inpaint region 64×64 of 1408×768"
+    set_area(window, "whole")
     assert button.text() == "Inpaint 120×64 of 1408×768"
     assert button.isEnabled()
     window.canvas_tab.canvas.clear_mask()
@@ -168,16 +176,27 @@ def inpaint_window(
     close_window(main_window)
 
 
-def test_the_new_users_inpaint_flow(inpaint_window: MainWindow, qtbot: QtBot) -> None:
+@pytest.mark.parametrize(
+    ("area", "button", "size"),
+    [
+        ("whole", "Inpaint 120×64 of 1408×768", (120, 64)),
+        # the default: a picture larger than the model inpaints the mask's region (issue 12)
+        ("auto", "Inpaint region 64×64 of 1408×768", (64, 64)),
+    ],
+)
+def test_the_new_users_inpaint_flow(
+    inpaint_window: MainWindow, qtbot: QtBot, area: str, button: str, size: tuple[int, int]
+) -> None:
     """Open a 1408×768 painting, paint over the hand, type a prompt, Generate (issue 21)."""
     window = inpaint_window
     recorder = WorkerRecorder(window.controller.worker)  # type: ignore[attr-defined]
     assert not window.generate_button.isEnabled()  # the inpainting model on an empty canvas
     assert "only inpaints" in window.canvas_flow.reason_label.text()
     put(window, 1408, 768)
+    set_area(window, area)
     paint(window, (600, 300, 900, 600))
     window.prompt_editor.set_prompts("a hand holding a red apple", "")
-    assert window.generate_button.text() == "Inpaint 120×64 of 1408×768"
+    assert window.generate_button.text() == button
     window.generate_button.click()
     qtbot.waitUntil(
         lambda: bool(recorder.of("finished") or recorder.of("failed")), timeout=JOB_TIMEOUT_MS
@@ -186,8 +205,10 @@ def test_the_new_users_inpaint_flow(inpaint_window: MainWindow, qtbot: QtBot) ->
     saved = recorder.of("finished")[0][2][0]
     request = saved.entry.request
     assert request.mode == "inpaint"
-    assert (request.width, request.height) == (120, 64)
-    assert keeps_aspect((1408, 768), (request.width, request.height))
+    assert (request.width, request.height) == size  # what the button said
+    assert (request.crop_box is not None) == (area != "whole")
+    if request.crop_box is None:
+        assert keeps_aspect((1408, 768), (request.width, request.height))
     assert Image.open(saved.path).size == (1408, 768)
     assert window.result_view.view.has_image()
     assert not any("stretch" in n for n in window.message_bar.text().split("\n"))

@@ -55,11 +55,11 @@ def test_cancel_in_the_middle_saves_nothing_and_the_next_job_runs(
     recorder.on_progress_hook = None
     steps = [event[2] for event in recorder.of("progress")]
     assert max(steps) <= 4  # noticed within one step of the GUI's click
-    assert list((data_dir / "gallery").glob("*.png")) == []
+    assert list((data_dir / "gallery").rglob("*.png")) == []
     window.parameters.steps_spin.setValue(2)
     window.generate_button.click()
     qtbot.waitUntil(lambda: bool(recorder.of("finished")), timeout=JOB_TIMEOUT_MS)
-    assert len(list((data_dir / "gallery").glob("*.png"))) == 1
+    assert len(list((data_dir / "gallery").rglob("*.png"))) == 1
 
 
 def test_three_queued_jobs_run_in_order_and_a_removed_one_is_skipped(
@@ -78,7 +78,8 @@ def test_three_queued_jobs_run_in_order_and_a_removed_one_is_skipped(
     assert finished == [ids[0], ids[2]]
     assert ids[1] not in [event[1] for event in recorder.of("started")]
     assert [window.queue.job(i).request.seed for i in finished] == [1, 3]  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: window.queue.rowCount() == 0)
+    qtbot.waitUntil(lambda: not window.queue.is_busy())
+    assert [job.state for job in window.queue.jobs()] == [JobState.FINISHED] * 2
 
 
 def test_closing_during_a_job_stops_the_thread_and_writes_settings(
@@ -93,16 +94,17 @@ def test_closing_during_a_job_stops_the_thread_and_writes_settings(
     settings = json.loads((data_dir / "settings.json").read_text())
     assert settings["prompt"] == "closing test prompt"
     assert settings["steps"] == 300
-    assert list((data_dir / "gallery").glob("*.png")) == []
+    assert list((data_dir / "gallery").rglob("*.png")) == []
     history = json.loads((data_dir / "prompt_history.json").read_text())
     assert history[0]["prompt"] == "closing test prompt"
 
 
-def test_token_counter_matches_the_tokenizer_past_77_tokens(
+def test_token_counter_counts_chunks_as_the_engine_encodes_them(
     window: MainWindow, qtbot: QtBot
 ) -> None:
     from transformers import CLIPTokenizer
 
+    from sd21_desktop.engine.prompt_encoding import chunk_prompts
     from sd21_desktop.engine.tokens import tokenizer_loaded
     from tests.conftest import REPO_ROOT
 
@@ -111,15 +113,13 @@ def test_token_counter_matches_the_tokenizer_past_77_tokens(
     assert counter is not None
     qtbot.waitUntil(tokenizer_loaded)  # it loads off the GUI thread at start-up
     qtbot.waitUntil(lambda: counter.text() == "4/75")  # the fixture's "a small red boat"
-    for text in ("a cat", "masterpiece, (best quality:1.2), " * 12, "word " * 90, ""):
+    for text in ("a cat", "masterpiece, (best quality:1.2), " * 12, "word " * 90, "a BREAK b", ""):
         window.prompt_editor.prompt_edit.setPlainText(text)
-        expected = len(tokenizer(text).input_ids) - 2
-        assert counter.text() == f"{expected}/75"
-        selections = window.prompt_editor.prompt_edit.extraSelections()
-        assert bool(selections) == (expected > 75)
-        if expected > 75:
-            cut = selections[0].cursor.selectionStart()
-            assert len(tokenizer(text[:cut]).input_ids) - 2 == 75
+        chunked = chunk_prompts(tokenizer, [text], {})[0]
+        assert counter.text() == f"{chunked.token_count}/{chunked.target}"
+        assert not window.prompt_editor.prompt_edit.extraSelections()  # nothing struck out
+    window.prompt_editor.prompt_edit.setPlainText("word " * 90)
+    assert counter.text() == "90/150"
 
 
 def test_an_engine_failure_shows_a_message_and_the_app_stays_usable(

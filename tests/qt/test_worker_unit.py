@@ -57,8 +57,8 @@ def run(worker: EngineWorker, keep: int = -1) -> dict[str, list[Any]]:
     return seen
 
 
-def saver(result: Any) -> list[tuple[str, Any]]:
-    return [(f"/tmp/{seed}.png", None) for seed in result.seeds]
+def saver(image: Any, record: Any) -> tuple[str, Any]:
+    return f"/tmp/{record.seed}.png", None
 
 
 def test_out_of_memory_retries_once_with_slicing_and_tiling(qapp: Any) -> None:

@@ -117,6 +117,14 @@ def test_a_typed_size_wins_over_the_pictures_shape() -> None:
     assert processing_size("txt2img", PICTURE, 768, None) == (768, 768)
 
 
+def test_a_masked_area_inpaint_says_the_regions_processing_size() -> None:
+    region = CanvasState((2048, 2048), has_mask=True, region=(768, 768))
+    text = "Inpaint region 768×768 of 2048×2048"
+    assert button_text("inpaint", (768, 768), region) == text
+    assert button_text("inpaint", (512, 512), region) == text  # a typed size does not apply
+    assert button_text("img2img", (768, 768), region) == "Image to image 768×768 of 2048×2048"
+
+
 def test_a_painted_mask_toggles_inpaint_and_an_override_sticks_until_the_canvas_changes() -> None:
     choice = ModeChoice()
     assert choice.mode == "txt2img"

@@ -120,6 +120,12 @@ class ImportedMetadata:
         if width is not None and height is not None:
             values["width"] = _snap_side(width)
             values["height"] = _snap_side(height)
+        # AUTOMATIC1111's short hashes, so a re-run finds the same files (by content) or names
+        # the missing ones.
+        from sd21_desktop.gallery.infotext import parse_hash_list
+
+        values["loras"] = parse_hash_list(self.extra.get("Lora hashes"))
+        values["embeddings"] = parse_hash_list(self.extra.get("TI hashes"))
         return GenerationRequest(**values)
 
 

@@ -34,8 +34,10 @@ class MaskTarget(Protocol):
 
 
 def changed_bounds(before: np.ndarray, after: np.ndarray) -> PixelRect | None:
-    """The bounding box of the pixels that differ between two equal-shape masks."""
+    """The bounding box of the pixels that differ between two equal-shape masks (or layers)."""
     diff = before != after
+    if diff.ndim == 3:  # a colour layer: a pixel differs when any channel does
+        diff = diff.any(axis=2)
     rows = np.flatnonzero(diff.any(axis=1))
     if rows.size == 0:
         return None
@@ -105,10 +107,11 @@ class MaskPatchCommand(QUndoCommand):
 
     def _write(self, data: bytes) -> None:
         rows, cols = self._rect.slices()
+        buffer = self._target.mask_buffer()  # HxW, or HxWxC for a colour layer
         patch = np.frombuffer(zlib.decompress(data), dtype=np.uint8).reshape(
-            self._rect.height, self._rect.width
+            self._rect.height, self._rect.width, *buffer.shape[2:]
         )
-        self._target.mask_buffer()[rows, cols] = patch
+        buffer[rows, cols] = patch
         self._target.notify_mask_region_changed(self._rect)
 
     def undo(self) -> None:

@@ -1,0 +1,96 @@
+"""Loading torch after start-up without freezing the window (qt/warmup.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLineEdit
+from pytestqt.qtbot import QtBot
+
+from sd21_desktop.qt.warmup import STAGES, WarmUp, run_stage
+from sd21_desktop.ui.main_window import MainWindow
+from tests.conftest import REPO_ROOT
+
+_PROBE = textwrap.dedent(
+    """
+    import threading, time
+    from sd21_desktop.qt.warmup import preload_native_libraries
+
+    done = threading.Event()
+    result = {}
+
+    def load():
+        started = time.perf_counter()
+        result["libraries"] = preload_native_libraries()
+        result["seconds"] = time.perf_counter() - started
+        done.set()
+
+    ticks = 0
+    threading.Thread(target=load).start()
+    while not done.is_set():  # this thread needs the GIL for every turn of the loop
+        ticks += 1
+        time.sleep(0.001)
+    import torch  # finds the libraries loaded
+    assert float(torch.ones(3).sum()) == 3.0
+    print(ticks, result["seconds"], ",".join(result["libraries"]))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="torch loads its own DLLs on Windows")
+def test_torch_libraries_load_while_the_main_thread_keeps_running() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=REPO_ROOT,
+        timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    ticks, seconds, libraries = done.stdout.split()
+    assert "libtorch_python" in libraries
+    # With the GIL held for the whole load (ctypes.CDLL, or the import itself) the loop above
+    # gets no turn until it ends; here it keeps turning.
+    assert int(ticks) >= 5, f"{ticks} turns in {float(seconds):.2f}s"
+
+
+def test_unknown_stage_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown warm-up stage"):
+        run_stage("everything")
+
+
+def test_stages_wait_until_the_user_pauses(qtbot: QtBot) -> None:
+    warm_up = WarmUp(idle_s=0.4)
+    requested: list[str] = []
+
+    def worker(stage: str) -> None:  # a worker that finishes each stage at once
+        requested.append(stage)
+        QTimer.singleShot(0, lambda: warm_up.on_stage_done(stage))
+
+    warm_up.stage_requested.connect(worker)
+    edit = QLineEdit()
+    qtbot.addWidget(edit)
+    edit.show()
+    typing = QTimer()
+    typing.setInterval(60)
+    typing.timeout.connect(lambda: qtbot.keyClick(edit, Qt.Key.Key_A))
+    typing.start()
+    warm_up.start()
+    qtbot.wait(900)
+    assert requested == ["native"]  # loading libraries releases the GIL: no need to wait
+    typing.stop()
+    with qtbot.waitSignal(warm_up.finished, timeout=5000):
+        pass
+    assert requested == list(STAGES)
+    assert warm_up.done == list(STAGES)
+    assert len(edit.text()) >= 10
+
+
+def test_the_app_warms_up_then_loads_the_model(window: MainWindow, qtbot: QtBot) -> None:
+    controller = window.controller  # type: ignore[attr-defined]
+    with qtbot.waitSignal(controller.preload_requested, timeout=120_000) as preload:
+        controller.start_warm_up()
+    assert controller.warm_up.done == list(STAGES)
+    assert preload.args == [window.parameters.model()]
+    assert "diffusers" in sys.modules
