@@ -127,11 +127,12 @@ class RegionInputs(PreparedInputs):
     """The whole input image (RGB)."""
     full_mask: np.ndarray
     """The effective mask of the whole image."""
-    box: Box
+    crop_box: Box
+    """The crop (x0, y0, x1, y1) in the full image (not the letterbox ``box`` of the parent)."""
 
     def paste(self, generated: Image.Image, keep_unmasked: bool) -> Image.Image:
         """A generated crop (processing size) resized back and pasted into the full image."""
-        x0, y0, x1, y1 = self.box
+        x0, y0, x1, y1 = self.crop_box
         back = np.asarray(
             generated.convert("RGB").resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
         )
@@ -183,7 +184,7 @@ class CropToMask(Stage):
             notices=notices,
             full=full,
             full_mask=effective,
-            box=box,
+            crop_box=box,
         )
         return work.but(
             prepared=prepared, init=(prepared.image,), request=request.replace(crop_box=box)

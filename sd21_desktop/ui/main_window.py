@@ -207,6 +207,10 @@ class MainWindow(QMainWindow):
         self.grid_panel.run_requested.connect(self.run_grid)
         self.grid_panel.open_requested.connect(self.open_grid_cell)
         self.restore_settings()
+        from sd21_desktop.ui.canvas_flow import CanvasFlow
+
+        self.canvas_flow = CanvasFlow(self)  # mode, size and model follow the canvas
+        controls_layout.addWidget(self.canvas_flow.reason_label)
 
     # menus -----------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -298,6 +302,9 @@ class MainWindow(QMainWindow):
     @Slot()
     def generate(self) -> None:
         """Queue ``batch count`` jobs built from the current values (or explain what's wrong)."""
+        if self.canvas_flow.problem:  # Ctrl+Enter reaches here with the button disabled
+            self.message_bar.show_error(self.canvas_flow.problem)
+            return
         missing = self.model_gate(self.parameters.model())
         if missing:
             self.message_bar.show_error(missing)
@@ -465,12 +472,12 @@ class MainWindow(QMainWindow):
             tab = CanvasTab()
             tab.message.connect(self.message_bar.show_notice)
             tab.error.connect(self.message_bar.show_error)
-            tab.image_size_changed.connect(self._on_canvas_image_size)
             tab.region.set_native_size(self.parameters.native_size)
             tab.depth_panel.estimate_requested.connect(self._request_depth_estimate)
             tab.set_mode(self.parameters.mode())
             index = self.tabs.indexOf(self._canvas_placeholder)
             self._canvas_tab = tab
+            self.canvas_flow.attach(tab)
             current = self.tabs.currentIndex()
             self.tabs.blockSignals(True)
             self.tabs.removeTab(index)
@@ -523,8 +530,8 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def upscale_on_canvas(self, path: str, prompt: str) -> None:
         """From the gallery: the image on the canvas, in upscale mode, its prompt kept."""
+        self.canvas_flow.choose_mode("upscale", after_next_picture=True)  # once it has opened
         self.open_on_canvas(path)
-        self.parameters.set_mode("upscale")
         if prompt:
             self.prompt_editor.set_prompts(prompt, self.prompt_editor.negative_prompt())
         self.message_bar.show_notice("Ready to upscale ×4: check the noise level, then Generate.")
@@ -536,16 +543,7 @@ class MainWindow(QMainWindow):
             self._show_canvas()
 
     def _show_canvas(self) -> None:
-        self.tabs.setCurrentWidget(self.canvas_tab)
-        if self.parameters.mode() == "txt2img":
-            self.parameters.set_mode("img2img")
-
-    @Slot(int, int)
-    def _on_canvas_image_size(self, width: int, height: int) -> None:
-        """The processing size follows a new canvas image (the model's size at most)."""
-        from sd21_desktop.engine.imageprep import default_size
-
-        self.parameters.set_size(*default_size((width, height), self.parameters.native_size))
+        self.tabs.setCurrentWidget(self.canvas_tab)  # the picture sets the mode, not the tab
 
     # this session's images -----------------------------------------------------------------
     def add_recent(self, saved: SavedImage, prompt: str) -> None:
@@ -575,11 +573,15 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_validity_changed(self, valid: bool) -> None:
+        # the canvas flow's slot runs after this one: it also disables for a canvas problem
         self.generate_button.setEnabled(valid)
         if not valid:
             self.show_status(self._why_generate_is_off())
 
     def _why_generate_is_off(self) -> str:
+        flow = getattr(self, "canvas_flow", None)  # built last in __init__
+        if flow is not None and flow.problem:
+            return f"Generate is off: {flow.problem}"
         problem = self.parameters.validation_label.text().replace("\n", " ")
         return f"Generate is off: {problem or 'a parameter is not valid.'}"
 

@@ -86,7 +86,10 @@ class ModelsUi(QObject):
     def update_generate_button(self, _model: str = "") -> None:
         missing = self.manager.missing_message(self.window.parameters.model())
         button = self.window.generate_button
-        button.setText(GENERATE_MISSING if missing else GENERATE)
+        if missing:
+            button.setText(GENERATE_MISSING)
+        else:
+            self.window.canvas_flow.refresh()  # "Inpaint 1024×560 of 1408×768" and the like
         button.setToolTip(
             missing + " Click to open the Models window."
             if missing

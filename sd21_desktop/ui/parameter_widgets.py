@@ -208,12 +208,13 @@ class AspectLock(QObject):
 
     @contextmanager
     def suspended(self) -> Iterator[None]:
-        """Set both sides without the lock reacting (presets, loaded parameters)."""
-        self._busy = True
+        """Set both sides without the lock reacting (presets, loaded parameters). Re-entrant:
+        a slot of the first side's change may set the size again before the second side."""
+        was_busy, self._busy = self._busy, True
         try:
             yield
         finally:
-            self._busy = False
+            self._busy = was_busy
             self._remember_ratio()
 
     @Slot()
@@ -221,11 +222,11 @@ class AspectLock(QObject):
         self._ratio = self.width.value() / max(self.height.value(), 1)
 
     def _follow(self, target: QSpinBox, value: float) -> None:
-        self._busy = True
+        was_busy, self._busy = self._busy, True
         try:
             target.setValue(max(8, int(round(value / 8)) * 8))
         finally:
-            self._busy = False
+            self._busy = was_busy
 
     @Slot(int)
     def _width_changed(self, value: int) -> None:

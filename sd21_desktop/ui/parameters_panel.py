@@ -90,6 +90,8 @@ class ParametersPanel(QWidget):
     model_changed = Signal(str)
     models_requested = Signal()  # the Models window
     mode_changed = Signal(str)
+    native_size_changed = Signal(int)
+    size_reset_requested = Signal()  # the size follows the canvas picture again
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -233,6 +235,11 @@ class ParametersPanel(QWidget):
         self.size_presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.size_presets.setMenu(QMenu(self.size_presets))
         self.size_presets.menu().aboutToShow.connect(self._fill_presets)
+        self.size_reset_button = tool_button("Fit picture")
+        _named(self.size_reset_button, "sizeResetButton", "Size follows the canvas picture")
+        self.size_reset_button.setToolTip("Forget the typed size: follow the picture's shape")
+        self.size_reset_button.clicked.connect(self.size_reset_requested)
+        self.size_reset_button.hide()
 
     def _build_batch_controls(self) -> None:
         self.batch_size_spin = QSpinBox(minimum=1, maximum=MAX_BATCH_SIZE, value=1)
@@ -273,7 +280,7 @@ class ParametersPanel(QWidget):
         form.addRow(
             "Size",
             row(self.width_spin, muted("×"), self.height_spin, self.aspect_button,
-                self.size_presets),
+                self.size_presets, self.size_reset_button),
         )
         self.hires_group = HiresGroup()
         form.addRow(self.hires_group)
@@ -408,12 +415,16 @@ class ParametersPanel(QWidget):
 
     # model and size ----------------------------------------------------------------------------
     def set_native_size(self, size: int) -> None:
-        """Follow the model's size if the user kept the previous model's."""
-        if (self.width_spin.value(), self.height_spin.value()) == (self.native_size,) * 2:
+        """Follow the model's size if the user kept the previous model's (text to image; a canvas
+        picture's size follows the model through ``native_size_changed``)."""
+        kept = (self.width_spin.value(), self.height_spin.value()) == (self.native_size,) * 2
+        if kept and self.mode() == "txt2img":
             self.width_spin.setValue(size)
             self.height_spin.setValue(size)
-        self.native_size = size
+        changed, self.native_size = size != self.native_size, size
         self.revalidate()
+        if changed:
+            self.native_size_changed.emit(size)
 
     @Slot(str)
     def _on_model_text(self, text: str) -> None:

@@ -282,7 +282,8 @@ def test_a_large_input_is_processed_small_and_scaled_back(
     )
     assert steps[0].latents.shape[-2:] == (8, 8)  # processed at 64 x 64
     assert result.images[0].size == (300, 200)
-    assert any("stretched to 64x64" in notice for notice in result.notices)
+    # 300x200 into the locked 64x64: letterboxed at 64x43, never stretched
+    assert any("processed at 64x43 inside it, padded" in n for n in result.notices)
     effective = effective_mask(np.asarray(mask), 0, 4.0)
     outside = effective == 0
     assert np.array_equal(np.asarray(result.images[0])[outside], np.asarray(image)[outside])

@@ -66,15 +66,15 @@ def test_img2img_from_the_canvas_and_empty_canvas_errors(
     window: MainWindow, recorder: WorkerRecorder, qtbot: QtBot
 ) -> None:
     window.parameters.set_mode("img2img")
-    window.generate_button.click()
+    assert not window.generate_button.isEnabled()  # nothing to change: never queued
+    window.generate()
     assert window.message_bar.kind == "error"
-    assert "canvas is empty" in window.message_bar.label.text()
-    from sd21_desktop.engine.imageprep import default_size
+    assert "needs a picture" in window.message_bar.label.text()
+    from sd21_desktop.engine.imageprep import aspect_size
 
-    window.parameters.native_size = 512  # as with a real model, the input fits unscaled
     put_on_canvas(window, gradient(72, 40))
     size = (window.parameters.width_spin.value(), window.parameters.height_spin.value())
-    assert size == default_size((72, 40), 512)
+    assert size == aspect_size((72, 40), window.parameters.native_size) == (112, 64)
     window.parameters.steps_spin.setValue(4)
     window.parameters.strength_spin.setValue(0.5)
     window.generate_button.click()
@@ -90,8 +90,9 @@ def test_img2img_from_the_canvas_and_empty_canvas_errors(
 def test_inpaint_with_an_empty_mask_explains(window: MainWindow) -> None:
     put_on_canvas(window, gradient())
     window.parameters.set_mode("inpaint")
-    window.generate_button.click()
-    assert "mask is empty" in window.message_bar.label.text()
+    assert not window.generate_button.isEnabled()
+    window.generate()
+    assert "Inpaint needs a mask" in window.message_bar.label.text()
 
 
 def test_outpainting_extends_the_canvas_with_a_masked_border(window: MainWindow) -> None:
