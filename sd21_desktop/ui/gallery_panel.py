@@ -172,6 +172,10 @@ class GalleryPanel(QWidget):
         combo.setObjectName(name)
         combo.setAccessibleName(accessible)
         combo.addItems(items)
+        # Sized by a few characters, not by the longest item (the popup still shows it whole),
+        # so the filter row fits the gallery on a 1024-pixel window.
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(3)
         return combo
 
     def _add_shortcuts(self) -> None:

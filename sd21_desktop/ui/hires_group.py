@@ -31,7 +31,8 @@ class HiresGroup(QGroupBox):
         self.setCheckable(True)
         self.setChecked(False)
         self.setToolTip(
-            "A second pass: the image enlarged, then img2img at the larger size (txt2img only)"
+            "A second pass: the image enlarged, then img2img at the larger size (txt2img only; "
+            "CLI: --hires-upscaler)"
         )
         self.body = QWidget(self)
         form = QFormLayout(self.body)
@@ -49,6 +50,16 @@ class HiresGroup(QGroupBox):
         self.denoise_spin = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=DEFAULT_HIRES_DENOISE)
         self.denoise_spin.setSingleStep(0.05)
         self.denoise_spin.setObjectName("hiresDenoiseSpin")
+        for widget, tip in (
+            (self.upscaler_combo, "How the first pass is enlarged: Lanczos on the image, or "
+             "bilinear on the latents (CLI: --hires-upscaler)"),
+            (self.scale_spin, "The second pass's size, in times the first (CLI: --hires-scale)"),
+            (self.steps_spin, "The second pass's steps; \"same\" = the first pass's "
+             "(CLI: --hires-steps)"),
+            (self.denoise_spin, "How much of the enlarged image the second pass repaints "
+             "(CLI: --hires-denoise)"),
+        ):
+            widget.setToolTip(tip)
         form.addRow("Upscaler", self.upscaler_combo)
         form.addRow("Scale", self.scale_spin)
         form.addRow("Steps", self.steps_spin)

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from sd21_desktop import APP_NAME
 from sd21_desktop.gallery.queue_store import Recovery
 from sd21_desktop.qt.jobs import STATE_LABELS, Job, JobQueue, JobState
+from sd21_desktop.ui.icons import set_icon
 
 _PADDING = 6
 _BUTTON = 20
@@ -253,12 +254,22 @@ class QueuePanel(QWidget):
         self.title.setObjectName("queueTitle")
         self.pause_button = self._button("pauseQueueButton", "Pause", "Start no new job")
         self.pause_button.setCheckable(True)
-        self.retry_button = self._button("retryJobButton", "Retry", "Run the failed job again")
-        self.clear_button = self._button(
-            "clearFinishedButton", "Clear finished", "Take finished and cancelled jobs off the list"
+        # Icons with their words in tooltips: three words side by side would make the queue column
+        # too wide for a 1024-pixel window.
+        self.retry_button = self._icon_button(
+            "retryJobButton", "Retry", "replay", "Run the failed job again"
         )
-        self.remove_button = self._button(
-            "removeJobButton", "Remove", "Cancel the selected jobs, or take them off the list"
+        self.clear_button = self._icon_button(
+            "clearFinishedButton",
+            "Clear finished",
+            "broom",
+            "Take finished and cancelled jobs off the list",
+        )
+        self.remove_button = self._icon_button(
+            "removeJobButton",
+            "Remove",
+            "close-circle-outline",
+            "Cancel the selected jobs, or take them off the list",
         )
         self.recovery_strip = Strip(
             "recoveryStrip",
@@ -282,6 +293,12 @@ class QueuePanel(QWidget):
         button.setToolTip(tip)
         return button
 
+    def _icon_button(self, name: str, text: str, icon: str, tip: str) -> QPushButton:
+        button = self._button(name, "", f"{text}: {tip}")
+        button.setAccessibleName(text)
+        set_icon(button, icon)
+        return button
+
     def _layout(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -291,6 +308,7 @@ class QueuePanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
         actions = QHBoxLayout()
+        actions.addStretch(1)
         for button in (self.retry_button, self.clear_button, self.remove_button):
             actions.addWidget(button)
         layout.addLayout(actions)
