@@ -91,7 +91,7 @@ def _check(data_dir: Path, jobs: dict[str, GenerationRequest]) -> dict[str, str]
     ).fetchall()
     connection.close()
     assert rows == [], f"duplicate images: {rows}"
-    files = [p for p in paths.gallery_dir.glob("*.png") if not p.name.startswith(".")]
+    files = [p for p in paths.gallery_dir.rglob("*.png") if not p.name.startswith(".")]
     assert len(files) == entries
     states = {}
     store = JobStore(paths.queue_path)

@@ -288,7 +288,7 @@ def test_a_refused_save_keeps_the_image_stops_the_queue_and_saves_later(
         strip.buttons["saveAsButton"].click()
         qtbot.waitUntil(lambda: job.state is JobState.FINISHED, timeout=JOB_TIMEOUT_MS)
         (saved,) = elsewhere.glob("*.png")
-        assert list((data_dir / "gallery").glob("*.png")) == []
+        assert list((data_dir / "gallery").rglob("*.png")) == []
     assert np.array_equal(np.array(Image.open(saved).convert("RGB")), kept)
     assert read_record(saved).runtime["job_id"] == first  # type: ignore[union-attr]
     assert strip.isHidden()
