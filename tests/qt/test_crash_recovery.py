@@ -15,8 +15,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.gallery.queue_store import GUI_QUEUE, JobStore
 from sd21_desktop.gallery.store import GalleryStore
@@ -27,7 +25,6 @@ from tests.conftest import REPO_ROOT
 KILLS = 10
 LINE_TIMEOUT_S = 120.0
 
-pytestmark = pytest.mark.slow
 
 
 class App:
