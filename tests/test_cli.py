@@ -270,6 +270,20 @@ def test_cli_img2img_stores_the_input_and_re_runs_pixel_identical(
     assert np.array_equal(np.asarray(again), saved)
 
 
+
+def _picture_and_mask(
+    folder: Path, size: tuple[int, int], rows_cols: tuple[int, int, int, int], seed: int
+) -> tuple[Path, Path, Image.Image, np.ndarray]:
+    """A test picture and a rectangular mask (rows y0:y1, columns x0:x1), saved as PNG files."""
+    source, mask_file = folder / "photo.png", folder / "mask.png"
+    image = _picture(*size, seed=seed)
+    image.save(source)
+    mask = np.zeros((size[1], size[0]), dtype=np.uint8)
+    y0, y1, x0, x1 = rows_cols
+    mask[y0:y1, x0:x1] = 255
+    Image.fromarray(mask).save(mask_file)
+    return source, mask_file, image, mask
+
 def test_cli_inpaint_with_the_inpainting_model_keeps_unmasked_pixels(
     tiny_inpaint_model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:
@@ -277,12 +291,7 @@ def test_cli_inpaint_with_the_inpainting_model_keeps_unmasked_pixels(
     from sd21_desktop.engine.masks import effective_mask
     from sd21_desktop.engine.runner import Engine
 
-    source, mask_file = tmp_path / "photo.png", tmp_path / "mask.png"
-    image = _picture(64, 64, seed=1)
-    image.save(source)
-    mask = np.zeros((64, 64), dtype=np.uint8)
-    mask[16:40, 20:44] = 255
-    Image.fromarray(mask).save(mask_file)
+    source, mask_file, image, mask = _picture_and_mask(tmp_path, (64, 64), (16, 40, 20, 44), 1)
     status, out, err = run_cli(
         "generate",
         "--prompt",
@@ -711,12 +720,9 @@ def test_cli_masked_area_reports_the_box_and_size_and_re_runs_exactly(
     from sd21_desktop.engine.inputs import InputImages
     from sd21_desktop.engine.runner import Engine
 
-    source, mask_file = tmp_path / "photo.png", tmp_path / "mask.png"
-    image = _picture(192, 128, seed=2)
-    image.save(source)
-    mask = np.zeros((128, 192), dtype=np.uint8)
-    mask[50:70, 150:170] = 255
-    Image.fromarray(mask).save(mask_file)
+    source, mask_file, image, mask = _picture_and_mask(
+        tmp_path, (192, 128), (50, 70, 150, 170), 2
+    )
     status, out, err = run_cli(
         "generate",
         "--prompt",
