@@ -89,7 +89,7 @@ class LoadedPipeline:
     offload_owner: Any = None
     """With CPU offload: the pipeline whose offload hooks the shared modules carry now."""
     acceleration: Acceleration = field(default_factory=Acceleration)
-    """How the UNet and VAE decoder run (``--accelerate``) and what actually ran them."""
+    """How the UNet, text encoder and VAE run (``--accelerate``) and what actually ran them."""
 
     @property
     def dtype_name(self) -> str:

@@ -21,8 +21,15 @@ from sd21_desktop.engine.acceleration.openvino_backend import read_hit_log
 from sd21_desktop.engine.acceleration.parts import Inputs, Part, Runner
 from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.inputs import InputImages
+from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.engine.runner import Engine, GenerationResult
+from sd21_desktop.engine.synthetic_networks import (
+    lora_layers,
+    random_vectors,
+    save_embedding,
+    save_lora,
+)
 from sd21_desktop.errors import UserFacingError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +100,23 @@ class TorchGraphBackend:
 
     def prepare(self, part: Part, module: Any, inputs: Inputs) -> Runner:
         graph = part.graph(module, inputs)
+        self.prepared.append(part.name)
+        return lambda tensors: graph(*tensors)
+
+
+class FrozenGraphBackend:
+    """Like OpenVINO, a prepared graph keeps the weights the module had when it was prepared
+    (a deep copy): what a LoRA or an embedding added later is missing from it."""
+
+    name = "frozen"
+
+    def __init__(self) -> None:
+        self.prepared: list[str] = []
+
+    def prepare(self, part: Part, module: Any, inputs: Inputs) -> Runner:
+        import copy
+
+        graph = copy.deepcopy(part.graph(module, inputs))
         self.prepared.append(part.name)
         return lambda tensors: graph(*tensors)
 
@@ -187,7 +211,9 @@ def test_the_accelerated_parts_are_drop_in_in_every_mode(
     backend = TorchGraphBackend()
     use_backend(monkeypatch, backend)
     through = run(mode, model, store, "openvino", tmp_path / "cache")
-    assert {"unet", "vae_decoder"} <= set(backend.prepared)
+    assert {"unet", "vae_decoder", "text_encoder"} <= set(backend.prepared)
+    if mode in ("img2img", "inpaint", "depth"):
+        assert "vae_encoder" in backend.prepared
     assert through.runtime.accelerate == "graph"
     assert eager.runtime.accelerate == "none"
     assert psnr(through.images[0], eager.images[0]) >= 60.0
@@ -243,6 +269,42 @@ def test_a_call_with_arguments_the_graph_lacks_runs_eager(
         fast = unet(sample, 10, encoder_hidden_states=context, return_dict=False)[0]
     assert loaded.acceleration.used["unet"] == {"none", "graph"}
     assert torch.allclose(plain, fast, atol=1e-5)
+
+
+def _networks_engine(tmp_path: Path, choice: str) -> Engine:
+    folders = NetworkFolders(tmp_path / "embeddings", tmp_path / "lora")
+    options = RuntimeOptions(device="cpu", accelerate=choice, cache_dir=str(tmp_path / "cache"))
+    return Engine(options, networks=folders)
+
+
+def test_a_lora_or_embedding_is_never_left_out_of_an_accelerated_graph(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sd21_desktop.engine.synthetic import build_components
+
+    parts = build_components()
+    save_lora(tmp_path / "lora" / "ink.safetensors", lora_layers(
+        parts["unet"], parts["text_encoder"], rank=4, seed=1), "diffusers")  # fmt: skip
+    save_embedding(tmp_path / "embeddings" / "mystyle.pt", random_vectors(2, 32, seed=5),
+                   "a1111_pt")  # fmt: skip
+    prompts = ("a cat", "a cat <lora:ink:0.8>", "a photo of mystyle cat", "a cat")
+    eager = _networks_engine(tmp_path, "none")
+    expected = [np.asarray(eager.generate(_job(tiny_model_dir, p)).images[0]) for p in prompts]
+    use_backend(monkeypatch, FrozenGraphBackend())
+    fast = _networks_engine(tmp_path, "openvino")
+    results = [fast.generate(_job(tiny_model_dir, p)) for p in prompts]
+    for result, pixels in zip(results, expected, strict=True):
+        assert psnr(result.images[0], Image.fromarray(pixels)) >= 60.0
+    lora, embedding, plain = results[1], results[2], results[3]
+    assert lora.runtime.accelerate == "none"
+    assert any("A LoRA is active, so the unet ran in plain PyTorch" in n for n in lora.notices)
+    assert any("the text encoder ran in plain PyTorch" in n for n in embedding.notices)
+    assert plain.runtime.accelerate == "frozen"
+    assert not any("plain PyTorch" in n for n in plain.notices)  # said for its own job only
+
+
+def _job(model: Path, prompt: str) -> GenerationRequest:
+    return GenerationRequest(prompt=prompt, model=str(model), seed=3, steps=2, width=64, height=64)
 
 
 def test_a_half_precision_decode_that_overflows_is_repeated_in_float32() -> None:
@@ -324,10 +386,10 @@ def test_a_second_process_reuses_the_saved_conversion(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     second = json.loads(done.stdout.strip().splitlines()[-1])
-    assert second == {"prepared": 0, "reused": 2, "ran": "openvino"}
+    assert second == {"prepared": 0, "reused": 3, "ran": "openvino"}
     after = read_hit_log(accelerate_cache / "accelerate" / "openvino")[len(before) :]
-    assert [event["event"] for event in after] == ["hit", "hit"]
-    assert {event["part"] for event in after} == {"unet", "vae_decoder"}
+    assert [event["event"] for event in after] == ["hit", "hit", "hit"]
+    assert {event["part"] for event in after} == {"text_encoder", "unet", "vae_decoder"}
 
 
 @pytest.mark.slow

@@ -3,8 +3,8 @@
 ``--accelerate`` chooses the path (:data:`~sd21_desktop.engine.device.ACCELERATE_CHOICES`):
 
 * ``none`` — eager PyTorch, exactly as before: the reference every other path is tested against;
-* ``openvino`` — the UNet and the VAE decoder converted to OpenVINO per shape, cached on disk
-  (:mod:`.openvino_backend`), CPU only;
+* ``openvino`` — the UNet, the text encoder and the VAE's encoder and decoder converted to
+  OpenVINO per shape, cached on disk (:mod:`.openvino_backend`), CPU only;
 * ``compile`` — ``torch.compile`` (:mod:`.compiled`);
 * ``auto`` — the fastest path measured for the device: OpenVINO on a CPU when it is installed
   (the UNet alone 1.86x eager at 512² on an idle CPU; see the README), else eager. On CUDA no
@@ -22,7 +22,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from sd21_desktop.engine.acceleration.parts import DecoderPart, UNetPart, install_forward
+from sd21_desktop.engine.acceleration.parts import (
+    ImagePart,
+    TextEncoderPart,
+    UNetPart,
+    install_forward,
+)
 from sd21_desktop.engine.acceleration.state import EAGER, Acceleration
 
 __all__ = [
@@ -89,8 +94,8 @@ def install_acceleration(
     cache_folder: Path,
     state: Acceleration | None = None,
 ) -> Acceleration:
-    """Accelerate ``pipeline``'s UNet and VAE decoder in place; the returned state records what
-    ran. ``none`` changes nothing at all."""
+    """Accelerate ``pipeline``'s UNet, text encoder and VAE in place; the returned state records
+    what ran. ``none`` changes nothing at all."""
     state = state or Acceleration()
     state.requested = requested
     path, notice = resolve_path(requested, device, dtype_name)
@@ -110,8 +115,10 @@ def install_acceleration(
         use_channels_last(pipeline)
         guard_decoder(pipeline)
     install_forward(pipeline.unet, UNetPart(), backend, state)
+    install_forward(pipeline.text_encoder, TextEncoderPart(), backend, state)
+    install_forward(pipeline.vae.encoder, ImagePart("vae_encoder"), backend, state)
     if not device.startswith("cuda"):  # the GPU decoder keeps its overflow guard
-        install_forward(pipeline.vae.decoder, DecoderPart(), backend, state)
+        install_forward(pipeline.vae.decoder, ImagePart("vae_decoder"), backend, state)
     state.path = path
     return state
 

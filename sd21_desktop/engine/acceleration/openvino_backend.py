@@ -98,12 +98,21 @@ def _runner(compiled: Any) -> Runner:
 
     request = compiled.create_infer_request()
 
+    outputs = len(compiled.outputs)
+
     def run(inputs: Inputs) -> Any:
         arrays = [t.detach().cpu().numpy() for t in inputs]
         request.infer(arrays)
         first = inputs[0]
-        result = torch.from_numpy(request.get_output_tensor(0).data.copy())
-        return result.to(device=first.device, dtype=first.dtype)
+        # float parts give back their input's dtype; the text encoder (token ids in) gives f32
+        dtype = first.dtype if first.is_floating_point() else None
+        results = tuple(
+            torch.from_numpy(request.get_output_tensor(i).data.copy()).to(
+                device=first.device, dtype=dtype
+            )
+            for i in range(outputs)
+        )
+        return results[0] if outputs == 1 else results
 
     return run
 

@@ -48,9 +48,27 @@ def signature(inputs: Inputs) -> str:
 
 
 def describe(part: Part, inputs: Inputs) -> str:
-    """A short user-facing description of a call: the latent size and batch."""
+    """A short user-facing description of a call: the latent size (for images) and batch."""
     shape = tuple(inputs[0].shape)
-    return f"the {part.name.replace('_', ' ')} at {shape[-1] * 8}x{shape[-2] * 8}, batch {shape[0]}"
+    name = part.name.replace("_", " ")
+    if len(shape) != 4:
+        return f"the {name}, batch {shape[0]}"
+    scale = 1 if part.name == "vae_encoder" else 8  # the encoder takes pixels, not latents
+    return f"the {name} at {shape[-1] * scale}x{shape[-2] * scale}, batch {shape[0]}"
+
+
+def live_change(module: Any) -> str | None:
+    """Why ``module`` must run eager now: a converted graph holds the weights and code it had
+    when it was made, so an active LoRA (peft layers) or a forward hook (the textual-inversion
+    vectors) would silently be left out. None when the graph computes what the module would."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for child in module.modules():
+        if isinstance(child, BaseTunerLayer):
+            return "a LoRA is active"
+        if child._forward_hooks or child._forward_pre_hooks:
+            return "an embedding or another hook changes it"
+    return None
 
 
 class AcceleratedForward:
@@ -71,6 +89,13 @@ class AcceleratedForward:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         inputs = self.part.adapt(args, kwargs)
         if inputs is None:
+            return self.eager(*args, **kwargs)
+        reason = live_change(self.module)
+        if reason is not None:
+            self.state.job_notice(
+                f"{reason[0].upper()}{reason[1:]}, so the {self.part.name.replace('_', ' ')} "
+                f"ran in plain PyTorch ({self.backend.name} graphs hold the model's own weights)."
+            )
             return self.eager(*args, **kwargs)
         key = signature(inputs)
         runner = self.runners.get(key, _UNSET)
@@ -169,18 +194,21 @@ class UNetPart:
         return UNet2DConditionOutput(sample=output)
 
 
-class DecoderPart:
-    """The VAE's ``Decoder`` (latents after ``post_quant_conv`` → pixels): the costly half of
-    ``vae.decode``; tiling and slicing call it per tile/image, each shape prepared once."""
+class ImagePart:
+    """One tensor in, one tensor out: the VAE's ``Decoder`` (latents after ``post_quant_conv``
+    → pixels, the costly half of ``vae.decode``) and ``Encoder`` (pixels → moments, the costly
+    half of ``vae.encode``). Tiling and slicing call them per tile/image, each shape prepared
+    once."""
 
-    name = "vae_decoder"
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def adapt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Inputs | None:
         import torch
 
-        latent_embeds = kwargs.get("latent_embeds", args[1] if len(args) > 1 else None)
         sample = args[0] if args else kwargs.get("sample")
-        if latent_embeds is not None or not isinstance(sample, torch.Tensor):
+        extra = [*args[1:], *(v for k, v in kwargs.items() if k != "sample")]
+        if any(value is not None for value in extra) or not isinstance(sample, torch.Tensor):
             return None
         return (sample,)
 
@@ -189,15 +217,56 @@ class DecoderPart:
 
         forward = type(module).forward
 
-        class DecoderGraph(torch.nn.Module):
+        class ImageGraph(torch.nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.decoder = module
+                self.part = module
 
             def forward(self, sample: Any) -> Any:
-                return forward(self.decoder, sample)
+                return forward(self.part, sample)
 
-        return DecoderGraph()
+        return ImageGraph()
 
     def wrap(self, output: Any, kwargs: dict[str, Any]) -> Any:
         return output
+
+
+class TextEncoderPart:
+    """``CLIPTextModel`` called with token ids only (the prompt encoder's call): the graph gives
+    the last hidden state and the pooled output; a call asking for more runs eager."""
+
+    name = "text_encoder"
+
+    def adapt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Inputs | None:
+        import torch
+
+        ids = args[0] if args else kwargs.get("input_ids")
+        taken = ("input_ids", "return_dict")
+        extra = [*args[1:], *(v for k, v in kwargs.items() if k not in taken)]
+        if any(value not in (None, False) for value in extra) or not isinstance(ids, torch.Tensor):
+            return None
+        return (ids,)
+
+    def graph(self, module: Any, inputs: Inputs) -> Any:
+        import torch
+
+        forward = type(module).forward
+
+        class TextGraph(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.encoder = module
+
+            def forward(self, ids: Any) -> Any:
+                output = forward(self.encoder, ids)
+                return output.last_hidden_state, output.pooler_output
+
+        return TextGraph()
+
+    def wrap(self, output: Any, kwargs: dict[str, Any]) -> Any:
+        hidden, pooled = output
+        if kwargs.get("return_dict") is False:
+            return (hidden, pooled)
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled)

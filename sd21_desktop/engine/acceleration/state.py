@@ -52,6 +52,12 @@ class Acceleration:
             self.notices.append(text)
             self.status(text)
 
+    def job_notice(self, text: str) -> None:
+        """A notice about this generation only (a LoRA it uses, say): said once per result."""
+        if text not in self.notices:
+            self.notices.append(text)
+            self.status(text)
+
     def take_notices(self) -> list[str]:
         """The notices since the last call (each said once per result)."""
         taken, self.notices = self.notices, []
