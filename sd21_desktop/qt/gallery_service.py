@@ -103,11 +103,14 @@ class GalleryService(QObject):
         try:
             entries = self.store.search(query, offset, limit)
             total = len(entries) if offset == 0 and len(entries) < limit else -1
-        except (UserFacingError, OSError) as error:
-            self.failed.emit(f"The gallery could not be read: {error}")
-            return
         except Exception as error:  # a damaged index must not kill the thread
-            self.failed.emit(f"The gallery could not be read: {type(error).__name__}: {error}")
+            shown = error if isinstance(error, (UserFacingError, OSError)) else (
+                f"{type(error).__name__}: {error}"
+            )
+            self.failed.emit(f"The gallery could not be read: {shown}")
+            # An empty page still answers: the model stops waiting for it (and asks again
+            # when those rows are painted next).
+            self.page_loaded.emit(token, [], -1 if offset else 0, offset)
             return
         self.page_loaded.emit(token, entries, total, offset)
         if offset == 0 and total < 0:

@@ -33,6 +33,7 @@ from sd21_desktop.engine.request import GenerationRequest, random_seed
 from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.gallery.entries import GalleryEntry, GalleryQuery
 from sd21_desktop.qt.gallery_model import GalleryModel
+from sd21_desktop.ui.scroll_anchor import ScrollAnchor
 from sd21_desktop.qt.thumbnails import THUMBNAIL_SIDE
 from sd21_desktop.ui.gallery_details import GalleryDetails
 
@@ -95,6 +96,7 @@ class GalleryPanel(QWidget):
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.setModel(model)
+        self._scroll_anchor = ScrollAnchor(self.view)
         self.details = GalleryDetails()
 
         filters = QHBoxLayout()

@@ -89,7 +89,8 @@ def wire(service: GalleryService, model: GalleryModel) -> None:
 
 
 def ids(model: GalleryModel) -> list[int]:
-    return [model.entry(row).id for row in range(model.rowCount())]  # type: ignore[union-attr]
+    """The ids of the rows (None: a row not fetched yet)."""
+    return [getattr(model.entry(row), "id", None) for row in range(model.rowCount())]
 
 
 def live_ids(paths: AppPaths, query: GalleryQuery | None = None) -> list[int]:
@@ -156,9 +157,13 @@ def test_found_entries_go_to_their_place_and_the_model_stays_bounded(
 ) -> None:
     model = GalleryModel(ThumbnailCache(tmp_path))
     ModelTester(None).check(model)  # type: ignore[arg-type]
+    requested: list[int] = []
+    model.page_requested.connect(lambda _t, _q, offset, _l: requested.append(offset))
     model.refresh()
     loaded = [entry(number, 1000.0 - number) for number in range(PAGE_SIZE)]
-    model.on_page_loaded(1, loaded, 5000, 0)  # one page of 5,000
+    model.on_page_loaded(1, loaded, 5000, 0)  # the first page of 5,000
+    assert model.rowCount() == 5000  # the rest are rows not fetched yet
+    assert not model.canFetchMore()
     model.on_reconciled(
         [entry(9001, 999.5), entry(9002, 10.0), entry(9003, 5000.0, deleted=True)],
         [entry(3, 997.0, deleted=True)],
@@ -168,15 +173,28 @@ def test_found_entries_go_to_their_place_and_the_model_stays_bounded(
     rows = ids(model)
     assert rows[:3] == [0, 9001, 1]  # 999.5 goes between 1000 and 999
     assert not {3, 5, 9003} & set(rows)
-    assert 9002 not in rows  # older than every loaded row: it comes with its page
-    # 5000 + 2 found - 1 moved to the trash - 2 live ones removed
-    assert model.total == 4999
-    assert model.canFetchMore()
+    # 9002 is older than every row fetched: one more row not fetched yet; 7777 (not fetched)
+    # was one of them. 5000 + 2 found - 1 moved to the trash - 2 live ones removed:
+    assert model.total == model.rowCount() == 4999
+    assert rows[PAGE_SIZE - 1 :] == [None] * (4999 - PAGE_SIZE + 1)
+    assert not model.canFetchMore()
 
-    # A rebuild finding a hundred thousand images keeps only what was paged in, plus a page.
-    model.on_reconciled([entry(20_000 + n, 2000.0 + n) for n in range(1000)], [], [], [])
-    assert model.rowCount() <= 2 * PAGE_SIZE
-    assert model.entry(0).id == 20_999  # type: ignore[union-attr]
+    # Found entries newer than every row go in whole; a rebuild finding thousands older ones
+    # adds rows to fetch (placeholders), not entries held in memory.
+    model.on_reconciled([entry(20_000 + n, 2000.0 + n) for n in range(3)], [], [], [])
+    model.on_reconciled([entry(30_000 + n, 5.0 - n / 1000) for n in range(3000)], [], [], [])
+    assert ids(model)[:3] == [20_002, 20_001, 20_000]
+    assert model.rowCount() == 4999 + 3 + 3000
+    assert model.full_entries() == PAGE_SIZE + 1 - 2 + 3  # 9001 in, 3 and 5 out, 3 new
+
+    # Rows fetched far down make two stretches not fetched: a removal the model has not
+    # fetched could be in either, so the query runs again once the reconcile is done.
+    model.on_page_loaded(1, [entry(40_000 + n, 1.0 - n / 1e6) for n in range(PAGE_SIZE)], -1, 4000)
+    assert ids(model)[4000] == 40_000
+    requested.clear()
+    model.on_reconciled([], [], [], [(7778, False)])
+    model.on_reconcile_finished()
+    assert requested == [0]
 
 
 def test_rows_scrolled_far_away_shrink_and_come_back(
