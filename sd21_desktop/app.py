@@ -186,7 +186,7 @@ class AppController(QObject):
         model.page_requested.connect(gallery.load_page)
         gallery.page_loaded.connect(model.on_page_loaded)
         gallery.count_loaded.connect(model.on_count_loaded)
-        model.on_token = lambda token: setattr(gallery, "latest_token", token)
+        model.on_request = gallery.page_asked
         gallery.reconcile_changed.connect(model.on_reconciled)
         gallery.reconcile_status.connect(panel.show_status)
         gallery.reconcile_finished.connect(self._on_reconcile_finished)

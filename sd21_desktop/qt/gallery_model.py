@@ -87,8 +87,10 @@ class GalleryModel(QAbstractListModel):
         """The first page of this token is still to come (it replaces every row)."""
         self._appending: int | None = None
         """The offset of the page ``fetchMore`` asked for, until it comes."""
-        self.on_token: Any = None
-        """Called with each new page token (the service's ``latest_token`` follows it)."""
+        self.on_request: Any = None
+        """Called (on this thread) with the token of each page asked for, before the request
+        goes out: the service's deferred count of an older query stops, and one of this query
+        waits until the pages asked for are served."""
         self._placeholder = QPixmap(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
         self._placeholder.fill(QColor("#3a3a3a"))
         thumbnails.thumbnail_ready.connect(self._on_thumbnail)
@@ -108,9 +110,12 @@ class GalleryModel(QAbstractListModel):
         self._token += 1
         self._requested = {0}
         self._first, self._appending = True, 0
-        if self.on_token is not None:
-            self.on_token(self._token)
-        self.page_requested.emit(self._token, self.query, 0, PAGE_SIZE)
+        self._ask(0)
+
+    def _ask(self, offset: int) -> None:
+        if self.on_request is not None:
+            self.on_request(self._token)
+        self.page_requested.emit(self._token, self.query, offset, PAGE_SIZE)
 
     @Slot(int, list, int, int)
     def on_page_loaded(
@@ -209,7 +214,7 @@ class GalleryModel(QAbstractListModel):
         if self.canFetchMore(parent):
             self._appending = len(self._entries)
             self._requested.add(self._appending)
-            self.page_requested.emit(self._token, self.query, self._appending, PAGE_SIZE)
+            self._ask(self._appending)
 
     # model -----------------------------------------------------------------------------------
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
@@ -254,7 +259,7 @@ class GalleryModel(QAbstractListModel):
         offset = row - row % PAGE_SIZE
         if offset not in self._requested:
             self._requested.add(offset)
-            self.page_requested.emit(self._token, self.query, offset, PAGE_SIZE)
+            self._ask(offset)
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         base = super().flags(index)

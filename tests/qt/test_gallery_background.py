@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def wire(service: GalleryService, model: GalleryModel) -> None:
     model.page_requested.connect(service.load_page)
     service.page_loaded.connect(model.on_page_loaded)
     service.count_loaded.connect(model.on_count_loaded)
-    model.on_token = lambda token: setattr(service, "latest_token", token)
+    model.on_request = service.page_asked
     service.reconcile_changed.connect(model.on_reconciled)
     service.reconcile_finished.connect(lambda _notices: model.on_reconcile_finished())
 
@@ -226,3 +227,41 @@ def test_rows_scrolled_far_away_shrink_and_come_back(
     model.on_page_loaded(1, every[0:PAGE_SIZE], -1, 0)
     assert model.entry(5) == every[5]
     assert model.rowCount() == 3000  # the page came back in place, no reset
+
+
+def test_a_running_count_gives_way_to_the_pages_asked_for_and_runs_again(
+    qtbot: QtBot, data_dir: Path, big_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting 100,000 matches must not hold up the page the view asks for meanwhile."""
+    paths = resolve_paths().ensure()
+    shutil.copy(big_index, paths.database_path)
+    service = GalleryService(paths)
+    events: list[object] = []
+    service.page_loaded.connect(lambda _t, _entries, _total, offset: events.append(offset))
+    service.count_loaded.connect(lambda _token, total: events.append(("count", total)))
+    real_stop = service._stop_count  # noqa: SLF001
+
+    def view_scrolls_while_counting(token: int) -> Callable[[], bool]:
+        stop = real_stop(token)
+
+        def poll() -> bool:
+            if PAGE_SIZE not in asked:  # the GUI thread asks for the next page meanwhile
+                asked.append(PAGE_SIZE)
+                service.page_asked(token)
+            return stop()
+
+        return poll
+
+    asked: list[int] = []
+    monkeypatch.setattr(service, "_stop_count", view_scrolls_while_counting)
+    try:
+        service.open_store()
+        service.page_asked(1)
+        service.load_page(1, GalleryQuery(), 0, PAGE_SIZE)
+        service._count_deferred()  # noqa: SLF001 — the timer's turn: the count starts
+        assert events == [0]  # … and stopped for the page asked for meanwhile
+        service.load_page(1, GalleryQuery(), PAGE_SIZE, PAGE_SIZE)
+        qtbot.waitUntil(lambda: ("count", BIG) in events, timeout=20_000)
+        assert events == [0, PAGE_SIZE, ("count", BIG)]  # counted again after that page
+    finally:
+        service.close_store()
