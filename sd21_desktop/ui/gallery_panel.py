@@ -33,9 +33,9 @@ from sd21_desktop.engine.request import GenerationRequest, random_seed
 from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.gallery.entries import GalleryEntry, GalleryQuery
 from sd21_desktop.qt.gallery_model import GalleryModel
-from sd21_desktop.ui.scroll_anchor import ScrollAnchor
 from sd21_desktop.qt.thumbnails import THUMBNAIL_SIDE
 from sd21_desktop.ui.gallery_details import GalleryDetails
+from sd21_desktop.ui.scroll_anchor import ScrollAnchor
 
 DATE_RANGES = {"Any time": None, "Today": 1, "Last 7 days": 7, "Last 30 days": 30}
 MODES = ("txt2img", "img2img", "inpaint", "depth", "upscale")
