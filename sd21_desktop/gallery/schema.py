@@ -190,12 +190,12 @@ _SEEDS_UNSIGNED_64: tuple[str, ...] = (
     "CREATE INDEX entries_by_seed ON entries (seed)",
 )
 
-# Version 4. Version 3's key (milliseconds and id % 2**20) is shared by two entries of the same millisecond
-# whose ids are 2**20 apart: possible once more than a million ids were given out (imports whose
-# times have whole seconds), and then a search for the words of one finds the other too. The key
-# is now whole seconds and id % 2**30 (created clamped as before: 8e9 * 2**30 < 2**63): two
-# entries share one only if a billion ids lie between them. Entries of one second come in id
-# order in a text search.
+# Version 4. Version 3's key (milliseconds and id % 2**20) is shared by two entries of one
+# millisecond whose ids are 2**20 apart: possible once more than a million ids were given out
+# (imports whose times have whole seconds), and then a search for the words of one finds the
+# other too. The key is now whole seconds and id % 2**30 (created clamped as before:
+# 8e9 * 2**30 < 2**63): two entries share one only if a billion ids lie between them. Entries of
+# one second come in id order in a text search.
 _FTS_KEY_SECONDS: tuple[str, ...] = (
     # A model filter (the gallery's model menu) reads that model's entries in time order and
     # stops after a page, instead of sorting all of them (a third of a million at 1,000,000).
