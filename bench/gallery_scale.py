@@ -22,6 +22,7 @@ removed after). 10,000 entries take about a minute, 100,000 about ten on a busy 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -186,6 +187,20 @@ def write_import_folder(folder: Path, count: int) -> None:
         picture.save(folder / f"import-{number:05d}.png", pnginfo=info)
 
 
+def reference(figures: dict[str, float], name: str) -> None:
+    """A fixed CPU job (hashing 16 MB, median of 5), wall and CPU ms: on a shared machine the
+    other figures compare through it (wall / reference wall), not by themselves."""
+    block = bytes(16 * 2**20)
+    walls, cpus = [], []
+    for _ in range(5):
+        started, cpu = time.perf_counter(), time.process_time()
+        hashlib.sha256(block).digest()
+        walls.append((time.perf_counter() - started) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    figures[f"{name}_ms"] = statistics.median(walls)
+    figures[f"{name}_cpu_ms"] = statistics.median(cpus)
+
+
 def timed(action: object) -> float:
     started = time.perf_counter()
     action()  # type: ignore[operator]
@@ -261,15 +276,52 @@ def measure_reconcile(paths: AppPaths, figures: dict[str, float], rng: random.Ra
         figures["reconcile_unchanged_ms"] = statistics.median(unchanged)
         figures["folders"] = report.folders_skipped
         days = sorted(path for path in paths.gallery_dir.iterdir() if path.is_dir())
+        stamp = int(time.time())  # new names again when a kept folder is measured again
         for number in range(1000):
             record, _ = bench_record(10_000_000 + number, rng, time.time())
             picture = Image.new("RGB", (64, 64), (number % 256, 1, 2))
             folder = days[number % 10 * len(days) // 10]
-            (folder / f"new-{number:04d}.png").write_bytes(encode_png(picture, record, 1))
+            (folder / f"new-{stamp}-{number:04d}.png").write_bytes(encode_png(picture, record, 1))
         started = time.perf_counter()
         report = synchronise(store._connection, store.layout)  # noqa: SLF001
         figures["reconcile_1000_new_ms"] = (time.perf_counter() - started) * 1000
         assert report.added == 1000, report
+
+
+def heap_while_paging(paths: AppPaths, entries: int) -> float:
+    """The Python heap's peak (MB) while paging through (up to 100,000) entries."""
+    tracemalloc.start()
+    with GalleryStore(paths, reconcile=False) as store:
+        for offset in range(0, min(entries, 100_000), 100):
+            store.search(offset=offset, limit=100)
+    peak = tracemalloc.get_traced_memory()[1] / (1024 * 1024)
+    tracemalloc.stop()
+    return peak
+
+
+def measure_writes(paths: AppPaths, folder: Path, figures: dict[str, float], imports: int) -> None:
+    """Saving (PNG encode + fsync + index row) and importing a folder."""
+    with GalleryStore(paths, reconcile=False) as store:
+        saves = 200
+        started = time.perf_counter()
+        for number in range(saves):
+            request = GenerationRequest(
+                prompt=f"saved {number}", seed=number, width=64, height=64
+            )
+            store.add_image(
+                Image.new("RGB", (64, 64), (number % 256, 0, 0)),
+                ImageRecord(request, number, 0, {}),
+            )
+        figures["save_ms_each"] = (time.perf_counter() - started) * 1000 / saves
+
+    write_import_folder(folder, imports)
+    with GalleryStore(paths, reconcile=False) as store:
+        started = time.perf_counter()
+        report = store.import_files([folder])
+        figures["import_s"] = time.perf_counter() - started
+        assert len(report.imported) == imports, report.errors[:3]
+        with_settings = sum(entry.has_metadata for entry in report.imported)
+        assert with_settings == imports // 2, with_settings
 
 
 def main() -> int:
@@ -279,17 +331,22 @@ def main() -> int:
     parser.add_argument("--direct", action="store_true",
                         help="index rows written directly, files hard-linked (for 1,000,000)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    parser.add_argument("--search-only", action="store_true",
+                        help="first screen and search only (no reconcile, paging, writes)")
+    parser.add_argument("--reuse", type=Path, help="a data folder kept by --keep: measure it "
+                        "again without writing (it is kept; saves and imports add to it)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     rng = random.Random(1234)
-    root = Path(tempfile.mkdtemp(prefix="sd21-gallery-bench-"))
-    paths = resolve_paths(root / "data")
+    root = args.reuse.parent if args.reuse else Path(tempfile.mkdtemp(prefix="sd21-gallery-bench-"))
+    paths = resolve_paths(args.reuse or root / "data")
     figures: dict[str, float] = {}
     baseline_rss = rss_mb()
+    reference(figures, "reference_before")
     try:
-        if args.direct:
+        if args.direct and not args.reuse:
             figures["write_direct_s"] = write_direct(paths, args.entries, rng)
-        else:
+        elif not args.reuse:
             figures["write_pngs_s"] = write_entries(paths.gallery_dir, args.entries, rng)
             started = time.perf_counter()
             with GalleryStore(paths) as store:
@@ -302,41 +359,16 @@ def main() -> int:
         figures["first_screen_cpu_ms"] = statistics.median(cpu for _, _, cpu in opens)
         with GalleryStore(paths, reconcile=False) as store:
             measure_search(store, figures, args.entries)
-        measure_reconcile(paths, figures, rng)
-
-        tracemalloc.start()
-        with GalleryStore(paths, reconcile=False) as store:
-            for offset in range(0, min(args.entries, 100_000), 100):
-                store.search(offset=offset, limit=100)
-        figures["heap_peak_mb"] = tracemalloc.get_traced_memory()[1] / (1024 * 1024)
-        tracemalloc.stop()
-
-        with GalleryStore(paths, reconcile=False) as store:
-            saves = 200
-            started = time.perf_counter()
-            for number in range(saves):
-                request = GenerationRequest(
-                    prompt=f"saved {number}", seed=number, width=64, height=64
-                )
-                store.add_image(
-                    Image.new("RGB", (64, 64), (number % 256, 0, 0)),
-                    ImageRecord(request, number, 0, {}),
-                )
-            figures["save_ms_each"] = (time.perf_counter() - started) * 1000 / saves
-
-        folder = root / "to-import"
-        write_import_folder(folder, args.imports)
-        with GalleryStore(paths, reconcile=False) as store:
-            started = time.perf_counter()
-            report = store.import_files([folder])
-            figures["import_s"] = time.perf_counter() - started
-            assert len(report.imported) == args.imports, report.errors[:3]
-            with_settings = sum(entry.has_metadata for entry in report.imported)
-            assert with_settings == args.imports // 2, with_settings
+        if not args.search_only:
+            measure_reconcile(paths, figures, rng)
+            figures["heap_peak_mb"] = heap_while_paging(paths, args.entries)
+        if not (args.reuse or args.search_only):  # a kept folder has their files already
+            measure_writes(paths, root / "to-import", figures, args.imports)
         figures["memory_mb"] = rss_mb() - baseline_rss
         figures["peak_rss_mb"] = rss_mb()
+        reference(figures, "reference_after")
     finally:
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"data folder kept: {paths.data_dir}")
         else:
             shutil.rmtree(root, ignore_errors=True)
@@ -345,8 +377,8 @@ def main() -> int:
         "first_screen_ms": figures["first_screen_ms"],
         "search_ms": figures["search_p95_ms"],
         "memory_mb": figures["memory_mb"],
-        "import_s": figures["import_s"],
-        "reconcile_unchanged_ms": figures["reconcile_unchanged_ms"],
+        "import_s": figures.get("import_s", 0.0),
+        "reconcile_unchanged_ms": figures.get("reconcile_unchanged_ms", 0.0),
     }
     targets = {**TARGETS, **TARGETS_AT.get(args.entries, {})}
     print(f"gallery with {args.entries} entries, {args.imports} imported"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import errno
 import sys
+import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
@@ -41,14 +41,20 @@ from sd21_desktop.ui.theme import ThemeManager
 
 def save_to_gallery_folder(paths: AppPaths, image: Any, record: Any) -> tuple[str, None]:
     """Write one image as a PNG with its metadata, without the index: the fallback when the
-    gallery could not be opened, so no image is ever lost (runs in the worker thread)."""
-    from sd21_desktop.gallery.files import unique_path, write_atomic
+    gallery could not be opened, so no image is ever lost (runs in the worker thread). It goes
+    to its day folder under a name free in the gallery and the trash, as the store would."""
+    from sd21_desktop.gallery.files import write_atomic
+    from sd21_desktop.gallery.layout import TRASH_FOLDER, GalleryLayout, listed_day_folder
     from sd21_desktop.gallery.metadata import encode_png
 
     if not paths.gallery_dir.is_dir():
         raise FileNotFoundError(errno.ENOENT, "The gallery folder is gone", str(paths.gallery_dir))
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = unique_path(paths.gallery_dir, f"{stamp}-{record.seed}")
+    now = time.time()
+    layout = GalleryLayout(paths.gallery_dir, paths.data_dir / TRASH_FOLDER)
+    stem = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{record.seed}"
+    path = layout.live_path(
+        layout.unique_name(listed_day_folder(paths.gallery_dir, now), stem, ".png")
+    )
     write_atomic(path, encode_png(image, record))
     return str(path), None
 
@@ -180,7 +186,7 @@ class AppController(QObject):
         model.page_requested.connect(gallery.load_page)
         gallery.page_loaded.connect(model.on_page_loaded)
         gallery.count_loaded.connect(model.on_count_loaded)
-        model.on_token = lambda token: setattr(gallery, "latest_token", token)
+        model.on_request = gallery.page_asked
         gallery.reconcile_changed.connect(model.on_reconciled)
         gallery.reconcile_status.connect(panel.show_status)
         gallery.reconcile_finished.connect(self._on_reconcile_finished)

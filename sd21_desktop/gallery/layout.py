@@ -117,6 +117,22 @@ def day_folder(created: float, imported: bool, part: int = 1) -> str:
     return f"{IMPORTED_FOLDER}/{name}" if imported else name
 
 
+def listed_day_folder(gallery_dir: Path, created: float) -> str:
+    """The day folder for a file saved while the index cannot be opened: the first part of the
+    day with room, counted by listing it (there is no index to ask)."""
+    part = 1
+    while True:
+        folder = day_folder(created, False, part)
+        try:
+            with os.scandir(gallery_dir / folder) as entries:
+                count = sum(is_candidate(entry.name) for entry in entries)
+        except (FileNotFoundError, NotADirectoryError):
+            return folder
+        if count < FOLDER_LIMIT:
+            return folder
+        part += 1
+
+
 def parent_folder(folder: str) -> str:
     return folder.rpartition("/")[0]
 

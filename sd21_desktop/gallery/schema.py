@@ -21,7 +21,9 @@ from pathlib import Path
 
 from sd21_desktop.errors import UserFacingError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+FTS_ID_SPAN = 2**30
+"""Ids this far apart in the same second would share a search key (see version 4)."""
 
 def _fts_triggers(key: str) -> tuple[str, ...]:
     """The triggers that keep the external-content FTS5 index in step with ``entries``, whose
@@ -94,6 +96,39 @@ _V1: tuple[str, ...] = (
     *_fts_triggers("id"),
 )
 
+_DROP_SEARCH = (
+    "DROP TRIGGER entries_fts_insert",
+    "DROP TRIGGER entries_fts_delete",
+    "DROP TRIGGER entries_fts_update",
+    "DROP TABLE entries_fts",
+)
+
+
+def _time_keyed_search(key: str) -> tuple[str, ...]:
+    """The statements that (re)make the full-text index with ``fts_key`` = ``key`` as its
+    rowid (see the "gallery at scale" step below), once the old one is gone."""
+    return (
+        f"ALTER TABLE entries ADD COLUMN fts_key INTEGER GENERATED ALWAYS AS ({key}) VIRTUAL",
+        "CREATE INDEX entries_by_fts_key ON entries (fts_key, deleted_at)",
+        # ``prefix='1 2 3'``: the first letters typed are one index lookup, not a merge of
+        # every word that starts with them.
+        """
+        CREATE VIRTUAL TABLE entries_fts USING fts5(
+            prompt, negative_prompt,
+            content='entries', content_rowid='fts_key',
+            tokenize='unicode61 remove_diacritics 2', prefix='1 2 3'
+        )
+        """,
+        # In key order: FTS5 writes ascending rowids in one go (a descending one flushes a
+        # segment).
+        """
+        INSERT INTO entries_fts (rowid, prompt, negative_prompt)
+        SELECT fts_key, prompt, negative_prompt FROM entries ORDER BY fts_key
+        """,
+        *_fts_triggers("fts_key"),
+    )
+
+
 # The "gallery at scale" step: day folders and a cheap reconcile (see
 # :mod:`sd21_desktop.gallery.layout` and :mod:`sd21_desktop.gallery.sync`), and a search index
 # that answers in time order (see :mod:`sd21_desktop.gallery.search`).
@@ -101,8 +136,7 @@ _V1: tuple[str, ...] = (
 # ``rtrim(name, <name without its slashes>)`` strips everything after the last "/".
 # ``fts_key`` orders entries like "newest first" (milliseconds, then the id) and is the rowid of
 # the full-text index, so a search walks its matches newest first and stops after one page
-# instead of collecting every match. Keys are unique while ids are (ids 2**20 apart with the
-# same millisecond would share one; then one of the two may be missing from search results).
+# instead of collecting every match. (Version 4 changes the key: see there.)
 _SCALE: tuple[str, ...] = (
     """
     ALTER TABLE entries ADD COLUMN folder TEXT GENERATED ALWAYS AS
@@ -140,30 +174,10 @@ _SCALE: tuple[str, ...] = (
     WHERE favourite = 1
     """,
     # The search index again, keyed by time (clamped to years 1970-2223 so the key fits).
-    """
-    ALTER TABLE entries ADD COLUMN fts_key INTEGER GENERATED ALWAYS AS
-        (CAST(min(max(created, 0), 8e9) * 1000 AS INTEGER) * 1048576 + id % 1048576) VIRTUAL
-    """,
-    "CREATE INDEX entries_by_fts_key ON entries (fts_key, deleted_at)",
-    "DROP TRIGGER entries_fts_insert",
-    "DROP TRIGGER entries_fts_delete",
-    "DROP TRIGGER entries_fts_update",
-    "DROP TABLE entries_fts",
-    # ``prefix='1 2 3'``: the first letters typed are one index lookup, not a merge of every
-    # word that starts with them.
-    """
-    CREATE VIRTUAL TABLE entries_fts USING fts5(
-        prompt, negative_prompt,
-        content='entries', content_rowid='fts_key',
-        tokenize='unicode61 remove_diacritics 2', prefix='1 2 3'
-    )
-    """,
-    # In key order: FTS5 writes ascending rowids in one go (a descending one flushes a segment).
-    """
-    INSERT INTO entries_fts (rowid, prompt, negative_prompt)
-    SELECT fts_key, prompt, negative_prompt FROM entries ORDER BY fts_key
-    """,
-    *_fts_triggers("fts_key"),
+    *_DROP_SEARCH,
+    *_time_keyed_search(
+        "CAST(min(max(created, 0), 8e9) * 1000 AS INTEGER) * 1048576 + id % 1048576"
+    ),
 )
 
 # Unsigned 64-bit seeds (ComfyUI's 0 … 2^64 - 1) do not fit SQLite's signed INTEGER, so the
@@ -176,8 +190,28 @@ _SEEDS_UNSIGNED_64: tuple[str, ...] = (
     "CREATE INDEX entries_by_seed ON entries (seed)",
 )
 
+# Version 4. Version 3's key (milliseconds and id % 2**20) is shared by two entries of one
+# millisecond whose ids are 2**20 apart: possible once more than a million ids were given out
+# (imports whose times have whole seconds), and then a search for the words of one finds the
+# other too. The key is now whole seconds and id % 2**30 (created clamped as before:
+# 8e9 * 2**30 < 2**63): two entries share one only if a billion ids lie between them. Entries of
+# one second come in id order in a text search.
+_FTS_KEY_SECONDS: tuple[str, ...] = (
+    # A model filter (the gallery's model menu) reads that model's entries in time order and
+    # stops after a page, instead of sorting all of them (a third of a million at 1,000,000).
+    "DROP INDEX entries_by_model",
+    "CREATE INDEX entries_by_model ON entries (model, deleted_at, created DESC, id DESC)",
+    *_DROP_SEARCH,
+    "DROP INDEX entries_by_fts_key",
+    "ALTER TABLE entries DROP COLUMN fts_key",
+    *_time_keyed_search(f"CAST(min(max(created, 0), 8e9) AS INTEGER) * {FTS_ID_SPAN} "
+                        f"+ id % {FTS_ID_SPAN}"),
+)
+
 #: Statements that take an index from version ``n - 1`` to ``n``; append, never edit.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _SEEDS_UNSIGNED_64, 3: _SCALE}
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: _V1, 2: _SEEDS_UNSIGNED_64, 3: _SCALE, 4: _FTS_KEY_SECONDS
+}
 #: The tables each version adds (a table missing from an index of that version is damage).
 REQUIRED_TABLES: dict[int, tuple[str, ...]] = {
     1: ("entries", "entries_fts"),

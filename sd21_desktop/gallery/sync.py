@@ -198,6 +198,12 @@ class Reconcile:
         self.layout = layout
         self.report = SyncReport()
         self.on_progress: Progress | None = None
+        self._rows: list[tuple[Any, ...]] = []
+        """New rows read and not written yet: the rows of small folders go in together (one
+        transaction per folder made a rebuild of 10,000 files into 365 day folders write its
+        indexes and full-text segments over and over)."""
+        self._records: list[tuple[str, tuple[int | None, int | None], int, set[str]]] = []
+        """Folders listed whose record is written with the rows of the next write."""
 
     def steps(self) -> Iterator[SyncStep]:
         """Each ``next()`` does one short step (one transaction) and says what it changed.
@@ -238,6 +244,8 @@ class Reconcile:
         # rows follow.
         for folder in sorted((records.keys() | rows.keys()) - seen):
             yield from self._folder_steps(folder, (None, None), set())
+        if self._rows or self._records:
+            yield self._write()
 
     def run(self) -> SyncReport:
         for _ in self.steps():
@@ -292,17 +300,24 @@ class Reconcile:
         new += sorted((name, True) for name in trashed - live - known)
         now = time.time()
         for start in range(0, len(new), BATCH):
-            rows = _read_rows(self.layout, new[start : start + BATCH], self.report, now)
-            # Oldest first: ascending search keys are one write for FTS5 (see schema).
-            rows.sort(key=lambda row: row[1])
-            with transaction(self.connection):
-                added = insert_new(self.connection, rows)
-            self.report.added += len(added)
+            self._rows += _read_rows(self.layout, new[start : start + BATCH], self.report, now)
             if self.on_progress is not None:
                 self.on_progress(min(start + BATCH, len(new)), len(new))
-            yield SyncStep(added=added)
+            yield self._write() if len(self._rows) >= BATCH else SyncStep()
         yield from self._follow(folder, indexed, live, trashed, now)
-        self._record(folder, mtimes, checked_ns, listing.folders)
+        self._records.append((folder, mtimes, checked_ns, listing.folders))
+
+    def _write(self) -> SyncStep:
+        """One transaction: the new rows read so far, then the records of the folders listed."""
+        # Oldest first: ascending search keys are one write for FTS5 (see schema).
+        rows = sorted(self._rows, key=lambda row: row[1])
+        with transaction(self.connection):
+            added = insert_new(self.connection, rows)
+            for record in self._records:
+                self._record(*record)
+        self._rows, self._records = [], []
+        self.report.added += len(added)
+        return SyncStep(added=added)
 
     def _follow(
         self,
@@ -338,25 +353,25 @@ class Reconcile:
         checked_ns: int,
         subfolders: set[str],
     ) -> None:
-        """Remember what this folder looked like; a folder gone with its rows is forgotten."""
+        """Remember what this folder looked like (inside the transaction that wrote its rows);
+        a folder gone with its rows is forgotten."""
         (live, trash) = self.connection.execute(
             "SELECT count(*) FILTER (WHERE deleted_at IS NULL), "
             "count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM entries WHERE folder = ?",
             (folder,),
         ).fetchone()
-        with transaction(self.connection):
-            if mtimes == (None, None) and live + trash == 0 and folder:
-                self.connection.execute("DELETE FROM folders WHERE path = ?", (folder,))
-                return
-            self.connection.execute(
-                "INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?, ?)",
-                (folder, *mtimes, live, trash, checked_ns),
-            )
-            # A sub-folder gets a record now, so that a quit before it is listed cannot hide it
-            # below a parent that looks unchanged next time.
-            self.connection.executemany(
-                "INSERT OR IGNORE INTO folders (path) VALUES (?)", [(sub,) for sub in subfolders]
-            )
+        if mtimes == (None, None) and live + trash == 0 and folder:
+            self.connection.execute("DELETE FROM folders WHERE path = ?", (folder,))
+            return
+        self.connection.execute(
+            "INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?, ?)",
+            (folder, *mtimes, live, trash, checked_ns),
+        )
+        # A sub-folder gets a record now, so that a quit before it is listed cannot hide it
+        # below a parent that looks unchanged next time.
+        self.connection.executemany(
+            "INSERT OR IGNORE INTO folders (path) VALUES (?)", [(sub,) for sub in subfolders]
+        )
 
 
 def synchronise(

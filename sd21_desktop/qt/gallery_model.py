@@ -1,12 +1,18 @@
 """The gallery list model: entries of the current query, newest first, fetched page by page
 from the gallery thread, with thumbnails from :class:`ThumbnailCache`.
 
-It holds only the rows scrolled to so far, and of those only about :data:`KEEP_FULL` whole
-entries near where the view last looked; rows farther away shrink to a stub (id, time, flags)
-and are fetched again if the view comes back, so memory stays bounded at 100,000 rows and more.
-``total`` is the query's count once known (a large count arrives after the first page,
-``count_loaded``). What the background reconcile finds is merged in place, so paging by offset
-stays right and the view keeps its scroll position.
+Once the query's count is known the model has that many rows; a row not fetched yet is None
+(a placeholder is shown and its page is asked for when the view paints it). So scrolling never
+inserts rows: :class:`QListView` lays out its items once per query instead of again for every
+page (which at 100,000 rows cost a tenth of a second of the GUI thread a page, and its batched
+relayout threw the scroll position back to the first rows). Until the count arrives pages are
+appended as the view asks for more (``fetchMore``).
+
+Of the rows fetched only about :data:`KEEP_FULL` whole entries near where the view last looked
+are kept; rows farther away shrink to a stub (id, time, flags) and are fetched again if the view
+comes back, so memory stays bounded at 100,000 rows and more. What the background reconcile
+finds is merged in place (an entry whose place lies between rows not fetched yet becomes one
+more such row), so paging by offset stays right and the view keeps its scroll position.
 """
 
 from __future__ import annotations
@@ -46,10 +52,11 @@ class _Stub:
     favourite: bool
 
 
-Row = GalleryEntry | _Stub
+Row = GalleryEntry | _Stub | None
+"""A whole entry, a stub, or None: a row of the query not fetched yet."""
 
 
-def _newest_first(entry: Row) -> tuple[float, int]:
+def _newest_first(entry: GalleryEntry | _Stub) -> tuple[float, int]:
     """The sort key of the list (ascending key = newest first, like the store's ORDER BY)."""
     return (-entry.created, -entry.id)
 
@@ -67,23 +74,31 @@ class GalleryModel(QAbstractListModel):
         self.query = GalleryQuery()
         self._entries: list[Row] = []
         self._full = 0
-        """How many rows hold a whole entry (not a stub)."""
-        self._refetching: set[int] = set()
+        """How many rows hold a whole entry (not a stub, not None)."""
+        self._requested: set[int] = set()
+        """Offsets of the pages asked for and not answered yet (this token)."""
         self._rows: dict[int, int] = {}
-        self.total = 0
         self.counted = True
-        """False while ``total`` is only what has been loaded (the count is on its way)."""
+        """False while the rows are only the pages loaded so far (the count is on its way)."""
         self._more = False
-        self._window = 0
-        """Rows brought in by pages (what the view scrolled to)."""
         self._stale = False
         self._token = 0
-        self._loading = False
-        self.on_token: Any = None
-        """Called with each new page token (the service's ``latest_token`` follows it)."""
+        self._first = True
+        """The first page of this token is still to come (it replaces every row)."""
+        self._appending: int | None = None
+        """The offset of the page ``fetchMore`` asked for, until it comes."""
+        self.on_request: Any = None
+        """Called (on this thread) with the token of each page asked for, before the request
+        goes out: the service's deferred count of an older query stops, and one of this query
+        waits until the pages asked for are served."""
         self._placeholder = QPixmap(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
         self._placeholder.fill(QColor("#3a3a3a"))
         thumbnails.thumbnail_ready.connect(self._on_thumbnail)
+
+    @property
+    def total(self) -> int:
+        """The query's count once known (``counted``); before, the rows loaded so far."""
+        return len(self._entries)
 
     # query -----------------------------------------------------------------------------------
     def set_query(self, query: GalleryQuery) -> None:
@@ -93,57 +108,72 @@ class GalleryModel(QAbstractListModel):
 
     def refresh(self) -> None:
         self._token += 1
-        self._refetching.clear()
-        if self.on_token is not None:
-            self.on_token(self._token)
-        self._loading = True
-        self.page_requested.emit(self._token, self.query, 0, PAGE_SIZE)
+        self._requested = {0}
+        self._first, self._appending = True, 0
+        self._ask(0)
+
+    def _ask(self, offset: int) -> None:
+        if self.on_request is not None:
+            self.on_request(self._token)
+        self.page_requested.emit(self._token, self.query, offset, PAGE_SIZE)
 
     @Slot(int, list, int, int)
     def on_page_loaded(
         self, token: int, entries: list[GalleryEntry], total: int, offset: int
     ) -> None:
+        """A page (``total`` -1 while the count is on its way). An empty page also answers a
+        request that failed: its rows stay to be fetched when next painted."""
         if token != self._token:
             return  # an answer to an older query
-        if offset in self._refetching:
-            self._restore(entries, offset)
-            return
-        self._loading = False
-        self._more = len(entries) >= PAGE_SIZE
-        if offset == 0:
-            self.beginResetModel()
-            self._entries = list(entries)
-            self.counted = total >= 0
-            self.total = total if total >= 0 else len(entries)
-            self._reindex()
-            self.endResetModel()
+        self._requested.discard(offset)
+        appended = offset == self._appending
+        if appended:
+            self._appending = None
+        if self._first and offset == 0:
+            self._first = False
+            self._reset(entries, total)
+        elif appended and not self.counted and offset >= len(self._entries):
+            self._append(entries)
         else:
-            start = len(self._entries)
-            fresh = [entry for entry in entries if entry.id not in self._rows]
-            if fresh:
-                self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
-                self._entries.extend(fresh)
-                self._reindex()
-                self.endInsertRows()
-            if not self.counted:
-                self.total = max(self.total, len(self._entries))
-        self._window = len(self._entries)
-        self._full = len(entries) if offset == 0 else self._full + len(entries)
+            self._fill(offset, entries)
         self._compact(offset)
         self.loaded.emit()
 
-    def _restore(self, entries: list[GalleryEntry], offset: int) -> None:
-        """A page fetched again for stub rows: whole entries back in their rows."""
-        self._refetching.discard(offset)
-        for row, entry in enumerate(entries, start=offset):
-            if row < len(self._entries) and self._entries[row].id == entry.id:
-                if isinstance(self._entries[row], _Stub):
-                    self._full += 1
+    def _reset(self, entries: list[GalleryEntry], total: int) -> None:
+        self.beginResetModel()
+        self.counted = total >= 0
+        self._entries = [*entries, *[None] * max(0, total - len(entries))]
+        self._more = not self.counted and len(entries) >= PAGE_SIZE
+        self._full = len(entries)
+        self._reindex()
+        self.endResetModel()
+
+    def _append(self, entries: list[GalleryEntry]) -> None:
+        self._more = len(entries) >= PAGE_SIZE
+        fresh = [entry for entry in entries if entry.id not in self._rows]
+        if fresh:
+            start = len(self._entries)
+            self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
+            self._entries.extend(fresh)
+            self._rows.update((entry.id, row) for row, entry in enumerate(fresh, start=start))
+            self._full += len(fresh)
+            self.endInsertRows()
+
+    def _fill(self, offset: int, entries: list[GalleryEntry]) -> None:
+        """Whole entries into their rows (not fetched yet, or stubs of the same entry). An
+        entry the model already has in another row means the rows moved meanwhile: that row
+        is left to be asked for again."""
+        changed = []
+        for row, entry in enumerate(entries[: max(0, len(self._entries) - offset)], offset):
+            current = self._entries[row]
+            known = self._rows.get(entry.id)
+            if current is None if known is None else (current is not None and known == row):
+                self._full += not isinstance(current, GalleryEntry)
                 self._entries[row] = entry
-        last = min(offset + len(entries), len(self._entries)) - 1
-        if last >= offset:
-            self.dataChanged.emit(self.index(offset), self.index(last))
-        self._compact(offset)
+                self._rows[entry.id] = row
+                changed.append(row)
+        if changed:
+            self.dataChanged.emit(self.index(changed[0]), self.index(changed[-1]))
 
     def _compact(self, around: int) -> None:
         """Past :data:`KEEP_FULL` whole entries, rows far from ``around`` become stubs (down to
@@ -158,23 +188,33 @@ class GalleryModel(QAbstractListModel):
 
     @Slot(int, int)
     def on_count_loaded(self, token: int, total: int) -> None:
-        if token == self._token:
-            self.counted, self.total = True, total
-            self.loaded.emit()
+        """The count: as many rows as it says (the ones not fetched yet are None)."""
+        if token != self._token:
+            return
+        self.counted, self._more = True, False
+        rows = len(self._entries)
+        if total > rows:
+            self.beginInsertRows(QModelIndex(), rows, total - 1)
+            self._entries.extend([None] * (total - rows))
+            self.endInsertRows()
+        else:  # rows went away meanwhile: drop trailing rows not fetched yet
+            self._remove_gap(rows, min(rows - total, self._trailing_gap()))
+        self.loaded.emit()
 
     def _reindex(self) -> None:
-        self._rows = {entry.id: row for row, entry in enumerate(self._entries)}
+        self._rows = {entry.id: row for row, entry in enumerate(self._entries) if entry is not None}
 
     # lazy paging -----------------------------------------------------------------------------
     def canFetchMore(self, parent: AnyIndex = QModelIndex()) -> bool:  # noqa: B008, N802
-        if parent.isValid() or self._loading:
+        if parent.isValid() or self._appending is not None:
             return False
-        return len(self._entries) < self.total if self.counted else self._more
+        return not self.counted and self._more
 
     def fetchMore(self, parent: AnyIndex = QModelIndex()) -> None:  # noqa: B008, N802
         if self.canFetchMore(parent):
-            self._loading = True
-            self.page_requested.emit(self._token, self.query, len(self._entries), PAGE_SIZE)
+            self._appending = len(self._entries)
+            self._requested.add(self._appending)
+            self._ask(self._appending)
 
     # model -----------------------------------------------------------------------------------
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
@@ -185,6 +225,10 @@ class GalleryModel(QAbstractListModel):
         found = self._entries[row] if 0 <= row < len(self._entries) else None
         return found if isinstance(found, GalleryEntry) else None
 
+    def full_entries(self) -> int:
+        """How many rows hold a whole entry (what memory the model takes grows with)."""
+        return self._full
+
     def row_of(self, entry_id: int) -> int | None:
         return self._rows.get(entry_id)
 
@@ -192,8 +236,8 @@ class GalleryModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._entries):
             return None
         entry = self._entries[index.row()]
-        if isinstance(entry, _Stub):
-            self._refetch(index.row())
+        if not isinstance(entry, GalleryEntry):
+            self._request(index.row())
             return self._placeholder if role == Qt.ItemDataRole.DecorationRole else None
         if role == Qt.ItemDataRole.DecorationRole:
             pixmap = self.thumbnails.get(entry)
@@ -210,11 +254,12 @@ class GalleryModel(QAbstractListModel):
             return entry.id
         return None
 
-    def _refetch(self, row: int) -> None:
+    def _request(self, row: int) -> None:
+        """Ask for the page of a row not fetched yet (or shrunk to a stub), once."""
         offset = row - row % PAGE_SIZE
-        if offset not in self._refetching:
-            self._refetching.add(offset)
-            self.page_requested.emit(self._token, self.query, offset, PAGE_SIZE)
+        if offset not in self._requested:
+            self._requested.add(offset)
+            self._ask(offset)
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         base = super().flags(index)
@@ -248,9 +293,10 @@ class GalleryModel(QAbstractListModel):
         fresh = [entry for entry in reversed(entries) if entry.id not in self._rows]
         if not fresh:
             return
+        fresh.sort(key=_newest_first)
         self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
-        self._entries[0:0] = sorted(fresh, key=lambda e: (e.created, e.id), reverse=True)
-        self.total += len(fresh)
+        self._entries[0:0] = fresh
+        self._full += len(fresh)
         self._reindex()
         self.endInsertRows()
 
@@ -269,11 +315,11 @@ class GalleryModel(QAbstractListModel):
                 continue
             if leaves:
                 self.beginRemoveRows(QModelIndex(), row, row)
-                self._entries.pop(row)
-                self.total -= 1
+                self._full -= isinstance(self._entries.pop(row), GalleryEntry)
                 self._reindex()
                 self.endRemoveRows()
             else:
+                self._full += not isinstance(self._entries[row], GalleryEntry)
                 self._entries[row] = entry
                 index = self.index(row)
                 self.dataChanged.emit(index, index)
@@ -299,7 +345,8 @@ class GalleryModel(QAbstractListModel):
         removed: list[tuple[int, bool]],
     ) -> None:
         """Merge what the reconcile found: rows go in at their place in the order, out, or
-        change in place. A query this model cannot check itself is run again at the end."""
+        change in place. What this model cannot place exactly (a query it cannot check itself,
+        rows gone from among several stretches not fetched yet) is run again at the end."""
         for entry in moved:  # a new path, the same place in the order
             row = self._rows.get(entry.id)
             if row is not None:
@@ -311,12 +358,11 @@ class GalleryModel(QAbstractListModel):
         counted_out = sum(was_deleted == self.query.in_trash for _, was_deleted in removed)
         counted_out += sum(self._shows(entry, deleted=not entry.deleted) for entry in changed)
         gone = {entry_id for entry_id, _ in removed} | {entry.id for entry in changed}
-        self._remove_rows(sorted((self._rows[i] for i in gone if i in self._rows), reverse=True))
-        self.total -= counted_out
+        rows = sorted((self._rows[i] for i in gone if i in self._rows), reverse=True)
+        self._remove_rows(rows)
+        self._remove_unseen(counted_out - len(rows))
         incoming = [entry for entry in added + changed if self._shows(entry)]
         self._insert_sorted(sorted(incoming, key=_newest_first))
-        self._trim()
-        self.total = max(self.total, len(self._entries))
         self.loaded.emit()
 
     def on_reconcile_finished(self) -> None:
@@ -328,41 +374,75 @@ class GalleryModel(QAbstractListModel):
         """Remove these rows (highest first), then index the rest once."""
         for row in rows:
             self.beginRemoveRows(QModelIndex(), row, row)
-            self._entries.pop(row)
+            self._full -= isinstance(self._entries.pop(row), GalleryEntry)
             self.endRemoveRows()
         if rows:
             self._reindex()
 
+    def _gaps(self) -> list[tuple[int, int]]:
+        """The stretches of rows not fetched yet: (first row, row after the last)."""
+        gaps: list[tuple[int, int]] = []
+        for row, entry in enumerate(self._entries):
+            if entry is None:
+                if gaps and gaps[-1][1] == row:
+                    gaps[-1] = (gaps[-1][0], row + 1)
+                else:
+                    gaps.append((row, row + 1))
+        return gaps
+
+    def _trailing_gap(self) -> int:
+        count = 0
+        while count < len(self._entries) and self._entries[-1 - count] is None:
+            count += 1
+        return count
+
+    def _remove_gap(self, end: int, count: int) -> None:
+        """Remove ``count`` rows not fetched yet that end at row ``end``."""
+        if count > 0:
+            self.beginRemoveRows(QModelIndex(), end - count, end - 1)
+            del self._entries[end - count : end]
+            self.endRemoveRows()
+            self._reindex()
+
+    def _remove_unseen(self, count: int) -> None:
+        """``count`` rows of the query went away that this model has not fetched: with one
+        stretch of such rows they were there; with several, where is unknown (run again)."""
+        if count <= 0 or not self.counted:
+            return  # not counted yet: they were beyond the rows loaded, and the count follows
+        gaps = self._gaps()
+        if len(gaps) == 1 and gaps[0][1] - gaps[0][0] >= count:
+            self._remove_gap(gaps[0][1], count)
+        elif gaps:
+            self._stale = True
+
     def _insert_sorted(self, entries: list[GalleryEntry]) -> None:
-        """Insert each at its place in "newest first"; one past the loaded rows while more are
-        still to load only counts (it comes with its page)."""
-        inserted = False
+        """Insert each (sorted newest first) at its place among the rows fetched: a whole
+        entry between two neighbouring rows, one more row not fetched yet inside a stretch of
+        them; one past the loaded rows while the count is on its way comes with its page."""
+        known = [row for row, entry in enumerate(self._entries) if entry is not None]
+        keys = [_newest_first(self._entries[row]) for row in known]  # type: ignore[arg-type]
+        done = same = 0
+        last = -1
         for entry in entries:
             if entry.id in self._rows:
                 continue
-            row = bisect.bisect_left(self._entries, _newest_first(entry), key=_newest_first)
-            beyond = len(self._entries) < self.total if self.counted else self._more
-            self.total += 1
-            if row == len(self._entries) and beyond:
+            i = bisect.bisect_left(keys, _newest_first(entry))
+            same = same + 1 if i == last else 0
+            last = i
+            # Below the newer neighbour and the ones inserted there already (each shifted the
+            # rows below it by one).
+            after = known[i - 1] + done + 1 if i > 0 else same
+            before = known[i] + done if i < len(known) else len(self._entries)
+            if before == len(self._entries) and after == before and not self.counted:
                 continue
-            self.beginInsertRows(QModelIndex(), row, row)
-            self._entries.insert(row, entry)
+            self.beginInsertRows(QModelIndex(), after, after)
+            self._entries.insert(after, entry if after == before else None)
             self.endInsertRows()
+            self._full += after == before
             self._rows[entry.id] = -1  # known now; the real rows are indexed once below
-            inserted = True
-        if inserted:
+            done += 1
+        if done:
             self._reindex()
-
-    def _trim(self) -> None:
-        """Keep no more rows than were paged in (plus a page): a rebuild that finds 100,000
-        images must not make the model hold them all; the rest load as the view scrolls."""
-        keep = max(self._window, PAGE_SIZE)
-        if len(self._entries) > keep + PAGE_SIZE:
-            self.beginRemoveRows(QModelIndex(), keep, len(self._entries) - 1)
-            del self._entries[keep:]
-            self.endRemoveRows()
-            self._reindex()
-            self._more = True
 
     @Slot(int)
     def _on_thumbnail(self, entry_id: int) -> None:

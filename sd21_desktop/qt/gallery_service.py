@@ -54,6 +54,10 @@ class GalleryService(QObject):
         self.latest_token = 0
         """The newest page token the model asked for (set from the GUI thread): a deferred
         count of an older query is dropped, and one running is interrupted."""
+        self._asked = 0
+        """Pages asked for and not served yet: a count running meanwhile stops for them and
+        starts again after them (counting a million matches takes a second or more)."""
+        self._asked_lock = threading.Lock()
         self.ready = threading.Event()
         """Set once the store is open (or failed to open): the engine worker waits on it."""
 
@@ -96,40 +100,55 @@ class GalleryService(QObject):
             self._store.close()
             self._store = None
 
+    def page_asked(self, token: int) -> None:
+        """Called on the GUI thread as the model asks for a page (before the request arrives)."""
+        with self._asked_lock:
+            self.latest_token = token
+            self._asked += 1
+
     @Slot(int, object, int, int)
     def load_page(self, token: int, query: GalleryQuery, offset: int, limit: int) -> None:
         """One page now; its count when the page tells it (a short first page), else later:
         counting a million matches must not delay the page (nor the next keystroke's)."""
+        with self._asked_lock:
+            self._asked = max(0, self._asked - 1)
         try:
             entries = self.store.search(query, offset, limit)
             total = len(entries) if offset == 0 and len(entries) < limit else -1
-        except (UserFacingError, OSError) as error:
-            self.failed.emit(f"The gallery could not be read: {error}")
-            return
         except Exception as error:  # a damaged index must not kill the thread
-            self.failed.emit(f"The gallery could not be read: {type(error).__name__}: {error}")
+            shown = error if isinstance(error, (UserFacingError, OSError)) else (
+                f"{type(error).__name__}: {error}"
+            )
+            self.failed.emit(f"The gallery could not be read: {shown}")
+            # An empty page still answers: the model stops waiting for it (and asks again
+            # when those rows are painted next).
+            self.page_loaded.emit(token, [], -1 if offset else 0, offset)
             return
         self.page_loaded.emit(token, entries, total, offset)
         if offset == 0 and total < 0:
             self._counts.append((token, query))
+        if self._counts:
             QTimer.singleShot(0, self._count_deferred)
         self._start_reconcile()
 
     @Slot()
     def _count_deferred(self) -> None:
-        """The exact count of a query whose page already went out, unless a newer one came."""
-        while self._counts:
+        """The exact count of a query whose page already went out, unless a newer one came;
+        pages asked for meanwhile go first (the count starts again after them)."""
+        while self._counts and not self._asked:
             token, query = self._counts.pop(0)
             if token != self.latest_token or self._store is None:
                 continue
             try:
-                total = self._store.count(query, stop=self._stale_count(token))
-            except Exception:  # interrupted by a newer query, or the store closed: no count
+                total = self._store.count(query, stop=self._stop_count(token))
+            except Exception:  # interrupted, or the store closed: no count now
+                if token == self.latest_token and self._asked and self._store is not None:
+                    self._counts.insert(0, (token, query))  # again after those pages
                 continue
             self.count_loaded.emit(token, total)
 
-    def _stale_count(self, token: int) -> Callable[[], bool]:
-        return lambda: token != self.latest_token
+    def _stop_count(self, token: int) -> Callable[[], bool]:
+        return lambda: token != self.latest_token or self._asked > 0
 
     # reconcile ---------------------------------------------------------------------------------
     @Slot()

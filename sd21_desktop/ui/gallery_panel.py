@@ -35,6 +35,7 @@ from sd21_desktop.gallery.entries import GalleryEntry, GalleryQuery
 from sd21_desktop.qt.gallery_model import GalleryModel
 from sd21_desktop.qt.thumbnails import THUMBNAIL_SIDE
 from sd21_desktop.ui.gallery_details import GalleryDetails
+from sd21_desktop.ui.scroll_anchor import ScrollAnchor
 
 DATE_RANGES = {"Any time": None, "Today": 1, "Last 7 days": 7, "Last 30 days": 30}
 MODES = ("txt2img", "img2img", "inpaint", "depth", "upscale")
@@ -95,6 +96,7 @@ class GalleryPanel(QWidget):
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.setModel(model)
+        self._scroll_anchor = ScrollAnchor(self.view)
         self.details = GalleryDetails()
 
         filters = QHBoxLayout()

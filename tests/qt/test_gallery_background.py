@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,13 +84,14 @@ def wire(service: GalleryService, model: GalleryModel) -> None:
     model.page_requested.connect(service.load_page)
     service.page_loaded.connect(model.on_page_loaded)
     service.count_loaded.connect(model.on_count_loaded)
-    model.on_token = lambda token: setattr(service, "latest_token", token)
+    model.on_request = service.page_asked
     service.reconcile_changed.connect(model.on_reconciled)
     service.reconcile_finished.connect(lambda _notices: model.on_reconcile_finished())
 
 
 def ids(model: GalleryModel) -> list[int]:
-    return [model.entry(row).id for row in range(model.rowCount())]  # type: ignore[union-attr]
+    """The ids of the rows (None: a row not fetched yet)."""
+    return [getattr(model.entry(row), "id", None) for row in range(model.rowCount())]
 
 
 def live_ids(paths: AppPaths, query: GalleryQuery | None = None) -> list[int]:
@@ -156,9 +158,13 @@ def test_found_entries_go_to_their_place_and_the_model_stays_bounded(
 ) -> None:
     model = GalleryModel(ThumbnailCache(tmp_path))
     ModelTester(None).check(model)  # type: ignore[arg-type]
+    requested: list[int] = []
+    model.page_requested.connect(lambda _t, _q, offset, _l: requested.append(offset))
     model.refresh()
     loaded = [entry(number, 1000.0 - number) for number in range(PAGE_SIZE)]
-    model.on_page_loaded(1, loaded, 5000, 0)  # one page of 5,000
+    model.on_page_loaded(1, loaded, 5000, 0)  # the first page of 5,000
+    assert model.rowCount() == 5000  # the rest are rows not fetched yet
+    assert not model.canFetchMore()
     model.on_reconciled(
         [entry(9001, 999.5), entry(9002, 10.0), entry(9003, 5000.0, deleted=True)],
         [entry(3, 997.0, deleted=True)],
@@ -168,15 +174,28 @@ def test_found_entries_go_to_their_place_and_the_model_stays_bounded(
     rows = ids(model)
     assert rows[:3] == [0, 9001, 1]  # 999.5 goes between 1000 and 999
     assert not {3, 5, 9003} & set(rows)
-    assert 9002 not in rows  # older than every loaded row: it comes with its page
-    # 5000 + 2 found - 1 moved to the trash - 2 live ones removed
-    assert model.total == 4999
-    assert model.canFetchMore()
+    # 9002 is older than every row fetched: one more row not fetched yet; 7777 (not fetched)
+    # was one of them. 5000 + 2 found - 1 moved to the trash - 2 live ones removed:
+    assert model.total == model.rowCount() == 4999
+    assert rows[PAGE_SIZE - 1 :] == [None] * (4999 - PAGE_SIZE + 1)
+    assert not model.canFetchMore()
 
-    # A rebuild finding a hundred thousand images keeps only what was paged in, plus a page.
-    model.on_reconciled([entry(20_000 + n, 2000.0 + n) for n in range(1000)], [], [], [])
-    assert model.rowCount() <= 2 * PAGE_SIZE
-    assert model.entry(0).id == 20_999  # type: ignore[union-attr]
+    # Found entries newer than every row go in whole; a rebuild finding thousands older ones
+    # adds rows to fetch (placeholders), not entries held in memory.
+    model.on_reconciled([entry(20_000 + n, 2000.0 + n) for n in range(3)], [], [], [])
+    model.on_reconciled([entry(30_000 + n, 5.0 - n / 1000) for n in range(3000)], [], [], [])
+    assert ids(model)[:3] == [20_002, 20_001, 20_000]
+    assert model.rowCount() == 4999 + 3 + 3000
+    assert model.full_entries() == PAGE_SIZE + 1 - 2 + 3  # 9001 in, 3 and 5 out, 3 new
+
+    # Rows fetched far down make two stretches not fetched: a removal the model has not
+    # fetched could be in either, so the query runs again once the reconcile is done.
+    model.on_page_loaded(1, [entry(40_000 + n, 1.0 - n / 1e6) for n in range(PAGE_SIZE)], -1, 4000)
+    assert ids(model)[4000] == 40_000
+    requested.clear()
+    model.on_reconciled([], [], [], [(7778, False)])
+    model.on_reconcile_finished()
+    assert requested == [0]
 
 
 def test_rows_scrolled_far_away_shrink_and_come_back(
@@ -208,3 +227,41 @@ def test_rows_scrolled_far_away_shrink_and_come_back(
     model.on_page_loaded(1, every[0:PAGE_SIZE], -1, 0)
     assert model.entry(5) == every[5]
     assert model.rowCount() == 3000  # the page came back in place, no reset
+
+
+def test_a_running_count_gives_way_to_the_pages_asked_for_and_runs_again(
+    qtbot: QtBot, data_dir: Path, big_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting 100,000 matches must not hold up the page the view asks for meanwhile."""
+    paths = resolve_paths().ensure()
+    shutil.copy(big_index, paths.database_path)
+    service = GalleryService(paths)
+    events: list[object] = []
+    service.page_loaded.connect(lambda _t, _entries, _total, offset: events.append(offset))
+    service.count_loaded.connect(lambda _token, total: events.append(("count", total)))
+    real_stop = service._stop_count  # noqa: SLF001
+
+    def view_scrolls_while_counting(token: int) -> Callable[[], bool]:
+        stop = real_stop(token)
+
+        def poll() -> bool:
+            if PAGE_SIZE not in asked:  # the GUI thread asks for the next page meanwhile
+                asked.append(PAGE_SIZE)
+                service.page_asked(token)
+            return stop()
+
+        return poll
+
+    asked: list[int] = []
+    monkeypatch.setattr(service, "_stop_count", view_scrolls_while_counting)
+    try:
+        service.open_store()
+        service.page_asked(1)
+        service.load_page(1, GalleryQuery(), 0, PAGE_SIZE)
+        service._count_deferred()  # noqa: SLF001 — the timer's turn: the count starts
+        assert events == [0]  # … and stopped for the page asked for meanwhile
+        service.load_page(1, GalleryQuery(), PAGE_SIZE, PAGE_SIZE)
+        qtbot.waitUntil(lambda: ("count", BIG) in events, timeout=20_000)
+        assert events == [0, PAGE_SIZE, ("count", BIG)]  # counted again after that page
+    finally:
+        service.close_store()
