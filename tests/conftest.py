@@ -11,6 +11,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test reaches the network
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+pytest_plugins = ["tests.ray_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_IMAGES = REPO_ROOT / "tests" / "fixtures" / "metadata-images"
 """Real images from other SD tools, with their licences and origins (see its README.md)."""

@@ -1,0 +1,123 @@
+"""Ray workers on this machine: throughput of 1 vs 2 single-threaded CPU actors, and the per-job
+overhead of the Ray path against the local engine for the same job.
+
+    python bench/ray_scale.py [--jobs 40] [--steps 8] [--size 64] [--repeats 7]
+
+A local Ray instance on 127.0.0.1 (2 CPUs, no dashboard, 100 MB object store), the tiny model.
+Throughput: ``--jobs`` jobs dispatched as the batch command does (one thread per actor) on one
+actor, then on two; the ratio targets >= 1.7x. Overhead: the same job on one Ray actor and on the
+local engine (one torch thread, as the actor), alternating, ``--repeats`` times each; the
+difference of the medians targets <= 50 ms. Prints one JSON line with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _run_jobs(engine: Any, requests: list[Any], workers: int) -> float:
+    """Seconds for all jobs, ``workers`` at a time (as ``batch --engine ray`` runs them)."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda request: engine.generate(request, inputs=None), requests))
+    return time.perf_counter() - started
+
+
+def _throughput(requests: list[Any], workers: int) -> dict[str, float]:
+    from sd21_desktop.engine.device import RuntimeOptions
+    from sd21_desktop.ray_workers.pool import RayEngine
+
+    engine = RayEngine(RuntimeOptions(device="cpu"), workers=workers, allow_download=False)
+    try:
+        engine.wait_ready()
+        _run_jobs(engine, requests[: workers * 2], workers)  # every actor loads the model
+        seconds = _run_jobs(engine, requests, workers)
+    finally:
+        engine.close()
+    return {"seconds": seconds, "jobs_per_s": len(requests) / seconds}
+
+
+def _overhead(request: Any, repeats: int) -> dict[str, float]:
+    import torch
+
+    from sd21_desktop.engine.device import RuntimeOptions
+    from sd21_desktop.engine.runner import Engine
+    from sd21_desktop.ray_workers.pool import RayEngine
+
+    torch.set_num_threads(1)  # as the single-threaded actor
+    local = Engine(RuntimeOptions(device="cpu"), allow_download=False)
+    remote = RayEngine(RuntimeOptions(device="cpu"), workers=1, allow_download=False)
+    times: dict[str, list[float]] = {"local": [], "ray": []}
+    try:
+        remote.wait_ready()
+        local.generate(request)
+        remote.generate(request)
+        for _ in range(repeats):  # alternating, so both see the same load on a shared machine
+            for name, engine in (("local", local), ("ray", remote)):
+                started = time.perf_counter()
+                engine.generate(request, on_step=lambda info: None)
+                times[name].append(time.perf_counter() - started)
+    finally:
+        remote.close()
+    local_s, ray_s = statistics.median(times["local"]), statistics.median(times["ray"])
+    return {"local_job_s": local_s, "ray_job_s": ray_s, "overhead_ms": (ray_s - local_s) * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+
+    from sd21_desktop.engine.request import GenerationRequest
+    from sd21_desktop.engine.synthetic import save_synthetic_model
+    from sd21_desktop.ray_workers.cluster import connect, node_addresses
+
+    connect(num_cpus=2, object_store_mb=100)
+    assert set(node_addresses()) == {"127.0.0.1"}, node_addresses()
+    folder = save_synthetic_model(Path(tempfile.mkdtemp()) / "tiny")
+    requests = [
+        GenerationRequest(
+            prompt=f"job {n}", model=str(folder), seed=n, steps=args.steps,
+            width=args.size, height=args.size,
+        )
+        for n in range(args.jobs)
+    ]
+    overhead = _overhead(requests[0], args.repeats)
+    one = _throughput(requests, 1)
+    two = _throughput(requests, 2)
+    figures = {
+        "jobs": args.jobs,
+        "steps": args.steps,
+        "one_actor_s": round(one["seconds"], 2),
+        "two_actors_s": round(two["seconds"], 2),
+        "throughput_ratio": round(two["jobs_per_s"] / one["jobs_per_s"], 3),
+        "local_job_ms": round(overhead["local_job_s"] * 1000, 1),
+        "ray_job_ms": round(overhead["ray_job_s"] * 1000, 1),
+        "overhead_ms": round(overhead["overhead_ms"], 1),
+    }
+    print(
+        f"{args.jobs} jobs: 1 actor {one['seconds']:.1f} s, 2 actors {two['seconds']:.1f} s "
+        f"-> {figures['throughput_ratio']:.2f}x (target >= 1.7x)"
+    )
+    print(
+        f"one job: local {figures['local_job_ms']} ms, Ray {figures['ray_job_ms']} ms "
+        f"-> overhead {figures['overhead_ms']} ms (target <= 50 ms)"
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
