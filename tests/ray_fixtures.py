@@ -33,9 +33,10 @@ def ray_session() -> Iterator[Any]:
     ray.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_engine(ray_session: Any, tiny_model_dir: Any) -> Iterator[Any]:
-    """Two single-threaded CPU actors, shared by the tests that do not kill them."""
+    """Two single-threaded CPU actors: all the session instance's 2 CPUs, so they are let go
+    at the end of the module (a test needing other actors would wait for CPUs forever)."""
     from sd21_desktop.engine.device import RuntimeOptions
     from sd21_desktop.ray_workers.pool import RayEngine
 

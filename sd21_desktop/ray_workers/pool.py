@@ -62,6 +62,18 @@ def plan_layout(gpus: int, workers: int | None, cpus_per_worker: int) -> PoolLay
     return PoolLayout(workers or 1, 0, cpus_per_worker)
 
 
+def check_fits(layout: PoolLayout, resources: dict[str, float]) -> None:
+    """Refuse a layout the cluster can never hold (its actors would wait for ever)."""
+    kind, each = ("GPU", layout.gpus) if layout.gpus else ("CPU", layout.cpus)
+    have = resources.get(kind, 0)
+    if layout.workers * each > have:
+        raise UserFacingError(
+            f"{layout.workers} Ray workers need {layout.workers * each:g} {kind}s; the cluster "
+            f"has {have:g}.",
+            "Lower the number of Ray workers (--ray-workers) or add nodes to the cluster.",
+        )
+
+
 class RayEngine:
     """Runs requests on Ray actors; the same result object as the local engine."""
 
@@ -78,6 +90,7 @@ class RayEngine:
         self._ray = import_ray()
         self._started_ray = connect(address)
         self.layout = plan_layout(cluster_gpus(), workers, cpus_per_worker)
+        check_fits(self.layout, self._ray.cluster_resources())
         self._allow_download = allow_download
         self._lock = threading.Lock()
         self._count = 0

@@ -138,3 +138,10 @@ def test_choosing_ray_without_ray_installed_says_how_to_install_it(
     assert len(err.strip().splitlines()) == 1
     assert "needs Ray, which is not installed" in err
     assert "pip install 'sd21-desktop[ray]'" in err
+
+
+def test_an_unknown_engine_is_refused_in_one_line(jobs_file: Path, data_dir: Path) -> None:
+    status, _, err = run(data_dir, str(jobs_file), "--engine", "cloud")
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "invalid choice: 'cloud'" in err and "local" in err and "ray" in err

@@ -186,30 +186,29 @@ def test_inputs_travel_once_per_worker(
 
 
 def test_a_killed_actor_s_job_is_retried_on_another(
-    ray_session: Any, tiny_model_dir: Path
+    ray_session: Any, ray_engine: Any, tiny_model_dir: Path
 ) -> None:
-    from sd21_desktop.ray_workers.pool import RayEngine
+    request = GenerationRequest(**{**BASE, "steps": 6}, model=str(tiny_model_dir),
+                                width=64, height=64)
+    before = list(ray_engine.workers)
+    retries = ray_engine.retries
+    killed: list[Any] = []
+    statuses: list[str] = []
 
-    engine = RayEngine(RuntimeOptions(device="cpu"), workers=1, allow_download=False)
-    try:
-        first = engine.workers[0]
-        request = GenerationRequest(**{**BASE, "steps": 6}, model=str(tiny_model_dir),
-                                    width=64, height=64)
-        statuses: list[str] = []
+    def on_step(info: Any) -> None:
+        if not killed:
+            (running,) = [w for w in ray_engine.workers if w.busy]
+            killed.append(running)
+            ray_session.kill(running.handle, no_restart=True)
 
-        def on_step(info: Any) -> None:
-            if engine.workers[0] is first:
-                ray_session.kill(first.handle, no_restart=True)
-
-        result = engine.generate(request, on_step, on_status=statuses.append)
-        assert engine.retries == 1
-        assert engine.workers[0] is not first
-        assert "retrying the job on another" in statuses[0]
-        with like_an_actor():
-            expected = Engine(RuntimeOptions(device="cpu")).generate(request)
-        assert np.array_equal(np.asarray(result.images[0]), np.asarray(expected.images[0]))
-    finally:
-        engine.close()
+    result = ray_engine.generate(request, on_step, on_status=statuses.append)
+    assert ray_engine.retries == retries + 1
+    assert killed[0] not in ray_engine.workers  # replaced, so the pool keeps two actors
+    assert len(ray_engine.workers) == 2 and ray_engine.workers != before
+    assert "retrying the job on another" in statuses[0]
+    with like_an_actor():
+        expected = Engine(RuntimeOptions(device="cpu")).generate(request)
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(expected.images[0]))
 
 
 def test_a_worker_estimates_the_same_depth_map_and_explains_a_wrong_model(
@@ -227,23 +226,21 @@ def test_a_worker_estimates_the_same_depth_map_and_explains_a_wrong_model(
 
 
 def test_a_job_lost_on_two_workers_fails_with_a_clear_message(
-    ray_session: Any, tiny_model_dir: Path
+    ray_session: Any, ray_engine: Any, tiny_model_dir: Path
 ) -> None:
     from sd21_desktop.errors import UserFacingError
-    from sd21_desktop.ray_workers.pool import RayEngine
 
-    engine = RayEngine(RuntimeOptions(device="cpu"), workers=1, allow_download=False)
-    try:
-        request = GenerationRequest(**BASE, model=str(tiny_model_dir), width=64, height=64)
+    request = GenerationRequest(**BASE, model=str(tiny_model_dir), width=64, height=64)
+    retries = ray_engine.retries
 
-        def kill_every_worker(info: Any) -> None:
-            ray_session.kill(engine.workers[0].handle, no_restart=True)
+    def kill_the_running_worker(info: Any) -> None:
+        for worker in ray_engine.workers:
+            if worker.busy:
+                ray_session.kill(worker.handle, no_restart=True)
 
-        with pytest.raises(UserFacingError) as caught:
-            engine.generate(request, kill_every_worker)
-        assert "failed on two Ray workers" in str(caught.value)
-        assert "Nothing was saved" in str(caught.value)
-        assert engine.retries == 1
-        assert len(engine.generate(request).images) == 1  # the replacement works
-    finally:
-        engine.close()
+    with pytest.raises(UserFacingError) as caught:
+        ray_engine.generate(request, kill_the_running_worker)
+    assert "failed on two Ray workers" in str(caught.value)
+    assert "Nothing was saved" in str(caught.value)
+    assert ray_engine.retries == retries + 1
+    assert len(ray_engine.generate(request).images) == 1  # the replacements work
