@@ -14,12 +14,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from sd21_desktop.app import create_app
 from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.runner import Engine
 from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.main_window import MainWindow
-from tests.qt.conftest import WorkerRecorder, close_window
+from tests.qt.conftest import WorkerRecorder, close_window, open_window
 from tests.ray_workers.test_ray_engine import like_an_actor
 
 JOB_TIMEOUT_MS = 240_000
@@ -29,19 +28,9 @@ JOB_TIMEOUT_MS = 240_000
 def ray_window(
     qapp: QApplication, ray_session: Any, tiny_model_dir: Path, data_dir: Path
 ) -> Iterator[MainWindow]:
-    _, window = create_app(
-        [
-            "--model", str(tiny_model_dir), "--data-dir", str(data_dir), "--device", "cpu",
-            "--engine", "ray", "--ray-workers", "1",
-        ]
+    window = open_window(
+        tiny_model_dir, data_dir, "--device", "cpu", "--engine", "ray", "--ray-workers", "1"
     )
-    params = window.parameters
-    params.steps_spin.setValue(4)
-    params.set_size(64, 64)
-    params.seed_mode_combo.setCurrentIndex(params.seed_mode_combo.findData("fixed"))
-    params.seed_spin.setValue(1234)
-    window.prompt_editor.set_prompts("a small red boat", "blurry")
-    window.show()
     yield window
     close_window(window)
 

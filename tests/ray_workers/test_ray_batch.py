@@ -5,7 +5,6 @@ and choosing Ray without Ray installed says how to install it."""
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import signal
@@ -18,10 +17,9 @@ from typing import Any
 import pytest
 
 from sd21_desktop import cli_batch
-from sd21_desktop.cli import main
-from sd21_desktop.gallery.store import GalleryStore
 from sd21_desktop.paths import resolve_paths
 from tests.conftest import REPO_ROOT
+from tests.test_cli_batch import _gallery, run
 
 JOBS = 20
 
@@ -33,17 +31,6 @@ def jobs_file(tmp_path: Path, tiny_model_dir: Path) -> Path:
     path = tmp_path / "jobs.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def run(data_dir: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = main(["--data-dir", str(data_dir), "batch", *args], out, err)
-    return status, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
-
-
-def gallery_jobs(data_dir: Path) -> list[tuple[str, int]]:
-    with GalleryStore(resolve_paths(data_dir)) as gallery:
-        return sorted((e.runtime.get("job_id"), e.batch_index) for e in gallery.search(limit=500))
 
 
 class KillingOnce(cli_batch.RayExecutor):
@@ -86,7 +73,7 @@ def test_twenty_jobs_on_two_actors_run_once_each_even_when_an_actor_is_killed(
     assert executor.engine.retries == 1  # the killed actor's job ran again on another
     job_ids = [record["job_id"] for record in records]
     assert len(job_ids) == JOBS == len(set(job_ids))
-    made = gallery_jobs(data_dir)
+    made = _gallery(data_dir)
     assert len(made) == JOBS == len(set(made))
     assert sorted(record["seed"] for record in records) == [100 + n for n in range(JOBS)]
 
@@ -123,7 +110,7 @@ def test_a_batch_stopped_mid_way_and_restarted_makes_no_duplicates(
     assert 4 <= before < JOBS, err.decode(errors="replace")[-2000:]
     status, _, err_text = run(data_dir, str(jobs_file), "--engine", "ray", "--ray-workers", "2")
     assert status == 0, err_text
-    made = gallery_jobs(data_dir)
+    made = _gallery(data_dir)
     assert len(made) == JOBS == len(set(made))
     assert _gallery_pngs(data_dir) == JOBS
     assert f"batch: {JOBS - before} made, {before} already done" in err_text
@@ -144,4 +131,6 @@ def test_an_unknown_engine_is_refused_in_one_line(jobs_file: Path, data_dir: Pat
     status, _, err = run(data_dir, str(jobs_file), "--engine", "cloud")
     assert status == 2
     assert len(err.strip().splitlines()) == 1
-    assert "invalid choice: 'cloud'" in err and "local" in err and "ray" in err
+    assert "invalid choice: 'cloud'" in err
+    assert "local" in err
+    assert "ray" in err

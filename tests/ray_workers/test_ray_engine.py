@@ -204,7 +204,8 @@ def test_a_killed_actor_s_job_is_retried_on_another(
     result = ray_engine.generate(request, on_step, on_status=statuses.append)
     assert ray_engine.retries == retries + 1
     assert killed[0] not in ray_engine.workers  # replaced, so the pool keeps two actors
-    assert len(ray_engine.workers) == 2 and ray_engine.workers != before
+    assert len(ray_engine.workers) == 2
+    assert ray_engine.workers != before
     assert "retrying the job on another" in statuses[0]
     with like_an_actor():
         expected = Engine(RuntimeOptions(device="cpu")).generate(request)

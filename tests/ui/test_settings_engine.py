@@ -69,4 +69,5 @@ def test_the_worker_drops_its_engine_when_the_choice_changes(qapp: Any) -> None:
     worker.set_engine(EngineChoice())  # the same choice: kept
     assert worker.engine is not None
     worker.set_engine(EngineChoice("ray", "127.0.0.1:6379"))
-    assert worker.engine is None and closed == ["closed"]
+    assert worker.engine is None
+    assert closed == ["closed"]
