@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -265,6 +265,11 @@ class AppController(QObject):
         self.queue.prepare_exit()
         self.models.shutdown()
         self.window.store_settings()
+        if hasattr(self.worker.engine, "close"):  # a Ray engine stops its actors (and a Ray it
+            # started) in the thread that started it, or Ray's agent processes outlive the app
+            QMetaObject.invokeMethod(
+                self.worker, "shutdown", Qt.ConnectionType.BlockingQueuedConnection
+            )
         self.engine_thread.quit()
         self.engine_thread.wait()
         self.thumbnails.shutdown()

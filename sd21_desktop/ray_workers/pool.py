@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from sd21_desktop.ray_workers.events import CancelledEvent, DoneEvent, FailedEve
 
 POLL_S = 0.05
 """How often a waiting client looks at its cancel flag (well under one step)."""
+CANCEL_GRACE_S = 10.0
+"""How long a cancelled job waits for its actor to confirm (a step takes well under this)."""
 LOST_HINT = "Check the Ray workers (`ray status`), or choose the local engine."
 
 
@@ -133,11 +136,14 @@ class RayEngine:
         return list(self._ray.get([w.handle.describe.remote() for w in self.workers]))
 
     def close(self) -> None:
-        for worker in self.workers:
-            self._ray.kill(worker.handle, no_restart=True)
-        self.workers = []
+        """Let the actors go; stop Ray too when this engine started it (killing actors one by
+        one first would leave calls to a stopped cluster that abort the process a minute on)."""
+        workers, self.workers = self.workers, []
         if self._started_ray:
             self._ray.shutdown()
+            return
+        for worker in workers:
+            self._ray.kill(worker.handle, no_restart=True)
 
     def estimate_depth(self, image: Any, model: str, on_status: Any = None) -> Any:
         """The depth map a worker's depth model estimates for ``image`` (as the local engine)."""
@@ -214,13 +220,15 @@ class RayEngine:
             stream = worker.handle.run.options(num_returns="streaming").remote(
                 key, request.to_dict(), self.options, self.send_previews and on_step is not None
             )
-            cancel_sent = False
+            cancel_sent: float | None = None
             while True:
-                if not cancel_sent and should_cancel is not None and should_cancel():
+                if cancel_sent is None and should_cancel is not None and should_cancel():
                     worker.handle.cancel.remote(key)
-                    cancel_sent = True
+                    cancel_sent = time.monotonic()
                 ready, _ = ray.wait([stream], timeout=POLL_S)
                 if not ready:
+                    if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
+                        raise GenerationCancelled()  # an actor that never started, or hangs
                     continue
                 try:
                     event = ray.get(next(stream))
