@@ -134,3 +134,18 @@ def test_an_unknown_engine_is_refused_in_one_line(jobs_file: Path, data_dir: Pat
     assert "invalid choice: 'cloud'" in err
     assert "local" in err
     assert "ray" in err
+
+
+def test_engine_ray_on_a_command_that_does_not_use_it_is_refused(data_dir: Path) -> None:
+    import io
+
+    from sd21_desktop.cli import main
+
+    err = io.StringIO()
+    status = main(
+        ["--engine", "ray", "--data-dir", str(data_dir), "generate", "--prompt", "x"],
+        io.StringIO(), err,
+    )
+    assert status == 2
+    assert "--engine ray runs the window's jobs and batch, not generate" in err.getvalue()
+    assert len(err.getvalue().strip().splitlines()) == 1

@@ -71,3 +71,35 @@ def test_the_worker_drops_its_engine_when_the_choice_changes(qapp: Any) -> None:
     worker.set_engine(EngineChoice("ray", "127.0.0.1:6379"))
     assert worker.engine is None
     assert closed == ["closed"]
+
+
+def test_a_cluster_that_cannot_be_reached_fails_the_job_and_the_next_job_tries_again(
+    qapp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from sd21_desktop.engine.device import RuntimeOptions
+    from sd21_desktop.engine.request import GenerationRequest
+    from sd21_desktop.errors import UserFacingError
+    from sd21_desktop.qt.worker import EngineWorker
+    from sd21_desktop.ray_workers import pool
+
+    attempts: list[str | None] = []
+
+    def unreachable(*args: Any, address: str | None = None, **kwargs: Any) -> Any:
+        attempts.append(address)
+        raise UserFacingError(f"Cannot connect to the Ray cluster at {address}: timed out.")
+
+    monkeypatch.setattr(pool, "RayEngine", unreachable)
+    worker = EngineWorker(
+        RuntimeOptions(), lambda image, record: ("", None),
+        engine_choice=EngineChoice("ray", "10.9.9.9:6379"),
+    )
+    failures: list[str] = []
+    worker.failed.connect(lambda job, message: failures.append(message))
+    request = GenerationRequest(prompt="p", width=64, height=64, steps=2)
+    for job in ("a", "b"):
+        worker.run_job(job, request, threading.Event())
+    assert attempts == ["10.9.9.9:6379", "10.9.9.9:6379"]  # each job connects again
+    assert failures == ["Cannot connect to the Ray cluster at 10.9.9.9:6379: timed out."] * 2
+    assert worker.engine is None
