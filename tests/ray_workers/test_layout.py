@@ -3,6 +3,8 @@ cluster cannot hold, and the loopback rule for addresses."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sd21_desktop.errors import UserFacingError
@@ -37,3 +39,27 @@ def test_a_layout_the_cluster_cannot_hold_is_refused_with_what_to_do() -> None:
 )
 def test_only_loopback_addresses_keep_ray_on_loopback(address: str, loopback: bool) -> None:
     assert _is_loopback(address) is loopback
+
+
+def _pool(*workers: tuple[str, int, set[str]]) -> object:
+    import threading
+
+    from sd21_desktop.ray_workers.pool import RayEngine, Worker
+
+    engine = RayEngine.__new__(RayEngine)  # no Ray: only the scheduling state
+    engine._lock = threading.Lock()
+    engine.workers = [Worker(None, name, busy, set(models)) for name, busy, models in workers]
+    return engine
+
+
+def test_a_job_goes_to_the_least_busy_actor_then_to_one_holding_its_model() -> None:
+    engine: Any = _pool(("a", 1, {"m1"}), ("b", 1, set()), ("c", 1, {"m2"}))
+    assert engine._pick("m2", set()).name == "c"  # equally busy: the one holding the model
+    engine = _pool(("a", 1, {"m1"}), ("b", 0, set()))
+    assert engine._pick("m1", set()).name == "b"  # an idle actor beats a queue behind the model
+    assert engine.workers[1].busy == 1
+    assert "m1" in engine.workers[1].models  # counted at once, for the next job's choice
+    assert engine._pick("m1", set()).name == "a"  # now both busy: the first holder of m1
+    engine = _pool(("a", 0, set()), ("b", 0, set()))
+    assert engine._pick("m", {"a"}).name == "b"  # a retry avoids the actor that failed
+    assert _pool(("a", 0, set()))._pick("m", {"a"}).name == "a"  # type: ignore[attr-defined]
