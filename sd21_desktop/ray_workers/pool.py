@@ -92,8 +92,13 @@ class RayEngine:
         self.address = address
         self._ray = import_ray()
         self._started_ray = connect(address)
-        self.layout = plan_layout(cluster_gpus(), workers, cpus_per_worker)
-        check_fits(self.layout, self._ray.cluster_resources())
+        try:
+            self.layout = plan_layout(cluster_gpus(), workers, cpus_per_worker)
+            check_fits(self.layout, self._ray.cluster_resources())
+        except BaseException:
+            if self._started_ray:  # the next attempt starts (or joins) afresh
+                self._ray.shutdown()
+            raise
         self._allow_download = allow_download
         self._lock = threading.Lock()
         self._count = 0
