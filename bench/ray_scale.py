@@ -107,7 +107,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="alternating 1/2-actor rounds")
     parser.add_argument("--niceness", default="0", help="the actors' niceness (Ray's own: 15)")
     args = parser.parse_args()
-    os.environ["RAY_worker_niceness"] = args.niceness  # read by the raylet Ray starts here
+    # Ray's own spelling (RayConfig reads RAY_<setting name>), read by the raylet started here.
+    os.environ["RAY_worker_niceness"] = args.niceness  # noqa: SIM112
 
     from sd21_desktop.engine.request import GenerationRequest
     from sd21_desktop.engine.synthetic import save_synthetic_model

@@ -4,6 +4,11 @@ torch and diffusers are imported here lazily, inside the worker thread, on the f
 window shows before they load. Every exception becomes a ``failed`` signal with a message a person
 can act on; nothing escapes the thread. Cancel is a ``threading.Event`` the GUI sets directly (a
 queued signal would wait behind the running job).
+
+With Settings → Engine set to Ray, the same calls go to a
+:class:`~sd21_desktop.ray_workers.pool.RayEngine` (imported here, in the worker thread, only
+then): the steps, previews and results arrive as from the local engine, and the images are saved
+here, into the local gallery.
 """
 
 from __future__ import annotations
