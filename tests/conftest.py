@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.ray_fixtures import ray_engine, ray_session  # noqa: F401 - shared Ray fixtures
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test reaches the network
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
-pytest_plugins = ["tests.ray_fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_IMAGES = REPO_ROOT / "tests" / "fixtures" / "metadata-images"
