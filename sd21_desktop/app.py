@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -33,7 +33,7 @@ from sd21_desktop.qt.network_library import NetworkLibrary
 from sd21_desktop.qt.thumbnails import ThumbnailCache
 from sd21_desktop.qt.warmup import WarmUp
 from sd21_desktop.qt.worker import EngineWorker
-from sd21_desktop.settings import AppSettings, load_settings, save_settings
+from sd21_desktop.settings import AppSettings, EngineChoice, load_settings, save_settings
 from sd21_desktop.ui.main_window import MainWindow
 from sd21_desktop.ui.models_ui import ModelsUi
 from sd21_desktop.ui.theme import ThemeManager
@@ -73,6 +73,7 @@ class AppController(QObject):
 
     options_changed = Signal(object)
     networks_changed = Signal(object)  # NetworkFolders
+    engine_changed = Signal(object)  # EngineChoice: this machine or a Ray cluster
     preload_requested = Signal(str)
     open_gallery_requested = Signal()
 
@@ -99,6 +100,7 @@ class AppController(QObject):
             find_saved=self.find_saved,
             on_saved=self.job_store.record_saved,
             networks=self.network_folders(),
+            engine_choice=EngineChoice.of(settings),
         )
         self.library = NetworkLibrary(self.network_folders(), self)
         self.engine_thread = QThread()
@@ -147,6 +149,7 @@ class AppController(QObject):
         queue.run_requested.connect(worker.run_job)
         self.options_changed.connect(worker.set_options)
         self.networks_changed.connect(worker.set_networks)
+        self.engine_changed.connect(worker.set_engine)
         self.library.changed.connect(window.prompt_editor.set_networks)
         window.prompt_editor.rescan_requested.connect(self.library.rescan)
         self.library.rescan()
@@ -251,6 +254,7 @@ class AppController(QObject):
         folders = self.network_folders()
         self.networks_changed.emit(folders)
         self.library.set_folders(folders)
+        self.engine_changed.emit(EngineChoice.of(self.settings))
         if self.theme is not None:
             self.theme.set_choice(self.settings.theme)
         try:
@@ -267,6 +271,11 @@ class AppController(QObject):
         self.queue.prepare_exit()
         self.models.shutdown()
         self.window.store_settings()
+        if hasattr(self.worker.engine, "close"):  # a Ray engine stops its actors (and a Ray it
+            # started) in the thread that started it, or Ray's agent processes outlive the app
+            QMetaObject.invokeMethod(
+                self.worker, "shutdown", Qt.ConnectionType.BlockingQueuedConnection
+            )
         self.engine_thread.quit()
         self.engine_thread.wait()
         self.thumbnails.shutdown()
@@ -294,7 +303,10 @@ def create_app(argv: Sequence[str]) -> tuple[QApplication, MainWindow]:
         check_can_open_window()  # one line and status 2 where Qt would abort the process
     paths = resolve_paths(args.data_dir).ensure()
     settings, notice = load_settings(paths.settings_path)
-    for name in ("model", "device", "dtype", "embeddings_dir", "lora_dir"):
+    for name in (
+        "model", "device", "dtype", "embeddings_dir", "lora_dir",
+        "engine", "ray_address", "ray_workers",
+    ):
         value = getattr(args, name, None)
         if value is not None and not (name != "model" and value == "auto"):
             setattr(settings, name, value)

@@ -319,6 +319,11 @@ def main(
     started = time.perf_counter()
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "engine", None) == "ray" and args.command not in (None, "batch"):
+            raise UserFacingError(
+                f"--engine ray runs the window's jobs and batch, not {args.command}.",
+                "Use `batch JOBS.jsonl --engine ray` (one request per line), or leave it out.",
+            )
         if args.command == "generate":
             return run_generate(args, stdout, stderr)
         if args.command == "models":

@@ -7,8 +7,9 @@ queue's table (queue ``batch:<file>``, id from the line), so a batch that was in
 a crash, a reboot) resumes where it stopped: finished jobs are skipped, and images already in the
 gallery (their PNGs carry the job's id) are not made again.
 
-Jobs run through an :class:`Executor`: the seam where another engine (a remote worker pool)
-plugs in by adding a factory to :data:`EXECUTORS`.
+Jobs run through an :class:`Executor` named by ``--engine`` in :data:`EXECUTORS`: ``local`` (this
+machine, one job at a time) or ``ray`` (the actors of a Ray cluster, one job per actor at once;
+each job's images still go into the local gallery and the queue from the thread that ran it).
 
 Like :mod:`sd21_desktop.cli`, importing this module loads neither torch nor Pillow.
 """
@@ -16,10 +17,13 @@ Like :mod:`sd21_desktop.cli`, importing this module loads neither torch nor Pill
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
@@ -42,27 +46,66 @@ class Executor(Protocol):
     def generate(self, request: GenerationRequest, on_step: StepCallback) -> Any: ...
 
 
+def _runtime_options(args: argparse.Namespace) -> Any:
+    from sd21_desktop.engine.device import RuntimeOptions
+
+    return RuntimeOptions(
+        device=getattr(args, "device", None) or "auto",
+        dtype=getattr(args, "dtype", None) or "auto",
+    )
+
+
 class LocalExecutor:
     """This machine's engine (CUDA, MPS or CPU)."""
 
     def __init__(self, args: argparse.Namespace, inputs_dir: Path) -> None:
-        from sd21_desktop.engine.device import RuntimeOptions
         from sd21_desktop.engine.inputs import InputImages
         from sd21_desktop.engine.runner import Engine
 
-        options = RuntimeOptions(
-            device=getattr(args, "device", None) or "auto",
-            dtype=getattr(args, "dtype", None) or "auto",
-        )
-        self.engine = Engine(options, allow_download=not args.offline)
+        self.engine = Engine(_runtime_options(args), allow_download=not args.offline)
         self.inputs = InputImages(inputs_dir)
 
     def generate(self, request: GenerationRequest, on_step: StepCallback) -> Any:
         return self.engine.generate(request, on_step=on_step, inputs=self.inputs)
 
 
-EXECUTORS: dict[str, Callable[[argparse.Namespace, Path], Executor]] = {"local": LocalExecutor}
+class RayExecutor:
+    """The actors of a Ray cluster (:mod:`sd21_desktop.ray_workers`): one job per actor at a
+    time, so the batch runs as many jobs at once as there are actors."""
+
+    def __init__(self, args: argparse.Namespace, inputs_dir: Path) -> None:
+        from sd21_desktop.engine.inputs import InputImages
+        from sd21_desktop.ray_workers.pool import RayEngine
+
+        self.engine = RayEngine(
+            _runtime_options(args),
+            address=getattr(args, "ray_address", None),
+            workers=getattr(args, "ray_workers", None),
+            allow_download=not args.offline,
+        )
+        self.engine.send_previews = False  # the bar shows steps, not pictures
+        self.inputs = InputImages(inputs_dir)
+        self.workers = len(self.engine.workers)
+        self.stopping = threading.Event()
+
+    def generate(self, request: GenerationRequest, on_step: StepCallback) -> Any:
+        return self.engine.generate(request, on_step, self.stopping.is_set, inputs=self.inputs)
+
+    def stop(self) -> None:
+        """Cancel the jobs that run (the remote step loops stop within a step)."""
+        self.stopping.set()
+
+    def close(self) -> None:
+        self.stop()
+        self.engine.close()
+
+
+EXECUTORS: dict[str, Callable[[argparse.Namespace, Path], Executor]] = {
+    "local": LocalExecutor,
+    "ray": RayExecutor,
+}
 """``--engine`` name → factory(args, inputs folder)."""
+_PRINT_LOCK = threading.Lock()  # one JSON line at a time when jobs finish in several threads
 
 
 @dataclass(frozen=True)
@@ -124,9 +167,10 @@ def run_batch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from sd21_desktop.gallery.queue_store import JobStore
     from sd21_desktop.paths import resolve_paths
 
-    if args.engine not in EXECUTORS:
+    engine = getattr(args, "engine", None) or "local"
+    if engine not in EXECUTORS:
         raise UserFacingError(
-            f"There is no engine {args.engine!r}.", f"Use one of: {', '.join(sorted(EXECUTORS))}."
+            f"There is no engine {engine!r}.", f"Use one of: {', '.join(sorted(EXECUTORS))}."
         )
     path = Path(args.jobs).expanduser()
     lines = read_jobs(path, getattr(args, "model", None))
@@ -142,16 +186,22 @@ def run_batch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     gallery = _open_store(data_dir, stderr)
     try:
         jobs = _queue_jobs(store, f"batch:{path.resolve()}", lines)
-        executor = EXECUTORS[args.engine](args, paths.inputs_dir)
+        executor = EXECUTORS[engine](args, paths.inputs_dir)
         bar = tqdm(total=len(jobs), file=stderr, unit="job", desc="batch")
         counts = {"made": 0, "skipped": 0, "failed": 0}
+        run = functools.partial(
+            _run_one, executor=executor, store=store, gallery=gallery, bar=bar, stdout=stdout,
+            as_json=args.json,
+        )
         try:
-            for job in jobs:
-                outcome = _run_one(job, executor, store, gallery, bar, stdout, args.json)
+            for outcome in _outcomes(jobs, run, executor):
                 counts[outcome] += 1
                 bar.update(1)
         finally:
             bar.close()
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
     finally:
         gallery.close()
         store.close()
@@ -161,6 +211,26 @@ def run_batch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         file=stderr,
     )
     return EXIT_USER if counts["failed"] else EXIT_OK
+
+
+def _outcomes(
+    jobs: list[StoredJob], run: Callable[[StoredJob], str], executor: Any
+) -> Iterator[str]:
+    """Each job's outcome: in order on one worker, else as they finish, one per worker at once."""
+    workers = getattr(executor, "workers", 1)
+    if workers <= 1:
+        yield from map(run, jobs)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="batch") as pool:
+        futures = [pool.submit(run, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:  # Ctrl+C, a full disk: what has not started stays pending,
+            for future in futures:  # what runs is cancelled within a step (and run again later)
+                future.cancel()
+            executor.stop()
+            raise
 
 
 def _run_one(
@@ -215,6 +285,7 @@ def _run_one(
                 "runtime": entry.runtime,
                 "timings": getattr(result, "timings", {}),
             }
-            print(json.dumps(line, ensure_ascii=False), file=stdout, flush=True)
+            with _PRINT_LOCK:
+                print(json.dumps(line, ensure_ascii=False), file=stdout, flush=True)
     store.set_state(job.id, "finished")
     return "made"

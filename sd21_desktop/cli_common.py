@@ -339,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--smoke-test", action="store_true", help="open the window, process events, exit 0"
     )
     add_runtime_options(parser)
+    add_engine_options(parser)  # the window's engine (overrides Settings for this session)
     commands = parser.add_subparsers(dest="command", parser_class=Parser)
 
     generate = commands.add_parser("generate", help="make images without the window")
@@ -418,6 +419,36 @@ def _add_gallery_commands(commands: Any) -> None:
     add_runtime_options(rerun, command=True)
 
 
+def add_engine_options(parser: argparse.ArgumentParser, command: bool = False) -> None:
+    """``--engine local|ray --ray-address --ray-workers``: where jobs run (before or after a
+    command, as :func:`add_runtime_options`)."""
+    from sd21_desktop.ray_workers import ENGINES
+
+    unset = argparse.SUPPRESS if command else None
+    group = parser.add_argument_group("engine")
+    group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=unset,
+        help="local: this machine (default); ray: the actors of a Ray cluster "
+        "(pip install 'sd21-desktop[ray]')",
+    )
+    group.add_argument(
+        "--ray-address",
+        default=unset,
+        metavar="ADDRESS",
+        help="the Ray cluster to join, e.g. 192.168.1.20:6379 (default: $RAY_ADDRESS, else a "
+        "local Ray instance on 127.0.0.1)",
+    )
+    group.add_argument(
+        "--ray-workers",
+        type=int,
+        default=unset,
+        metavar="N",
+        help="how many actors: default one per GPU of the cluster, or 1 on a CPU-only cluster",
+    )
+
+
 def _add_batch_command(commands: Any) -> None:
     batch = commands.add_parser(
         "batch",
@@ -429,7 +460,7 @@ def _add_batch_command(commands: Any) -> None:
         help="one request (or generate --json record)"
         " per line; blank lines and lines starting with # are skipped",
     )
-    batch.add_argument("--engine", default="local", help="where the jobs run (default: local)")
+    add_engine_options(batch, command=True)
     batch.add_argument("--json", action="store_true", help="print one JSON object per image")
     batch.add_argument("--offline", action="store_true", help="never download; local models only")
     add_runtime_options(batch, command=True)

@@ -17,6 +17,7 @@ from sd21_desktop.engine.device import ACCELERATE_CHOICES, RuntimeOptions
 from sd21_desktop.engine.request import DEFAULT_MODEL
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER
 from sd21_desktop.gallery.files import write_atomic
+from sd21_desktop.ray_workers import ENGINES
 
 SEED_MODES = ("random", "fixed", "reuse_last")
 THEMES = ("system", "dark", "light")
@@ -49,6 +50,12 @@ class AppSettings:
     embeddings_dir: str = ""
     lora_dir: str = ""
     accelerate: str = "none"
+    # where jobs run: this machine, or the actors of a Ray cluster (sd21_desktop.ray_workers)
+    engine: str = "local"
+    ray_address: str = ""
+    """"" = $RAY_ADDRESS, else a local Ray instance on 127.0.0.1."""
+    ray_workers: int = 0
+    """0 = one actor per GPU of the cluster (1 on a CPU-only cluster)."""
     # window
     window_geometry: str = ""
     window_state: str = ""
@@ -74,6 +81,19 @@ class AppSettings:
             accelerate=self.accelerate,
             cache_dir=cache_dir,
         )
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """Which engine the worker thread runs jobs on (Settings → Engine, or the CLI flags)."""
+
+    kind: str = "local"
+    address: str = ""
+    workers: int = 0
+
+    @classmethod
+    def of(cls, settings: AppSettings) -> EngineChoice:
+        return cls(settings.engine, settings.ray_address.strip(), max(settings.ray_workers, 0))
 
 
 def _coerce(defaults: AppSettings, data: dict[str, Any]) -> AppSettings:
@@ -104,6 +124,8 @@ def _coerce(defaults: AppSettings, data: dict[str, Any]) -> AppSettings:
         values["theme"] = "system"
     if values["accelerate"] not in ACCELERATE_CHOICES:
         values["accelerate"] = "none"
+    if values["engine"] not in ENGINES:
+        values["engine"] = "local"
     return AppSettings(**values)
 
 

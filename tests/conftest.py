@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ray_fixtures import ray_engine, ray_session  # noqa: F401 - shared Ray fixtures
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test reaches the network
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -61,3 +61,20 @@ def test_engine_never_imports_qt_anywhere() -> None:
                 assert not (node.module or "").startswith(
                     ("PySide6", "sd21_desktop.qt", "sd21_desktop.ui")
                 ), path
+
+
+def test_nothing_imports_ray_or_the_ray_pool_at_import_time() -> None:
+    """Ray is optional: only the Ray engine's own modules (and then inside functions elsewhere)
+    import it, so the app, the CLI and the window start without it."""
+    offenders = {
+        str(path.relative_to(REPO_ROOT)): name
+        for path in PACKAGE.rglob("*.py")
+        if path.parent.name != "ray_workers"
+        for name in _module_level_imports(path)
+        if name.split(".")[0] == "ray" or name.startswith("sd21_desktop.ray_workers.")
+    }
+    assert offenders == {}
+    ray_free = ("__init__.py", "events.py")
+    for name in ray_free:
+        imports = _module_level_imports(PACKAGE / "ray_workers" / name)
+        assert not [i for i in imports if i.split(".")[0] == "ray"], name

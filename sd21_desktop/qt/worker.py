@@ -4,6 +4,11 @@ torch and diffusers are imported here lazily, inside the worker thread, on the f
 window shows before they load. Every exception becomes a ``failed`` signal with a message a person
 can act on; nothing escapes the thread. Cancel is a ``threading.Event`` the GUI sets directly (a
 queued signal would wait behind the running job).
+
+With Settings → Engine set to Ray, the same calls go to a
+:class:`~sd21_desktop.ray_workers.pool.RayEngine` (imported here, in the worker thread, only
+then): the steps, previews and results arrive as from the local engine, and the images are saved
+here, into the local gallery.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sd21_desktop.engine.device import RuntimeOptions
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.errors import GenerationCancelled, OutOfMemoryError, UserFacingError
 from sd21_desktop.qt.images import pil_to_qimage, rgb_array_to_qimage
+from sd21_desktop.settings import EngineChoice
 
 PREVIEW_INTERVAL_S = 0.1  # at most ~10 previews a second
 
@@ -98,8 +104,10 @@ class EngineWorker(QObject):
         networks: Any = None,
         find_saved: SavedLookup | None = None,
         on_saved: SaveJournal | None = None,
+        engine_choice: EngineChoice | None = None,
     ) -> None:
         super().__init__()
+        self._engine_choice = engine_choice or EngineChoice()
         self._networks = networks  # NetworkFolders (embeddings, LoRA) or None for the default
         self._options = options
         self._save_image = save_image
@@ -127,6 +135,20 @@ class EngineWorker(QObject):
         if self._engine is not None:
             self._engine.options = options
 
+    @Slot(object)
+    def set_engine(self, choice: EngineChoice) -> None:
+        """Run later jobs on this machine or on Ray (Settings → Engine); made on the next job."""
+        if choice != self._engine_choice:
+            self._engine_choice = choice
+            self._drop_engine()
+
+    def _drop_engine(self) -> None:
+        if self._engine is not None:
+            close = getattr(self._engine, "close", None)  # a Ray engine lets its actors go
+            with contextlib.suppress(Exception):
+                close() if close is not None else self._engine.cache.clear()
+            self._engine = None
+
     @Slot(str)
     def warm_up(self, stage: str) -> None:
         """One slice of loading torch and diffusers ahead of the first job (qt/warmup.py)."""
@@ -138,6 +160,10 @@ class EngineWorker(QObject):
         self.warmed_up.emit(stage)
 
     def _ensure_engine(self) -> Any:
+        if self._engine is not None and getattr(self._engine, "broken", False):
+            self._drop_engine()  # the Ray cluster went away: connect again for this job
+        if self._engine is None and self._engine_choice.kind == "ray":
+            self._engine = self._ray_engine()
         if self._engine is None:
             self.status_changed.emit("Starting the engine (loading PyTorch)…")
             from sd21_desktop.qt.warmup import preload_native_libraries
@@ -155,9 +181,31 @@ class EngineWorker(QObject):
             self.engine_info_changed.emit(engine_info())
         return self._engine
 
+    def _ray_engine(self) -> Any:
+        """The Ray engine of the chosen cluster (Ray imported here, in the worker thread)."""
+        choice = self._engine_choice
+        where = choice.address or "a local Ray instance"
+        self.status_changed.emit(f"Connecting to {where} and starting the Ray workers…")
+        from sd21_desktop.ray_workers.pool import RayEngine
+
+        engine = RayEngine(
+            self._options,
+            address=choice.address or None,
+            workers=choice.workers or None,
+            allow_download=self._allow_download,
+        )
+        count = len(engine.workers)
+        self.engine_info_changed.emit(
+            {"torch": "on the Ray workers", "device": f"Ray: {count} worker(s) at {where}"}
+        )
+        self.status_changed.emit(f"Ray: {count} worker(s) at {where}.")
+        return engine
+
     @Slot(str)
     def preload_model(self, model: str) -> None:
         """Load a model ahead of the first job if it is already on disk (never downloads)."""
+        if self._engine_choice.kind == "ray":  # the workers load it with their first job
+            return
         try:
             from sd21_desktop.engine.models import cached_snapshot, identify
 
@@ -369,7 +417,5 @@ class EngineWorker(QObject):
 
     @Slot()
     def shutdown(self) -> None:
-        """Release the pipeline (called in the worker thread before it quits)."""
-        if self._engine is not None:
-            self._engine.cache.clear()
-            self._engine = None
+        """Release the pipeline or the Ray workers (in the worker thread before it quits)."""
+        self._drop_engine()

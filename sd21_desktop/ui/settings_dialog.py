@@ -1,5 +1,5 @@
-"""Settings: the theme, and the device and memory options (device, dtype, attention,
-acceleration, slicing, VAE tiling, CPU offload)."""
+"""Settings: the theme, the device and memory options (device, dtype, attention,
+acceleration, slicing, VAE tiling, CPU offload), and the engine (this machine or a Ray cluster)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QSpinBox,
     QWidget,
 )
 
@@ -20,10 +21,12 @@ from sd21_desktop.engine.device import (
     DEVICE_CHOICES,
     DTYPE_CHOICES,
 )
+from sd21_desktop.ray_workers import INSTALL_HINT, ray_installed
 from sd21_desktop.settings import THEMES, AppSettings
 
 THEME_LABELS = {"system": "Follow the system (dark if it has no preference)", "dark": "Dark",
                 "light": "Light"}
+ENGINE_LABELS = {"local": "This machine", "ray": "Ray cluster (GPU workers elsewhere)"}
 
 
 def _check(text: str, name: str) -> QCheckBox:
@@ -87,6 +90,7 @@ class SettingsDialog(QDialog):
         self.lora_edit = QLineEdit(settings.lora_dir)
         self.lora_edit.setObjectName("loraDirEdit")
         self.lora_edit.setPlaceholderText("<data folder>/models/lora")
+        self._add_engine_widgets(settings)
         note = QLabel(
             "auto: CUDA, then Apple MPS, then CPU; float16 on CUDA, float32 elsewhere.\n"
             "Changing device or dtype reloads the model before the next job.\n"
@@ -112,6 +116,10 @@ class SettingsDialog(QDialog):
             self.offload_check,
         ):
             form.addRow(check)
+        form.addRow("Engine", self.engine_combo)
+        form.addRow("Ray address", self.ray_address_edit)
+        form.addRow("Ray workers", self.ray_workers_spin)
+        form.addRow(self.engine_note)
         form.addRow("Embeddings folder", self.embeddings_edit)
         form.addRow("LoRA folder", self.lora_edit)
         for widget, tip in (
@@ -129,6 +137,43 @@ class SettingsDialog(QDialog):
         form.addRow(note)
         form.addRow(buttons)
 
+    def _add_engine_widgets(self, settings: AppSettings) -> None:
+        self.engine_combo = _combo("engineCombo")
+        for kind, label in ENGINE_LABELS.items():
+            self.engine_combo.addItem(label, kind)
+        self.engine_combo.setCurrentIndex(max(self.engine_combo.findData(settings.engine), 0))
+        self.engine_combo.setToolTip(
+            "Where jobs run: this machine, or the actors of a Ray cluster; images always go "
+            "into this machine's gallery (CLI: --engine)"
+        )
+        self.ray_address_edit = QLineEdit(settings.ray_address)
+        self.ray_address_edit.setObjectName("rayAddressEdit")
+        self.ray_address_edit.setPlaceholderText("$RAY_ADDRESS, else a local Ray on 127.0.0.1")
+        self.ray_address_edit.setToolTip(
+            "The head node, e.g. 192.168.1.20:6379 (CLI: --ray-address)"
+        )
+        self.ray_workers_spin = QSpinBox()
+        self.ray_workers_spin.setObjectName("rayWorkersSpin")
+        self.ray_workers_spin.setRange(0, 256)
+        self.ray_workers_spin.setSpecialValueText("one per GPU")
+        self.ray_workers_spin.setValue(max(settings.ray_workers, 0))
+        self.ray_workers_spin.setToolTip(
+            "How many actors: one per GPU of the cluster, or this many (CPU-only clusters) "
+            "(CLI: --ray-workers)"
+        )
+        installed = ray_installed()
+        self.engine_note = QLabel("" if installed else f"Ray is not installed. {INSTALL_HINT}")
+        self.engine_note.setObjectName("engineNote")
+        self.engine_note.setWordWrap(True)
+        self.engine_note.setVisible(not installed)
+        self.engine_combo.currentIndexChanged.connect(self._engine_changed)
+        self._engine_changed()
+
+    def _engine_changed(self) -> None:
+        remote = self.engine_combo.currentData() == "ray"
+        self.ray_address_edit.setEnabled(remote)
+        self.ray_workers_spin.setEnabled(remote)
+
     def apply_to(self, settings: AppSettings) -> None:
         settings.theme = str(self.theme_combo.currentData())
         settings.device = self.device_combo.currentText()
@@ -141,3 +186,6 @@ class SettingsDialog(QDialog):
         settings.cpu_offload = self.offload_check.isChecked()
         settings.embeddings_dir = self.embeddings_edit.text().strip()
         settings.lora_dir = self.lora_edit.text().strip()
+        settings.engine = str(self.engine_combo.currentData())
+        settings.ray_address = self.ray_address_edit.text().strip()
+        settings.ray_workers = self.ray_workers_spin.value()

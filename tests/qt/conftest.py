@@ -17,7 +17,16 @@ from sd21_desktop.ui.main_window import MainWindow
 
 @pytest.fixture
 def window(qapp: QApplication, tiny_model_dir: Path, data_dir: Path) -> Iterator[MainWindow]:
-    _, main_window = create_app(["--model", str(tiny_model_dir), "--data-dir", str(data_dir)])
+    main_window = open_window(tiny_model_dir, data_dir)
+    yield main_window
+    close_window(main_window)
+
+
+def open_window(tiny_model_dir: Path, data_dir: Path, *flags: str) -> MainWindow:
+    """The wired window on the tiny model: 4 steps, 64 x 64, seed 1234 fixed, a prompt."""
+    _, main_window = create_app(
+        ["--model", str(tiny_model_dir), "--data-dir", str(data_dir), *flags]
+    )
     params = main_window.parameters
     params.steps_spin.setValue(4)
     params.set_size(64, 64)
@@ -25,8 +34,7 @@ def window(qapp: QApplication, tiny_model_dir: Path, data_dir: Path) -> Iterator
     params.seed_spin.setValue(1234)
     main_window.prompt_editor.set_prompts("a small red boat", "blurry")
     main_window.show()
-    yield main_window
-    close_window(main_window)
+    return main_window
 
 
 def close_window(main_window: MainWindow) -> None:
