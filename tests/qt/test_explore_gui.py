@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from pytestqt.qtbot import QtBot
 
 from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.main_window import MainWindow
 from sd21_desktop.ui.variations_dialog import VariationsDialog
 from tests.qt.conftest import WorkerRecorder
@@ -96,6 +98,10 @@ def test_the_grid_tab_queues_every_cell_fills_in_and_opens_the_cell_clicked(
     layout = grid_layout((64, 64), panel.axes_)
     pixmap = panel.image.pixmap()
     assert (pixmap.width(), pixmap.height()) == layout.size
+    shown = qimage_to_rgb_array(pixmap.toImage())
+    for position, (image, _) in panel.cells.items():  # each cell painted into its own box
+        left, top = layout.cell_box(*position)
+        assert np.array_equal(shown[top : top + 64, left : left + 64], qimage_to_rgb_array(image))
     seeds = [
         saved.entry.request.seed for _, _, images in recorder.of("finished") for saved in images
     ]
