@@ -52,6 +52,8 @@ class CellClock(io.StringIO):
         if text.startswith("cell "):
             self.marks.append((*clocks(), rss_mb()))
             self.reference.append((0.0, 0.0))
+            if len(self.marks) % 25 == 0:  # a long run on a shared machine: show it moving
+                print(f"  {len(self.marks)} cells, RSS {self.marks[-1][2]:.1f} MB", flush=True)
         return len(text)
 
     def cells(self) -> list[tuple[float, float]]:

@@ -55,7 +55,13 @@ def test_loading_parameters_shows_the_hires_settings(window: MainWindow) -> None
         "hires_scale": 2.5,
         "hires_steps": 0,
         "hires_denoise": 0.35,
+        "hires_upscaler_model": "sd2-community/stable-diffusion-x4-upscaler",
     }
+    x4 = request.replace(hires_upscaler="x4", hires_upscaler_model="/models/my-x4")
+    window.parameters.apply_request(x4)
+    assert group.upscaler_combo.currentText() == "SD2 x4 upscaler"
+    assert group.fields()["hires_upscaler"] == "x4"
+    assert group.fields()["hires_upscaler_model"] == "/models/my-x4"  # re-runs with its upscaler
     window.parameters.apply_request(request.replace(hires_upscaler=None))
     assert not group.isChecked()
 
