@@ -89,6 +89,40 @@ def test_variations_queue_n_images_around_the_gallery_image(
     assert all(r.batch_size == 1 and r.prompt == entry.request.prompt for r in queued)  # type: ignore[union-attr]
 
 
+def test_variations_on_the_result_tab_queue_n_images_around_the_shown_result(
+    window: MainWindow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from PySide6.QtGui import QImage
+
+    from sd21_desktop.qt.worker import SavedImage
+
+    view = window.result_view
+    button = view.buttons["variationsButton"]
+    assert not button.isEnabled()  # nothing shown yet
+    request = GenerationRequest(prompt="a lighthouse", seed=5, batch_size=2)
+    entry = SimpleNamespace(request=request, seed=6)  # the batch's second image
+    image = QImage(8, 8, QImage.Format.Format_RGB888)
+    monkeypatch.setattr(window.gallery_panel.model, "prepend", lambda entries: None)
+    monkeypatch.setattr(window, "add_recent", lambda saved, prompt: None)
+    window.on_finished("job", [SavedImage(image, str(tmp_path / "b.png"), 6, 1, entry)])
+    assert button.isEnabled()
+    queued: list[GenerationRequest] = []
+    monkeypatch.setattr(window.queue, "enqueue", lambda r, keep=-1: queued.append(r))
+    monkeypatch.setattr(VariationsDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(VariationsDialog, "values", lambda self: (3, 0.15))
+    button.click()
+    assert len(queued) == 3
+    assert {(r.seed, r.batch_size, r.variation_strength) for r in queued} == {(6, 1, 0.15)}
+    assert len({r.variation_seed for r in queued}) == 3  # each its own random variation seed
+    monkeypatch.setattr(VariationsDialog, "exec", lambda self: 0)  # cancelled: nothing queued
+    button.click()
+    assert len(queued) == 3
+    view.show_result(image, str(tmp_path / "c.png"), "from a file")  # no request known
+    assert not button.isEnabled()
+
+
 def test_the_grid_tab_queues_every_cell_fills_in_and_opens_the_cell_clicked(
     window: MainWindow, recorder: WorkerRecorder, qtbot: QtBot
 ) -> None:
