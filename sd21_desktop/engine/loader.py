@@ -471,6 +471,11 @@ class PipelineCache:
             options.cache_dir,
         )
 
+    def _build(self, model: str, options: RuntimeOptions, *how: Any) -> LoadedPipeline:
+        """Load ``model``; ``how`` = on_status, allow_download, tqdm_class."""
+        self.loads += 1
+        return build_pipeline(identify(model), options, *how)
+
     def get(
         self,
         model: str,
@@ -482,33 +487,21 @@ class PipelineCache:
         key = self._key_of(model, options)
         if self._loaded is None or key != self._key:
             self.clear()
-            source = identify(model)
-            self._loaded = build_pipeline(source, options, on_status, allow_download, tqdm_class)
+            self._loaded = self._build(model, options, on_status, allow_download, tqdm_class)
             self._key = key
-            self.loads += 1
         apply_memory_options(self._loaded, options)
         self._loaded.acceleration.begin(on_status)
         return self._loaded
 
-    def companion(
-        self,
-        model: str,
-        options: RuntimeOptions,
-        on_status: StatusCallback | None = None,
-        allow_download: bool = True,
-        tqdm_class: Any | None = None,
-    ) -> LoadedPipeline:
-        """``model`` held beside the main one (see the class docstring); the main one itself if
-        it is that model."""
+    def companion(self, model: str, options: RuntimeOptions, *how: Any) -> LoadedPipeline:
+        """``model`` held beside the main one (see the class docstring), loaded as :meth:`get`
+        would (``how``: its other arguments); the main one itself if it is that model."""
         key = self._key_of(model, options)
         if self._loaded is not None and key == self._key:
             return self._loaded
         if self._companion is None or self._companion[0] != key:
             self._companion = None  # the old one's memory back before the new one loads
-            source = identify(model)
-            loaded = build_pipeline(source, options, on_status, allow_download, tqdm_class)
-            self._companion = (key, loaded)
-            self.loads += 1
+            self._companion = (key, self._build(model, options, *how))
         apply_memory_options(self._companion[1], options)
         return self._companion[1]
 
