@@ -680,7 +680,5 @@ class MainWindow(QMainWindow):
 
 def _source_of(saved: SavedImage) -> tuple[GenerationRequest, int] | None:
     """A saved result's request and seed (for "Variations…" on the Result tab), if recorded."""
-    entry = saved.entry
-    if entry is None or entry.request is None or entry.seed is None:
-        return None
-    return entry.request, entry.seed
+    request = getattr(saved.entry, "request", None)
+    return None if request is None else (request, saved.seed)

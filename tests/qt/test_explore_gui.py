@@ -102,7 +102,7 @@ def test_variations_on_the_result_tab_queue_n_images_around_the_shown_result(
     button = view.buttons["variationsButton"]
     assert not button.isEnabled()  # nothing shown yet
     request = GenerationRequest(prompt="a lighthouse", seed=5, batch_size=2)
-    entry = SimpleNamespace(request=request, seed=6)  # the batch's second image
+    entry = SimpleNamespace(request=request)  # the image is the batch's second: seed 6
     image = QImage(8, 8, QImage.Format.Format_RGB888)
     monkeypatch.setattr(window.gallery_panel.model, "prepend", lambda entries: None)
     monkeypatch.setattr(window, "add_recent", lambda saved, prompt: None)
