@@ -10,6 +10,7 @@ Importing it loads neither Qt nor torch.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, TextIO
 
 from sd21_desktop import APP_ID, __version__
@@ -21,6 +22,7 @@ from sd21_desktop.engine.device import (
 )
 from sd21_desktop.engine.request import (
     DEFAULT_HIRES_DENOISE,
+    DEFAULT_HIRES_UPSCALER_MODEL,
     DEFAULT_MASK_PADDING,
     DEFAULT_MODEL,
     DEFAULT_NOISE_LEVEL,
@@ -225,7 +227,14 @@ def _add_explore_options(parser: argparse.ArgumentParser) -> None:
         "--hires-upscaler",
         choices=HIRES_UPSCALERS,
         default=None,
-        help="turn the hires fix on: txt2img, enlarged this way, then img2img at the larger size",
+        help="turn the hires fix on: txt2img, enlarged this way, then img2img at the larger size "
+        "(x4: the SD2 x4 upscaler, tiled, then Lanczos to the target)",
+    )
+    group.add_argument(
+        "--hires-upscaler-model",
+        default=None,
+        metavar="MODEL",
+        help=f"--hires-upscaler x4: the x4 upscaler (default {DEFAULT_HIRES_UPSCALER_MODEL})",
     )
     group.add_argument(
         "--hires-scale", type=float, default=None, metavar="F", help="hires target = F x the size"
@@ -254,7 +263,14 @@ def _add_explore_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-HIRES_OPTIONS = ("hires_scale", "hires_width", "hires_height", "hires_steps", "hires_denoise")
+HIRES_OPTIONS = (
+    "hires_scale",
+    "hires_width",
+    "hires_height",
+    "hires_steps",
+    "hires_denoise",
+    "hires_upscaler_model",
+)
 
 
 def explore_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -263,9 +279,12 @@ def explore_fields(args: argparse.Namespace) -> dict[str, Any]:
     values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.hires_upscaler is None and any(name in values for name in HIRES_OPTIONS):
         raise UserFacingError(
-            "--hires-scale/-width/-height/-steps/-denoise need --hires-upscaler.",
-            "Add --hires-upscaler lanczos or latent to turn the hires fix on.",
+            "--hires-scale/-width/-height/-steps/-denoise/-upscaler-model need --hires-upscaler.",
+            "Add --hires-upscaler lanczos, latent or x4 to turn the hires fix on.",
         )
+    folder = Path(values.get("hires_upscaler_model", "")).expanduser()
+    if "hires_upscaler_model" in values and folder.is_dir():  # re-runs from any folder
+        values["hires_upscaler_model"] = str(folder.resolve())
     if "variation_strength" in values and "variation_seed" not in values:
         raise UserFacingError("--variation-strength needs --variation-seed S.")
     return values

@@ -44,7 +44,7 @@ def run_grid(
 ) -> int:
     """``prepare`` and ``save`` are ``generate``'s own (handed in by :mod:`sd21_desktop.cli`,
     which this module must not import): the base request, engine and inputs; saving a result."""
-    from sd21_desktop.engine.grid import compose_grid, grid_cells
+    from sd21_desktop.engine.grid import GridCanvas, grid_cells
 
     def save_cell(result: Any) -> dict[str, Any]:
         captured = io.StringIO()  # generate's JSON line for the cell: its id and path
@@ -56,7 +56,7 @@ def run_grid(
         raise UserFacingError("A grid makes one image per cell.", "Drop --batch-size.")
     base, engine, inputs, _ = prepare(args, stderr, lambda request: grid_cells(request, axes))
     cells = grid_cells(base, axes)  # every cell checked before the first one runs
-    images: dict[tuple[int, int, int], Any] = {}
+    canvas: GridCanvas | None = None  # made at the first cell: the cells' size
     ids: dict[str, Any] = {}
     for number, cell in enumerate(cells, 1):
         progress = StderrProgress(stderr)
@@ -73,7 +73,8 @@ def run_grid(
         finally:
             progress.close()
         line = save_cell(result)
-        images[cell.position] = result.images[0]
+        canvas = canvas or GridCanvas(result.images[0].size, axes)
+        canvas.paste(cell.position, result.images[0])
         ids[",".join(map(str, cell.position))] = line["id"]
         values = {
             name: axis.labels[index]
@@ -83,7 +84,8 @@ def run_grid(
         if args.json:
             record = {"cell": list(cell.position), **values, "id": line["id"], "path": line["path"]}
             print(json.dumps(record, ensure_ascii=False), file=stdout, flush=True)
-    path = _save_grid(compose_grid(images, axes), axes, ids, args)
+    assert canvas is not None  # a grid has at least one cell
+    path = _save_grid(canvas.image, axes, ids, args)
     if args.json:
         print(json.dumps({"grid": str(path), "cells": ids}), file=stdout, flush=True)
     else:

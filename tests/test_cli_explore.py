@@ -45,6 +45,7 @@ def test_generate_with_hires_and_variation_saves_the_request_and_a1111_infotext(
     ("args", "expected"),
     [
         (["--hires-scale", "2"], "need --hires-upscaler"),
+        (["--hires-upscaler-model", "my-x4"], "need --hires-upscaler"),
         (["--hires-upscaler", "x8"], "invalid choice: 'x8'"),
         (["--hires-upscaler", "lanczos", "--hires-denoise", "0"], "Hires denoise must be above 0"),
         (["--hires-upscaler", "lanczos", "--hires-scale", "9"], "hires scale must be from 1 to 4"),
@@ -56,6 +57,22 @@ def test_bad_hires_and_variation_options_exit_2_with_one_line(
     tiny_model_dir: Path, tmp_path: Path, args: list[str], expected: str
 ) -> None:
     expect_one_line_error(tiny_model_dir, tmp_path, ["generate", *args], expected)
+
+
+def test_hires_x4_options_name_the_upscaler_by_its_absolute_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sd21_desktop.cli_common import build_parser, explore_fields
+
+    (tmp_path / "my-x4").mkdir()
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(
+        ["generate", "--prompt", "p", "--hires-upscaler", "x4", "--hires-upscaler-model", "my-x4"]
+    )
+    fields = explore_fields(args)  # a relative folder would not re-run from another folder
+    assert fields == {"hires_upscaler": "x4", "hires_upscaler_model": str(tmp_path / "my-x4")}
+    hub = build_parser().parse_args(["generate", "--prompt", "p", "--hires-upscaler", "x4"])
+    assert explore_fields(hub) == {"hires_upscaler": "x4"}  # the request's default upscaler
 
 
 def expect_one_line_error(model: Path, data: Path, command: list[str], expected: str) -> None:

@@ -43,6 +43,16 @@ def test_a_2x2x2_grids_cells_each_equal_the_single_generate(
         expected = Image.open(json.loads(single)["path"])
         assert np.array_equal(np.asarray(Image.open(cell["path"])), np.asarray(expected))
     picture = Image.open(grid["grid"])
+    axes = [parse_axis(f, t) for f, t in (("--x", "seed=3,4"), ("--y", "steps=1,2"))]
+    axes.append(parse_axis("--z", "prompt-sr=red,blue"))
+    labels = [axis.labels for axis in axes]
+    images = {
+        tuple(labels[i].index(cell[k]) for i, k in enumerate("xyz")): Image.open(cell["path"])
+        for cell in cells
+    }  # the grid filled in cell by cell equals the grid composed at once from the cells' files
+    assert np.array_equal(
+        np.asarray(picture.convert("RGB")), np.asarray(compose_grid(images, axes))
+    )  # type: ignore[arg-type]
     linked = json.loads(picture.text["sd21-grid"])  # type: ignore[attr-defined]
     assert sorted(linked["cells"].values()) == sorted(c["id"] for c in cells)
     assert [axis["key"] for axis in linked["axes"]] == ["seed", "steps", "prompt-sr"]

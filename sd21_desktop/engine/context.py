@@ -129,8 +129,10 @@ class StageContext:
         progress: PlanProgress,
         on_status: StatusCallback | None = None,
         networks: NetworkFolders | None = None,
+        companion: Callable[[str], LoadedPipeline] | None = None,
     ) -> None:
         self.request = request
+        self._companion = companion
         self.networks = networks
         """The embeddings and LoRA folders the prompt's names are found in."""
         self._load = load
@@ -152,6 +154,16 @@ class StageContext:
             self._loaded = self._load()
             self.load_s = time.perf_counter() - started
         return self._loaded
+
+    def for_companion(self, request: GenerationRequest) -> StageContext:
+        """A context for stages run on ``request.model`` held beside this one's model (the
+        hires fix's x4 upscaler), sharing this run's progress and timings."""
+        if self._companion is None:
+            raise RuntimeError("this runner lends no second model")
+        load = self._companion
+        other = StageContext(request, lambda: load(request.model), self.progress, self.on_status)
+        other.networks, other.times = self.networks, self.times
+        return other
 
     def pipeline(self, mode: str) -> Any:
         """The diffusers pipeline of ``mode`` over the loaded model, with a fresh scheduler."""

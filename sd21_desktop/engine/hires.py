@@ -11,7 +11,11 @@ prompt, seed(s), scheduler and guidance, ``strength = hires_denoise`` and ``step
 * ``lanczos`` — the decoded first pass resized with PIL's Lanczos filter;
 * ``latent`` — the first pass's latents (diffusers ``output_type="latent"``) resized bilinearly
   without antialiasing, AUTOMATIC1111's default "Latent" upscale, and given to img2img as
-  latents (no VAE round trip).
+  latents (no VAE round trip);
+* ``x4`` — the decoded first pass through the SD2 x4 upscaler (``hires_upscaler_model``) exactly
+  as ``generate --mode upscale`` of it with the same prompt, seed(s), steps, guidance, scheduler,
+  noise level and tiles (:func:`x4_request`), then Lanczos to the target. The upscaler is held
+  beside the main model in the engine's cache (see ``PipelineCache``), not swapped for it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from PIL import Image
 from sd21_desktop.engine.context import StageContext
 from sd21_desktop.engine.plan import Stage, Work
 from sd21_desktop.engine.request import GenerationRequest
-from sd21_desktop.engine.stages import Denoise
+from sd21_desktop.engine.stages import Condition, Denoise, Upscale
 from sd21_desktop.engine.variations import variation_latents
 
 
@@ -51,19 +55,57 @@ class FirstPass(Denoise):
         return work.but(latents=self.call(work, context, output_type="latent"))
 
 
+def x4_request(request: GenerationRequest, first: Image.Image) -> GenerationRequest:
+    """What the ``x4`` upscaler runs as: upscale mode of the first pass ``first`` (its size) with
+    the x4 model and the request's prompt, seed, steps, guidance, scheduler, noise level and
+    tiles."""
+    from sd21_desktop.engine.inputs import content_hash
+
+    return request.replace(
+        mode="upscale",
+        model=request.hires_upscaler_model,
+        init_image=content_hash(first),
+        hires_upscaler=None,
+        variation_strength=0.0,
+    )
+
+
 class HiresUpscale(Stage):
-    """The first pass enlarged to the hires size: images (Lanczos) or latents (bilinear)."""
+    """The first pass enlarged to the hires size: images (Lanczos, or the x4 upscaler then
+    Lanczos) or latents (bilinear)."""
 
     name = "hires upscale"
     needs_model = False
+
+    def planned_steps(self, work: Work, context: StageContext) -> int:
+        from sd21_desktop.engine.upscale import tile_count
+
+        request = work.request
+        if request.hires_upscaler != "x4":
+            return 0
+        tiles = tile_count(request.width, request.height, request.tile_size, request.tile_overlap)
+        return request.steps * tiles * len(work.seeds)  # as Upscale plans for the first pass
 
     def run(self, work: Work, context: StageContext) -> Work:
         width, height = work.request.hires_size()
         if work.latents is not None:
             return work.but(latents=resize_latents(work.latents, width, height), images=())
+        images = work.images
+        if work.request.hires_upscaler == "x4":
+            images = _x4(work, context)
         lanczos = Image.Resampling.LANCZOS
-        resized = tuple(image.resize((width, height), lanczos) for image in work.images)
+        resized = tuple(image.resize((width, height), lanczos) for image in images)
         return work.but(init=resized, images=())
+
+
+def _x4(work: Work, context: StageContext) -> tuple[Image.Image, ...]:
+    """Each first-pass image through the x4 upscaler with its own seed (upscale mode's stages,
+    :class:`Condition` and :class:`Upscale`, on the upscaler's own text encoder)."""
+    request = x4_request(work.request, work.images[0])
+    upscaler = context.for_companion(request)
+    upscaling = Work(request=request, seeds=work.seeds, inputs=work.inputs, init=work.images)
+    upscaled = Upscale().run(Condition().run(upscaling, upscaler), upscaler)
+    return upscaled.images
 
 
 def resize_latents(latents: Any, width: int, height: int) -> Any:

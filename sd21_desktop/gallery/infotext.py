@@ -90,8 +90,9 @@ def format_infotext(
     return "\n".join(lines)
 
 
-HIRES_UPSCALER_NAMES = {"lanczos": "Lanczos", "latent": "Latent"}
-"""Our hires upscalers under AUTOMATIC1111's names for them."""
+HIRES_UPSCALER_NAMES = {"lanczos": "Lanczos", "latent": "Latent", "x4": "SD2 x4"}
+"""Our hires upscalers under AUTOMATIC1111's names for them (it has no SD2 x4 upscaler: that
+name is ours, and our importer reads it back)."""
 
 
 def exploration_pairs(request: GenerationRequest) -> dict[str, str]:

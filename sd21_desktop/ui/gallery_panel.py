@@ -293,19 +293,14 @@ class GalleryPanel(QWidget):
     @Slot()
     def make_variations(self) -> None:
         """N images around this one: its seed, random variation seeds, the chosen strength."""
-        from sd21_desktop.engine.variations import variation_requests
-        from sd21_desktop.ui.variations_dialog import VariationsDialog
+        from sd21_desktop.ui.variations_dialog import ask_for_variations
 
         entry = self.current_entry()
         if entry is None or entry.request is None or entry.seed is None:
             self.message.emit("This image carries no settings to vary.")
             return
-        dialog = VariationsDialog(self)
-        if not dialog.exec():
-            return
-        count, strength = dialog.values()
         try:
-            requests = variation_requests(entry.request, entry.seed, count, strength)
+            requests = ask_for_variations(self, entry.request, entry.seed)
         except InvalidRequestError as error:
             self.message.emit(str(error))
             return

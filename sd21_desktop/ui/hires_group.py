@@ -16,12 +16,17 @@ from PySide6.QtWidgets import (
 
 from sd21_desktop.engine.request import (
     DEFAULT_HIRES_DENOISE,
+    DEFAULT_HIRES_UPSCALER_MODEL,
     MAX_HIRES_SCALE,
     MAX_STEPS,
     GenerationRequest,
 )
 
-UPSCALER_LABELS = (("lanczos", "Lanczos (image)"), ("latent", "Latent (bilinear)"))
+UPSCALER_LABELS = (
+    ("lanczos", "Lanczos (image)"),
+    ("latent", "Latent (bilinear)"),
+    ("x4", "SD2 x4 upscaler"),
+)
 
 
 class HiresGroup(QGroupBox):
@@ -37,6 +42,8 @@ class HiresGroup(QGroupBox):
         self.body = QWidget(self)
         form = QFormLayout(self.body)
         form.setContentsMargins(0, 0, 0, 0)
+        self.upscaler_model = DEFAULT_HIRES_UPSCALER_MODEL
+        """The x4 upscaler a loaded request named (kept as it was, so it re-runs as itself)."""
         self.upscaler_combo = QComboBox()
         self.upscaler_combo.setObjectName("hiresUpscalerCombo")
         for value, label in UPSCALER_LABELS:
@@ -51,13 +58,21 @@ class HiresGroup(QGroupBox):
         self.denoise_spin.setSingleStep(0.05)
         self.denoise_spin.setObjectName("hiresDenoiseSpin")
         for widget, tip in (
-            (self.upscaler_combo, "How the first pass is enlarged: Lanczos on the image, or "
-             "bilinear on the latents (CLI: --hires-upscaler)"),
+            (
+                self.upscaler_combo,
+                "How the first pass is enlarged: Lanczos on the image, "
+                "bilinear on the latents, or the SD2 x4 upscaler (tiled; downloaded on first use) "
+                "then Lanczos (CLI: --hires-upscaler)",
+            ),
             (self.scale_spin, "The second pass's size, in times the first (CLI: --hires-scale)"),
-            (self.steps_spin, "The second pass's steps; \"same\" = the first pass's "
-             "(CLI: --hires-steps)"),
-            (self.denoise_spin, "How much of the enlarged image the second pass repaints "
-             "(CLI: --hires-denoise)"),
+            (
+                self.steps_spin,
+                "The second pass's steps; \"same\" = the first pass's (CLI: --hires-steps)",
+            ),
+            (
+                self.denoise_spin,
+                "How much of the enlarged image the second pass repaints (CLI: --hires-denoise)",
+            ),
         ):
             widget.setToolTip(tip)
         form.addRow("Upscaler", self.upscaler_combo)
@@ -83,11 +98,13 @@ class HiresGroup(QGroupBox):
             "hires_scale": round(self.scale_spin.value(), 2),
             "hires_steps": self.steps_spin.value(),
             "hires_denoise": round(self.denoise_spin.value(), 2),
+            "hires_upscaler_model": self.upscaler_model,
         }
 
     def apply(self, request: GenerationRequest) -> None:
         """Show a stored request's hires settings (off when it had none)."""
         self.setChecked(request.hires_upscaler is not None)
+        self.upscaler_model = request.hires_upscaler_model
         if request.hires_upscaler is None:
             return
         self.upscaler_combo.setCurrentIndex(

@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
         queue.busy_changed.connect(self._on_busy_changed)
         self._connect_filmstrip()
         self.gallery_panel.rerun_requested.connect(self.rerun)
+        self.result_view.rerun_requested.connect(self.rerun)
         self.gallery_panel.parameters_requested.connect(self.load_request)
         self.gallery_panel.message.connect(self.show_status)
         self.gallery_panel.send_to_canvas_requested.connect(self.open_on_canvas)
@@ -389,7 +390,9 @@ class MainWindow(QMainWindow):
         job = self.queue.job(job_id)
         first = images[0]
         prompt = job.request.prompt if job else ""
-        self.result_view.show_result(first.image, first.path, f"seed {first.seed} · {first.path}")
+        self.result_view.show_result(
+            first.image, first.path, f"seed {first.seed} · {first.path}", _source_of(first)
+        )
         for saved in images:
             self.add_recent(saved, prompt)
         self.gallery_panel.model.prepend([s.entry for s in images if s.entry is not None])
@@ -561,7 +564,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_saved(self, saved: SavedImage) -> None:
-        self.result_view.show_result(saved.image, saved.path, f"seed {saved.seed} · {saved.path}")
+        caption = f"seed {saved.seed} · {saved.path}"
+        self.result_view.show_result(saved.image, saved.path, caption, _source_of(saved))
         self.tabs.setCurrentWidget(self.result_view)
 
     # help --------------------------------------------------------------------------------------
@@ -672,3 +676,9 @@ class MainWindow(QMainWindow):
         self.closing = True
         self.store_settings()
         super().closeEvent(event)
+
+
+def _source_of(saved: SavedImage) -> tuple[GenerationRequest, int] | None:
+    """A saved result's request and seed (for "Variations…" on the Result tab), if recorded."""
+    request = getattr(saved.entry, "request", None)
+    return None if request is None else (request, saved.seed)

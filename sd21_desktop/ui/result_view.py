@@ -43,6 +43,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.errors import InvalidRequestError
 from sd21_desktop.ui.icons import set_icon
 from sd21_desktop.ui.theme import CANVAS_BACKGROUND, set_text_role
 from sd21_desktop.ui.widgets import tool_button
@@ -147,11 +149,14 @@ class ImageCanvasView(QGraphicsView):
 class ResultView(QWidget):
     message = Signal(str)
     send_to_canvas = Signal()
+    rerun_requested = Signal(object, int)  # request, batch index to keep (-1: all)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = ImageCanvasView()
         self.current_path: Path | None = None
+        self.current_source: tuple[GenerationRequest, int] | None = None
+        """The shown result's request and seed, when known (for "Variations…")."""
         self.caption = QLabel("No image yet: write a prompt and press Generate (Ctrl+Enter).")
         self.caption.setObjectName("resultCaption")
         # One line that gives way to the buttons (the full text is in its tooltip).
@@ -169,6 +174,8 @@ class ResultView(QWidget):
              self.copy_to_clipboard),
             ("toCanvasButton", "brush-outline", "Open the image on the canvas (img2img, "
              "inpaint)", self.send_to_canvas.emit),
+            ("variationsButton", "shuffle-variant", "Variations…: N images around this one (its "
+             "seed, random variation seeds, a strength you choose)", self.make_variations),
         ):
             button = tool_button("")
             button.setObjectName(name)
@@ -188,6 +195,7 @@ class ResultView(QWidget):
     def _update_buttons(self) -> None:
         for name in ("saveAsButton", "copyButton", "toCanvasButton"):
             self.buttons[name].setEnabled(self.current_path is not None)
+        self.buttons["variationsButton"].setEnabled(self.current_source is not None)
 
     def _set_caption(self, caption: str) -> None:
         self.caption.setText(caption)
@@ -197,13 +205,36 @@ class ResultView(QWidget):
         self.view.set_image(image)
         self._set_caption(caption)
 
-    def show_result(self, image: QImage, path: str, caption: str) -> None:
+    def show_result(
+        self,
+        image: QImage,
+        path: str,
+        caption: str,
+        source: tuple[GenerationRequest, int] | None = None,
+    ) -> None:
+        """Show a saved result; ``source`` = (its request, its seed) when known."""
         self.current_path = Path(path)
+        self.current_source = source
         self.view.set_image(image)
         self._set_caption(caption)
         self._update_buttons()
 
     @Slot()
+    def make_variations(self) -> None:
+        """N images around the shown result (see :func:`ask_for_variations`), queued."""
+        from sd21_desktop.ui.variations_dialog import ask_for_variations
+
+        if self.current_source is None:
+            self.message.emit("This image carries no settings to vary.")
+            return
+        try:
+            requests = ask_for_variations(self, *self.current_source)
+        except InvalidRequestError as error:
+            self.message.emit(str(error))
+            return
+        for request in requests:
+            self.rerun_requested.emit(request, -1)
+
     def save_as(self) -> None:
         if self.current_path is None:
             return

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sd21_desktop.engine.request import GenerationRequest
+
 DEFAULT_COUNT, DEFAULT_STRENGTH = 4, 0.1
 
 
@@ -37,3 +39,17 @@ class VariationsDialog(QDialog):
 
     def values(self) -> tuple[int, float]:
         return self.count_spin.value(), round(self.strength_spin.value(), 2)
+
+
+def ask_for_variations(
+    parent: QWidget, request: GenerationRequest, seed: int
+) -> list[GenerationRequest]:
+    """Ask how many variations and how far; the requests around the image ``request`` made with
+    ``seed`` ([] when cancelled). Raises InvalidRequestError for a request that cannot vary."""
+    from sd21_desktop.engine.variations import variation_requests
+
+    dialog = VariationsDialog(parent)
+    if not dialog.exec():
+        return []
+    count, strength = dialog.values()
+    return variation_requests(request, seed, count, strength)

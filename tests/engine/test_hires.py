@@ -70,6 +70,59 @@ def test_lanczos_hires_equals_txt2img_then_lanczos_resize_then_img2img(
         assert np.array_equal(np.asarray(hires.images[index]), np.asarray(second.images[0]))
 
 
+def test_x4_hires_equals_txt2img_then_upscale_mode_then_lanczos_then_img2img(
+    engine: Engine, tiny_model_dir: Path, tiny_upscale_model_dir: Path, tmp_path: Path
+) -> None:
+    upscaler = str(tiny_upscale_model_dir)
+    request = hires_request(
+        tiny_model_dir, hires_upscaler="x4", hires_upscaler_model=upscaler, hires_width=144,
+        hires_height=120, tile_size=40, tile_overlap=8, noise_level=30, batch_size=2, steps=2,
+        hires_steps=2,
+    )  # fmt: skip
+    loads = engine.cache.loads
+    steps: list[StepInfo] = []
+    hires = engine.generate(request, on_step=steps.append)
+    assert [image.size for image in hires.images] == [(144, 120)] * 2
+    assert hires.request == request
+    assert steps[-1].step == steps[-1].total  # progress covers the first pass, tiles and second
+    tiles = {step.stage for step in steps if step.stage.startswith("upscale tile")}
+    assert tiles == {f"upscale tile {i}/4" for i in range(1, 5)}  # the tiled path: 2 x 2 tiles
+    store = InputImages(tmp_path / "inputs")
+    plain = request.replace(hires_upscaler=None)
+    first = engine.generate(plain)
+    for index, seed in enumerate(first.seeds):
+        upscale = plain.replace(
+            mode="upscale", model=upscaler, seed=seed, batch_size=1,
+            init_image=store.put(first.images[index]),
+        )  # fmt: skip
+        upscaled = engine.generate(upscale, inputs=store).images[0]
+        assert upscaled.size == (256, 256)
+        resized = upscaled.resize((144, 120), Image.Resampling.LANCZOS)
+        second = plain.replace(
+            mode="img2img", seed=seed, batch_size=1, width=144, height=120, steps=2,
+            strength=0.5, init_image=store.put(resized),
+        )  # fmt: skip
+        expected = engine.generate(second, inputs=store).images[0]
+        assert np.array_equal(np.asarray(hires.images[index]), np.asarray(expected))
+    assert engine.cache.loads - loads >= 2  # the manual chain swapped models; hires held both
+
+
+def test_the_x4_upscaler_is_held_beside_the_model_and_dropped_with_it(
+    tiny_model_dir: Path, tiny_base_model_dir: Path, tiny_upscale_model_dir: Path
+) -> None:
+    engine = Engine()
+    request = hires_request(
+        tiny_model_dir, hires_upscaler="x4", hires_upscaler_model=str(tiny_upscale_model_dir),
+        steps=1, hires_steps=2,
+    )  # fmt: skip
+    engine.generate(request)
+    engine.generate(request.replace(seed=22))
+    assert engine.cache.loads == 2  # the model and the upscaler, each once for both images
+    engine.generate(request.replace(model=str(tiny_base_model_dir), hires_upscaler=None))
+    assert engine.cache._companion is None  # a new model drops the upscaler: never three held
+    assert engine.cache.loads == 3
+
+
 def test_latent_hires_equals_diffusers_latent_output_resized_bilinear_then_img2img(
     engine: Engine, tiny_model_dir: Path
 ) -> None:

@@ -17,6 +17,7 @@ EXPLORED: list[dict[str, Any]] = [
     {"hires_upscaler": "lanczos", "hires_width": 1024, "hires_height": 768},
     {"variation_seed": 123456789, "variation_strength": 0.25},
     {"hires_upscaler": "latent", "variation_seed": 7, "variation_strength": 1.0},
+    {"hires_upscaler": "x4", "hires_scale": 2.0, "hires_steps": 10, "hires_denoise": 0.3},
 ]
 
 
@@ -64,6 +65,8 @@ def test_the_infotext_uses_a1111s_names_and_formats() -> None:
     assert parsed["Denoising strength"] == "0.7"
     assert parsed["Variation seed"] == "99"
     assert parsed["Variation seed strength"] == "0.3"
+    x4 = parse_infotext(format_infotext(request.replace(hires_upscaler="x4"), 1))
+    assert x4["Hires upscaler"] == "SD2 x4"  # our name (A1111 has no SD2 x4), read back as x4
     plain = parse_infotext(format_infotext(GenerationRequest(prompt="p", seed=1), 1))
     assert not {k for k in plain if k.startswith(("Hires", "Variation", "Denoising"))}
 

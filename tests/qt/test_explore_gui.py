@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from pytestqt.qtbot import QtBot
 
 from sd21_desktop.engine.request import GenerationRequest
+from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.main_window import MainWindow
 from sd21_desktop.ui.variations_dialog import VariationsDialog
 from tests.qt.conftest import WorkerRecorder
@@ -53,7 +55,13 @@ def test_loading_parameters_shows_the_hires_settings(window: MainWindow) -> None
         "hires_scale": 2.5,
         "hires_steps": 0,
         "hires_denoise": 0.35,
+        "hires_upscaler_model": "sd2-community/stable-diffusion-x4-upscaler",
     }
+    x4 = request.replace(hires_upscaler="x4", hires_upscaler_model="/models/my-x4")
+    window.parameters.apply_request(x4)
+    assert group.upscaler_combo.currentText() == "SD2 x4 upscaler"
+    assert group.fields()["hires_upscaler"] == "x4"
+    assert group.fields()["hires_upscaler_model"] == "/models/my-x4"  # re-runs with its upscaler
     window.parameters.apply_request(request.replace(hires_upscaler=None))
     assert not group.isChecked()
 
@@ -81,6 +89,40 @@ def test_variations_queue_n_images_around_the_gallery_image(
     assert all(r.batch_size == 1 and r.prompt == entry.request.prompt for r in queued)  # type: ignore[union-attr]
 
 
+def test_variations_on_the_result_tab_queue_n_images_around_the_shown_result(
+    window: MainWindow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from PySide6.QtGui import QImage
+
+    from sd21_desktop.qt.worker import SavedImage
+
+    view = window.result_view
+    button = view.buttons["variationsButton"]
+    assert not button.isEnabled()  # nothing shown yet
+    request = GenerationRequest(prompt="a lighthouse", seed=5, batch_size=2)
+    entry = SimpleNamespace(request=request)  # the image is the batch's second: seed 6
+    image = QImage(8, 8, QImage.Format.Format_RGB888)
+    monkeypatch.setattr(window.gallery_panel.model, "prepend", lambda entries: None)
+    monkeypatch.setattr(window, "add_recent", lambda saved, prompt: None)
+    window.on_finished("job", [SavedImage(image, str(tmp_path / "b.png"), 6, 1, entry)])
+    assert button.isEnabled()
+    queued: list[GenerationRequest] = []
+    monkeypatch.setattr(window.queue, "enqueue", lambda r, keep=-1: queued.append(r))
+    monkeypatch.setattr(VariationsDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(VariationsDialog, "values", lambda self: (3, 0.15))
+    button.click()
+    assert len(queued) == 3
+    assert {(r.seed, r.batch_size, r.variation_strength) for r in queued} == {(6, 1, 0.15)}
+    assert len({r.variation_seed for r in queued}) == 3  # each its own random variation seed
+    monkeypatch.setattr(VariationsDialog, "exec", lambda self: 0)  # cancelled: nothing queued
+    button.click()
+    assert len(queued) == 3
+    view.show_result(image, str(tmp_path / "c.png"), "from a file")  # no request known
+    assert not button.isEnabled()
+
+
 def test_the_grid_tab_queues_every_cell_fills_in_and_opens_the_cell_clicked(
     window: MainWindow, recorder: WorkerRecorder, qtbot: QtBot
 ) -> None:
@@ -96,6 +138,10 @@ def test_the_grid_tab_queues_every_cell_fills_in_and_opens_the_cell_clicked(
     layout = grid_layout((64, 64), panel.axes_)
     pixmap = panel.image.pixmap()
     assert (pixmap.width(), pixmap.height()) == layout.size
+    shown = qimage_to_rgb_array(pixmap.toImage())
+    for position, (image, _) in panel.cells.items():  # each cell painted into its own box
+        left, top = layout.cell_box(*position)
+        assert np.array_equal(shown[top : top + 64, left : left + 64], qimage_to_rgb_array(image))
     seeds = [
         saved.entry.request.seed for _, _, images in recorder.of("finished") for saved in images
     ]

@@ -13,10 +13,17 @@ from sd21_desktop.gallery.importers.values import as_float, as_int, as_seed, par
 _HIRES_KEYS = ("Hires upscale", "Hires resize", "Hires upscaler")
 
 
+_X4_NAMES = ("sd2 x4", "sd2x4", "sd x4", "x4")
+"""What we write for the SD2 x4 upscaler (``SD2 x4``) and its near spellings."""
+
+
 def hires_upscaler_for(name: str | None) -> str:
-    """Ours for an A1111 upscaler name: its latent modes → ``latent``; every image upscaler
-    (Lanczos, ESRGAN, SwinIR…) → ``lanczos``, the image upscaler we have."""
-    return "latent" if (name or "").strip().lower().startswith("latent") else "lanczos"
+    """Ours for an A1111 upscaler name: its latent modes → ``latent``; ``SD2 x4`` (ours) → ``x4``;
+    every other image upscaler (Lanczos, ESRGAN, SwinIR…) → ``lanczos``."""
+    text = (name or "").strip().lower()
+    if text.startswith("latent"):
+        return "latent"
+    return "x4" if text in _X4_NAMES else "lanczos"
 
 
 def _clamp(value: float, low: float, high: float) -> float:
