@@ -1,0 +1,71 @@
+"""The window's start-up probe of the build and the GPU (on the engine worker), with a faked
+NVIDIA driver: the CPU build points at the CUDA build in one line; Help → About says which build
+runs where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from sd21_desktop.app import create_app
+from sd21_desktop.engine import flavour
+from sd21_desktop.engine.flavour import BuildReport
+from sd21_desktop.ui.about import about_html
+from tests.engine.test_flavour import RTX, fake_proc
+from tests.qt.conftest import close_window
+
+
+def test_a_cpu_build_beside_an_nvidia_gpu_says_so_at_start(
+    qapp: QApplication,
+    qtbot: QtBot,
+    tiny_model_dir: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(flavour, "torch_flavour", lambda folder=None: "cpu")
+    monkeypatch.setattr(flavour, "PROC", fake_proc(tmp_path, [RTX]))
+    _, window = create_app(["--model", str(tiny_model_dir), "--data-dir", str(data_dir)])
+    try:
+        qtbot.waitUntil(lambda: window.build is not None, timeout=10_000)
+        assert window.build == BuildReport("cpu", RTX)
+        bar = window.message_bar
+        assert bar.kind == "notice"
+        assert bar.label.text() == BuildReport("cpu", RTX).cuda_hint()
+        assert "\n" not in bar.label.text()
+    finally:
+        close_window(window)
+
+
+def test_no_hint_without_a_gpu(
+    qapp: QApplication,
+    qtbot: QtBot,
+    tiny_model_dir: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(flavour, "torch_flavour", lambda folder=None: "cpu")
+    monkeypatch.setattr(flavour, "PROC", tmp_path / "no-driver")
+    _, window = create_app(["--model", str(tiny_model_dir), "--data-dir", str(data_dir)])
+    try:
+        qtbot.waitUntil(lambda: window.build is not None, timeout=10_000)
+        assert window.build == BuildReport("cpu", None)
+        assert "CUDA build" not in window.message_bar.label.text()
+    finally:
+        close_window(window)
+
+
+def test_about_says_a_cuda_build_runs_on_the_cpu_without_a_gpu() -> None:
+    text = about_html({"device": "CPU (2 threads)"}, BuildReport("cuda", None))
+    assert "CUDA build, running on CPU: no NVIDIA GPU found" in text
+    assert "CPU (2 threads)" in text
+
+
+def test_about_of_a_cpu_build_beside_a_gpu_repeats_the_hint() -> None:
+    text = about_html({}, BuildReport("cpu", RTX))
+    assert "CPU build, running on CPU" in text
+    assert "seconds per image instead of minutes" in text
