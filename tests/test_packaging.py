@@ -381,6 +381,30 @@ def test_spec_prunes_only_cuda_libraries_nothing_links(spec_namespace: Any) -> N
     assert keep(("somewhere/libnvblas.so.13", "", "BINARY"))
 
 
+def test_spec_adds_nvrtcs_builtins_which_nvrtc_opens_by_name(
+    spec_namespace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    namespace, _calls = spec_namespace
+    lib = tmp_path / "site-packages" / "nvidia" / "cu13" / "lib"
+    lib.mkdir(parents=True)
+    for name in ("libnvrtc.so.13", "libnvrtc-builtins.so.13.0", "libnvrtc-builtins.alt.so.13.0"):
+        (lib / name).write_bytes(b"")
+    fake = types.SimpleNamespace(submodule_search_locations=[str(lib.parent.parent)])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: fake if name == "nvidia" else real(name)
+    )
+    found = namespace["_nvrtc_builtins"]()
+    assert found == [
+        (
+            "nvidia/cu13/lib/libnvrtc-builtins.so.13.0",
+            str(lib / "libnvrtc-builtins.so.13.0"),
+            "BINARY",
+        )
+    ]
+    assert namespace["_keep"](found[0])
+
+
 def test_spec_records_the_flavour_in_build_info(spec_namespace: Any, tmp_path: Path) -> None:
     import json
 

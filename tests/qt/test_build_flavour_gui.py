@@ -69,3 +69,19 @@ def test_about_of_a_cpu_build_beside_a_gpu_repeats_the_hint() -> None:
     text = about_html({}, BuildReport("cpu", RTX))
     assert "CPU build, running on CPU" in text
     assert "seconds per image instead of minutes" in text
+
+
+def test_message_bar_text_is_dark_on_its_light_strip_in_the_dark_theme(qapp: QApplication) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    from sd21_desktop.ui.message_bar import MessageBar
+
+    bar = MessageBar()
+    palette = bar.label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, QColor("#f0f0f0"))  # the dark theme's text
+    bar.label.setPalette(palette)
+    for show, colour in ((bar.show_notice, "#5f4300"), (bar.show_error, "#611a15")):
+        show("a message")
+        bar.label.ensurePolished()
+        assert bar.label.palette().color(QPalette.ColorRole.WindowText).name() == colour
+    bar.deleteLater()
