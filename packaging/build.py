@@ -252,14 +252,21 @@ def size_report(bundle: Path, count: int = 10) -> dict[str, object]:
 DRIVER_LIBRARIES = ("libcuda.so.1", "libnvidia-ml.so.1")
 
 
-def missing_libraries(bundle: Path) -> list[str]:
-    """Libraries some binary of the bundle links to (readelf NEEDED, resolved the way ``ldd``
-    does) that are neither in the bundle nor on this system, the driver's aside: what the
-    spec's pruning must never cause (Linux; elsewhere nothing is checked)."""
+def missing_libraries(bundle: Path, folders: Sequence[str] = ("torch", "nvidia")) -> list[str]:
+    """Libraries that a binary under ``_internal/<folders>`` links to (readelf NEEDED, resolved
+    the way ``ldd`` does) and that are neither in the bundle nor on this system, the NVIDIA
+    driver's aside: what the spec's pruning of torch and the CUDA libraries must never cause.
+    (Qt's plugins are left out: some link system libraries the .deb only recommends.) Linux
+    only; elsewhere nothing is checked."""
     if not sys.platform.startswith("linux") or not shutil.which("ldd"):
         return []
     build_deb = _load_build_deb()
-    files = build_deb.elf_files(bundle)  # type: ignore[attr-defined]
+    internal = bundle / "_internal"
+    files = [
+        path
+        for path in build_deb.elf_files(bundle)  # type: ignore[attr-defined]
+        if any(path.is_relative_to(internal / folder) for folder in folders)
+    ]
     _outside, missing = build_deb.system_libraries(bundle, files)  # type: ignore[attr-defined]
     return sorted(set(missing) - set(DRIVER_LIBRARIES))
 
@@ -1048,7 +1055,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BuildError(f"{bundle} does not exist: build it first")
         step("size")
         report["size"] = size_report(bundle)
-        step("every library the bundle links to is there")
+        step("every library torch and the CUDA libraries link to is there")
         missing = missing_libraries(bundle)
         if missing:
             raise BuildError(f"libraries the bundle links to are missing: {missing}")

@@ -586,6 +586,42 @@ def test_build_py_reference_programs(tmp_path: Path) -> None:
         assert build.reference_command(python) == [str(python), "-m", "sd21_desktop"]
 
 
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not (shutil.which("gcc") and shutil.which("ldd")),
+    reason="needs Linux with gcc and ldd",
+)
+def test_build_py_finds_a_library_the_bundle_links_to_but_lacks(tmp_path: Path) -> None:
+    build = _load(PACKAGING / "build.py", "packaging_build_missing")
+    bundle = _fake_bundle(tmp_path)
+    lib = bundle / "_internal" / "nvidia" / "cu13" / "lib"
+    lib.mkdir(parents=True)
+    source = tmp_path / "x.c"
+    source.write_text("int x(void) { return 1; }\n", encoding="utf-8")
+    pruned = tmp_path / "libsd21pruned.so.1"
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-Wl,-soname,libsd21pruned.so.1", "-o", pruned, source],
+        check=True,
+    )
+    subprocess.run(  # a library that links the first, as libtorch_cuda links cuFFT
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-o",
+            lib / "libuser.so",
+            source,
+            "-L",
+            tmp_path,
+            "-Wl,--no-as-needed",  # keep the NEEDED entry although nothing calls into it
+            "-l:libsd21pruned.so.1",
+        ],
+        check=True,
+    )
+    assert build.missing_libraries(bundle) == ["libsd21pruned.so.1"]
+    shutil.copy(pruned, lib / pruned.name)
+    assert build.missing_libraries(bundle) == []
+
+
 def test_build_py_reads_png_text_chunks(tmp_path: Path) -> None:
     from PIL import Image, PngImagePlugin
 
