@@ -995,7 +995,7 @@ def choose_python(args: argparse.Namespace, report: dict[str, object]) -> Path:
         log(f"the venv took {report['venv_seconds']:.0f} s")
         return python
     if args.python is not None:
-        return args.python
+        return args.python.absolute()  # not resolve(): a venv's python is a symlink
     if args.test_only and venv_python(args.venv).exists():
         return venv_python(args.venv)
     if DEFAULT_SKIP_VENV_PYTHON.exists():
