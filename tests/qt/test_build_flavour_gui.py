@@ -18,6 +18,7 @@ from tests.engine.test_flavour import RTX, fake_proc
 from tests.qt.conftest import close_window
 
 
+@pytest.mark.parametrize("gpu", [RTX, None])
 def test_a_cpu_build_beside_an_nvidia_gpu_says_so_at_start(
     qapp: QApplication,
     qtbot: QtBot,
@@ -25,36 +26,22 @@ def test_a_cpu_build_beside_an_nvidia_gpu_says_so_at_start(
     data_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    gpu: str | None,
 ) -> None:
     monkeypatch.setattr(flavour, "torch_flavour", lambda folder=None: "cpu")
-    monkeypatch.setattr(flavour, "PROC", fake_proc(tmp_path, [RTX]))
+    proc = fake_proc(tmp_path, [gpu]) if gpu else tmp_path / "no-driver"
+    monkeypatch.setattr(flavour, "PROC", proc)
     _, window = create_app(["--model", str(tiny_model_dir), "--data-dir", str(data_dir)])
     try:
         qtbot.waitUntil(lambda: window.build is not None, timeout=10_000)
-        assert window.build == BuildReport("cpu", RTX)
+        assert window.build == BuildReport("cpu", gpu)
         bar = window.message_bar
+        if gpu is None:  # no GPU: nothing to say
+            assert "CUDA build" not in bar.label.text()
+            return
         assert bar.kind == "notice"
         assert bar.label.text() == BuildReport("cpu", RTX).cuda_hint()
         assert "\n" not in bar.label.text()
-    finally:
-        close_window(window)
-
-
-def test_no_hint_without_a_gpu(
-    qapp: QApplication,
-    qtbot: QtBot,
-    tiny_model_dir: Path,
-    data_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(flavour, "torch_flavour", lambda folder=None: "cpu")
-    monkeypatch.setattr(flavour, "PROC", tmp_path / "no-driver")
-    _, window = create_app(["--model", str(tiny_model_dir), "--data-dir", str(data_dir)])
-    try:
-        qtbot.waitUntil(lambda: window.build is not None, timeout=10_000)
-        assert window.build == BuildReport("cpu", None)
-        assert "CUDA build" not in window.message_bar.label.text()
     finally:
         close_window(window)
 
