@@ -550,7 +550,9 @@ def mode_arguments(mode: str, work: Path, txt2img_model: Path) -> tuple[Path, li
 
 
 def reference_command(path: Path) -> list[str]:
-    """--compare-with: a bundle folder (its CLI), a Python (``-m sd21_desktop``), or a program."""
+    """--compare-with: a bundle folder (its CLI), a Python (``-m sd21_desktop``), or a program;
+    absolute, as the tests run in a temporary folder (not resolved: a venv's python is a link)."""
+    path = Path(os.path.abspath(path))
     if path.is_dir():
         return [str(path / f"{APP}-cli{EXE_SUFFIX}")]
     if path.name.startswith("python"):

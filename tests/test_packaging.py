@@ -581,6 +581,8 @@ def test_build_py_reference_programs(tmp_path: Path) -> None:
     build = _load(PACKAGING / "build.py", "packaging_build_reference")
     bundle = _fake_bundle(tmp_path)
     assert build.reference_command(bundle) == [str(bundle / "sd21-desktop-cli")]
+    relative = Path(os.path.relpath(bundle))  # the tests run elsewhere: the path is made absolute
+    assert build.reference_command(relative) == [str(bundle / "sd21-desktop-cli")]
     python = Path(sys.executable)
     if python.name.startswith("python"):
         assert build.reference_command(python) == [str(python), "-m", "sd21_desktop"]
