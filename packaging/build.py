@@ -52,7 +52,18 @@ ROOT = PACKAGING.parent
 BUILD = ROOT / "build"
 APP = "sd21-desktop"
 SPEC = PACKAGING / "sd21_desktop.spec"
-DEFAULT_TORCH = "torch==2.13.0"
+# Which torch each flavour installs. On this project's Linux machines pip takes both from the
+# local disk; on PyPI, torch==2.13.0 for Linux is a CUDA build too, so a CPU build elsewhere
+# needs --torch-index https://download.pytorch.org/whl/cpu (build.py checks what it got).
+FLAVOUR_TORCH = {"cpu": "torch==2.13.0", "cuda": "torch==2.14.1"}
+CUDA_ON_CPU = "CUDA build, running on CPU: no NVIDIA GPU found"
+TORCH_FLAVOUR = """
+import importlib.util, pathlib
+spec = importlib.util.find_spec("torch")
+lib = pathlib.Path(list(spec.submodule_search_locations)[0]) / "lib"
+names = ("libtorch_cuda.so", "torch_cuda.dll")
+print("cuda" if any((lib / n).exists() for n in names) else "cpu")
+"""
 DEFAULT_SKIP_VENV_PYTHON = Path("/tmp/venv/bin/python")
 MODES = ("img2img", "inpaint", "depth", "upscale")
 # mode -> (the synthetic model's mode, the input image, extra arguments)
@@ -235,6 +246,29 @@ def size_report(bundle: Path, count: int = 10) -> dict[str, object]:
         "largest_parts": [[name, round(size / 2**20, 1)] for size, name in parts],
         "largest_files": [[name, round(size / 2**20, 1)] for size, name in files],
     }
+
+
+# Found on the user's machine, never in the bundle: the NVIDIA driver's libraries.
+DRIVER_LIBRARIES = ("libcuda.so.1", "libnvidia-ml.so.1")
+
+
+def missing_libraries(bundle: Path, folders: Sequence[str] = ("torch", "nvidia")) -> list[str]:
+    """Libraries that a binary under ``_internal/<folders>`` links to (readelf NEEDED, resolved
+    the way ``ldd`` does) and that are neither in the bundle nor on this system, the NVIDIA
+    driver's aside: what the spec's pruning of torch and the CUDA libraries must never cause.
+    (Qt's plugins are left out: some link system libraries the .deb only recommends.) Linux
+    only; elsewhere nothing is checked."""
+    if not sys.platform.startswith("linux") or not shutil.which("ldd"):
+        return []
+    build_deb = _load_build_deb()
+    internal = bundle / "_internal"
+    files = [
+        path
+        for path in build_deb.elf_files(bundle)  # type: ignore[attr-defined]
+        if any(path.is_relative_to(internal / folder) for folder in folders)
+    ]
+    _outside, missing = build_deb.system_libraries(bundle, files)  # type: ignore[attr-defined]
+    return sorted(set(missing) - set(DRIVER_LIBRARIES))
 
 
 def manifest(folder: Path) -> dict[str, tuple[int, int]]:
@@ -500,12 +534,58 @@ def frozen_modes(
     run([python, "-c", MAKE_MODE_INPUTS, work, *needed], capture_output=True)
     results = []
     for mode in modes:
-        model_mode, image, extra = MODE_RUNS[mode]
-        model = txt2img_model if model_mode == "txt2img" else work / f"model-{model_mode}"
-        args = ["--mode", mode, "--init-image", str(work / image)]
-        args += [str(work / a) if a.endswith(".png") else a for a in extra]
+        model, args = mode_arguments(mode, work, txt2img_model)
         result = frozen_generate(cli, model, out, env, cwd, "dpmpp_2m", label=mode, extra=args)
         results.append({"mode": mode, **result})
+    return results
+
+
+def mode_arguments(mode: str, work: Path, txt2img_model: Path) -> tuple[Path, list[str]]:
+    """The model and the extra CLI arguments of one image mode (inputs made by frozen_modes)."""
+    model_mode, image, extra = MODE_RUNS[mode]
+    model = txt2img_model if model_mode == "txt2img" else work / f"model-{model_mode}"
+    args = ["--mode", mode, "--init-image", str(work / image)]
+    args += [str(work / a) if a.endswith(".png") else a for a in extra]
+    return model, args
+
+
+def reference_command(path: Path) -> list[str]:
+    """--compare-with: a bundle folder (its CLI), a Python (``-m sd21_desktop``), or a program;
+    absolute, as the tests run in a temporary folder (not resolved: a venv's python is a link)."""
+    path = Path(os.path.abspath(path))
+    if path.is_dir():
+        return [str(path / f"{APP}-cli{EXE_SUFFIX}")]
+    if path.name.startswith("python"):
+        return [str(path), "-m", "sd21_desktop"]
+    return [str(path)]
+
+
+def compare_with_reference(
+    reference: list[str],
+    frozen: Sequence[dict[str, object]],
+    model: Path,
+    modes_dir: Path,
+    out: Path,
+    env: dict[str, str],
+    cwd: Path,
+) -> list[dict[str, object]]:
+    """Every scheduler's and every mode's request again through ``reference`` (e.g. the CPU
+    bundle): the pixels must be identical to the frozen program's."""
+    results = []
+    for record in frozen:
+        mode = str(record.get("mode", ""))
+        run_model, extra = mode_arguments(mode, modes_dir, model) if mode else (model, [])
+        scheduler = str(record["scheduler"])
+        label = f"ref {mode or scheduler}"[:8]
+        again = frozen_generate(reference, run_model, out, env, cwd, scheduler, label, extra)
+        same = png_pixels(Path(str(record["png"]))) == png_pixels(Path(str(again["png"])))
+        if not same:
+            raise BuildError(
+                f"{mode or scheduler}: the frozen program and {' '.join(reference)} made "
+                "different pixels for the same request and seed"
+            )
+        results.append({"run": mode or scheduler, "pixel_identical": same})
+    log(f"  all {len(results)} images are pixel-identical to {' '.join(reference)}'s")
     return results
 
 
@@ -543,8 +623,29 @@ def xvfb_smoke_test(gui: list[str], env: dict[str, str], cwd: Path) -> str:
     return f"ok in {seconds:.2f} s"
 
 
+def check_version(text: str, flavour: str) -> None:
+    """The frozen --version names the build; a CUDA build on a machine with no NVIDIA driver
+    says it runs on the CPU."""
+    expected = "CUDA build" if flavour == "cuda" else "CPU"
+    if expected not in text:
+        raise BuildError(f"frozen --version does not say {expected!r}:\n{text}")
+    no_gpu = not any(Path("/proc/driver/nvidia/gpus").glob("*"))
+    if (
+        flavour == "cuda"
+        and sys.platform.startswith("linux")
+        and no_gpu
+        and CUDA_ON_CPU not in text
+    ):
+        raise BuildError(f"frozen --version does not say {CUDA_ON_CPU!r}:\n{text}")
+
+
 def check_bundle(
-    bundle: Path, python: Path, schedulers: Sequence[str], modes: Sequence[str] = MODES
+    bundle: Path,
+    python: Path,
+    schedulers: Sequence[str],
+    modes: Sequence[str] = MODES,
+    flavour: str = "cpu",
+    reference: list[str] | None = None,
 ) -> dict[str, object]:
     gui = [str(bundle / f"{APP}{EXE_SUFFIX}")]
     cli = [str(bundle / f"{APP}-cli{EXE_SUFFIX}")]
@@ -568,7 +669,10 @@ def check_bundle(
         _, done = timed_run(guard.wrap([*cli, "--version"]), env, cwd)
         if done.returncode != 0 or "sd21-desktop" not in done.stdout + done.stderr:
             raise BuildError(f"frozen --version failed ({done.returncode}): {done.stderr[-2000:]}")
-        log(f"frozen --version: {(done.stdout + done.stderr).strip()}")
+        version = (done.stdout + done.stderr).strip()
+        log(f"frozen --version: {version}")
+        check_version(version, flavour)
+        report["version_output"] = version
         frozen = smoke_tests(guard.wrap(gui), env, cwd, "frozen")
         unfrozen_script = venv_script(python, APP)
         unfrozen_cmd = (
@@ -621,6 +725,22 @@ def check_bundle(
             guard.wrap(cli), python, model, temp_dir / "modes", out, env, cwd, modes
         )
 
+        if reference:
+            step(f"the same requests through {' '.join(reference)}")
+            frozen_runs = [*report["generate"], *report["modes"]]  # type: ignore[misc]
+            report["compared_with"] = {
+                "program": " ".join(reference),
+                "runs": compare_with_reference(
+                    reference,
+                    frozen_runs,
+                    model,
+                    temp_dir / "modes",
+                    temp_dir / "out-ref",
+                    sandbox_env(unfrozen_home),
+                    cwd,
+                ),
+            }
+
         step("first-run behaviour: where the frozen program wrote")
         inside, outside = written_files(home, [out])
         for path in inside:
@@ -664,24 +784,48 @@ def dpkg_installed(package: str) -> bool:
     return done.returncode == 0 and "install ok installed" in done.stdout
 
 
+def build_debs(bundle: Path, out_dir: Path, compressions: Sequence[str]) -> list[dict[str, object]]:
+    """One .deb per compression ("xz", "zstd", "xz:9": a level after the colon); with more than
+    one, each goes into its own folder under ``out_dir`` (the file names are the same)."""
+    build_deb = _load_build_deb()
+    builds = []
+    for choice in compressions:
+        compression, _, level = choice.partition(":")
+        folder = out_dir / choice.replace(":", "-") if len(compressions) > 1 else out_dir
+        step(f"building the .deb ({choice})")
+        started = time.perf_counter()
+        deb: Path = build_deb.build_deb(  # type: ignore[attr-defined]
+            bundle, folder, compression=compression, level=int(level) if level else None
+        )
+        seconds = time.perf_counter() - started
+        mib = deb.stat().st_size / 2**20
+        log(f"{deb.name} ({choice}): {mib:.1f} MiB in {seconds:.0f} s")
+        builds.append(
+            {
+                "deb": str(deb),
+                "compression": choice,
+                "deb_mib": round(mib, 1),
+                "deb_build_seconds": round(seconds, 1),
+            }
+        )
+    return builds
+
+
 def deb_round_trip(bundle: Path, out_dir: Path, compression: str) -> dict[str, object]:
     build_deb = _load_build_deb()
-    step("building the .deb")
-    started = time.perf_counter()
-    deb: Path = build_deb.build_deb(bundle, out_dir, compression=compression)  # type: ignore[attr-defined]
-    report: dict[str, object] = {
-        "deb": str(deb),
-        "deb_mib": round(deb.stat().st_size / 2**20, 1),
-        "deb_build_seconds": round(time.perf_counter() - started, 1),
-    }
+    builds = build_debs(bundle, out_dir, [c for c in compression.split(",") if c])
+    deb = Path(str(builds[0]["deb"]))
+    package = build_deb.package_name(build_deb.bundle_flavour(bundle))  # type: ignore[attr-defined]
+    report: dict[str, object] = {**builds[0], "debs": builds, "package": package}
     if os.geteuid() != 0:
         log("not root: the install/launch/remove test of the .deb is skipped")
         report["install_test"] = "skipped (not root)"
         return report
-    if dpkg_installed(APP):
+    installed_already = [p for p in (APP, f"{APP}-cpu", f"{APP}-cuda") if dpkg_installed(p)]
+    if installed_already:
         raise BuildError(
-            f"{APP} is already installed here; remove it (dpkg -r {APP}) so the "
-            "install test cannot clobber it"
+            f"{installed_already[0]} is already installed here; remove it "
+            f"(dpkg -r {installed_already[0]}) so the install test cannot clobber it"
         )
     step("dpkg -i, launch, dpkg -r")
     installed = subprocess.run(["dpkg", "-i", str(deb)], capture_output=True, text=True)
@@ -711,10 +855,11 @@ def deb_round_trip(bundle: Path, out_dir: Path, compression: str) -> dict[str, o
             _, done = timed_run(["sd21-desktop-cli", "--version"], env, Path(temp))
             if done.returncode != 0:
                 raise BuildError(f"installed sd21-desktop-cli --version failed: {done.stderr}")
+            report["installed_version_output"] = done.stdout.strip()
             times = smoke_tests(["sd21-desktop"], env, Path(temp), "installed (/usr/bin)", runs=1)
             report["installed_smoke_test_seconds"] = round(times[0], 2)
     finally:
-        removed = subprocess.run(["dpkg", "-r", APP], capture_output=True, text=True)
+        removed = subprocess.run(["dpkg", "-r", package], capture_output=True, text=True)
     if removed.returncode != 0:
         raise BuildError(f"dpkg -r failed:\n{removed.stdout}{removed.stderr}")
     log(removed.stdout.strip())
@@ -764,10 +909,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where the fresh venv goes (default build/packaging-venv)",
     )
     parser.add_argument(
+        "--flavour",
+        choices=sorted(FLAVOUR_TORCH),
+        default="cpu",
+        help="which torch the bundle carries: cpu (default) or cuda (NVIDIA GPUs; PyPI's "
+        "Linux wheel with its nvidia-* libraries); the build fails if the venv's torch differs",
+    )
+    parser.add_argument(
         "--torch-spec",
-        default=DEFAULT_TORCH,
-        help=f"the torch requirement (default {DEFAULT_TORCH}, the CPU build); "
-        "e.g. 'torch==2.13.0' with --torch-index .../whl/cu128 for CUDA",
+        default=None,
+        help="the torch requirement (default: "
+        + ", ".join(f"{k}: {v}" for k, v in FLAVOUR_TORCH.items())
+        + "); e.g. with --torch-index .../whl/cu130 for CUDA on Windows",
+    )
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        default=None,
+        help="another build to make the same images with, pixel for pixel: a bundle folder "
+        "(e.g. the CPU build's build/dist/sd21-desktop, the default for --flavour cuda when it "
+        "exists) or a Python with the app installed",
     )
     parser.add_argument(
         "--torch-index",
@@ -806,7 +967,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also build the .deb and test install, launch and removal (root)",
     )
-    parser.add_argument("--deb-compression", default="xz", choices=("xz", "zstd", "gzip", "none"))
+    parser.add_argument(
+        "--deb-compression",
+        default="xz",
+        help="xz (default), zstd, gzip or none, with an optional level (xz:9); several, "
+        "comma-separated, build one .deb each (sizes compared; the first is install-tested)",
+    )
     parser.add_argument(
         "--installers",
         type=Path,
@@ -825,17 +991,50 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def choose_python(args: argparse.Namespace, report: dict[str, object]) -> Path:
     if not args.skip_venv and not args.test_only:
         started = time.perf_counter()
-        python = make_venv(args.venv.resolve(), args.torch_spec, args.torch_index)
+        torch_spec = args.torch_spec or FLAVOUR_TORCH[args.flavour]
+        python = make_venv(args.venv.resolve(), torch_spec, args.torch_index)
         report["venv_seconds"] = round(time.perf_counter() - started, 1)
         log(f"the venv took {report['venv_seconds']:.0f} s")
         return python
     if args.python is not None:
-        return args.python
+        return args.python.absolute()  # not resolve(): a venv's python is a symlink
     if args.test_only and venv_python(args.venv).exists():
         return venv_python(args.venv)
     if DEFAULT_SKIP_VENV_PYTHON.exists():
         return DEFAULT_SKIP_VENV_PYTHON
     return Path(sys.executable)
+
+
+def check_flavour(python: Path, flavour: str) -> str:
+    """The venv's torch must be the flavour asked for (pip may pick the other build)."""
+    found = run([python, "-c", TORCH_FLAVOUR], capture_output=True).stdout.strip()
+    if found != flavour:
+        hint = {
+            "cpu": "add --torch-index https://download.pytorch.org/whl/cpu",
+            "cuda": "use PyPI's Linux wheel or --torch-index https://download.pytorch.org/whl/cu130",
+        }[flavour]
+        raise BuildError(
+            f"--flavour {flavour} asked for, but {python} has the {found} build of torch: {hint}"
+        )
+    log(f"flavour: {flavour} (torch's libraries agree)")
+    return flavour
+
+
+def choose_reference(args: argparse.Namespace, bundle: Path) -> list[str] | None:
+    path = args.compare_with
+    if path is None and args.flavour == "cuda":
+        cpu_bundle = BUILD / "dist" / APP
+        if cpu_bundle.is_dir() and cpu_bundle.resolve() != bundle:
+            path = cpu_bundle
+        else:
+            log(
+                "no CPU build to compare pixels with (build/dist/sd21-desktop): pass --compare-with"
+            )
+    if path is None:
+        return None
+    if not path.exists():
+        raise BuildError(f"--compare-with {path}: no such bundle folder or program")
+    return reference_command(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -848,6 +1047,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ensure_pyinstaller(python)
         report["environment"] = {"python_exe": str(python), **describe_env(python)}
         log(f"environment: {report['environment']}")
+        report["flavour"] = check_flavour(python, args.flavour)
         bundle = args.dist.resolve() / APP
         if not args.test_only:
             report["build_seconds"] = round(
@@ -857,10 +1057,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BuildError(f"{bundle} does not exist: build it first")
         step("size")
         report["size"] = size_report(bundle)
+        step("every library torch and the CUDA libraries link to is there")
+        missing = missing_libraries(bundle)
+        if missing:
+            raise BuildError(f"libraries the bundle links to are missing: {missing}")
+        log("none missing (the NVIDIA driver's libcuda.so.1 comes with the driver)")
         if not args.no_tests:
             names = [n.strip() for n in args.schedulers.split(",") if n.strip()]
             modes = [n.strip() for n in args.modes.split(",") if n.strip()]
-            report.update(check_bundle(bundle, python, names, modes))
+            reference = choose_reference(args, bundle)
+            report.update(check_bundle(bundle, python, names, modes, args.flavour, reference))
         if args.deb:
             if not sys.platform.startswith("linux"):
                 raise BuildError("--deb needs Linux with dpkg-deb")

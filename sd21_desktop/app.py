@@ -76,6 +76,7 @@ class AppController(QObject):
     engine_changed = Signal(object)  # EngineChoice: this machine or a Ray cluster
     preload_requested = Signal(str)
     open_gallery_requested = Signal()
+    build_check_requested = Signal()
 
     def __init__(
         self, app: QApplication, paths: AppPaths, settings: AppSettings, history: PromptHistory
@@ -120,6 +121,7 @@ class AppController(QObject):
         self.theme: ThemeManager | None = None
         self.gallery_thread.start()
         self.engine_thread.start()
+        self.build_check_requested.emit()
         self.open_gallery_requested.emit()
         self._restore_queue()
 
@@ -175,6 +177,8 @@ class AppController(QObject):
         worker.status_changed.connect(window.show_status)
         worker.model_loaded.connect(window.on_model_loaded)
         worker.engine_info_changed.connect(window.on_engine_info)
+        self.build_check_requested.connect(worker.check_build)
+        worker.build_checked.connect(window.on_build_checked)
         worker.notice.connect(window.message_bar.show_notice)
         window.depth_estimate_requested.connect(worker.estimate_depth)
         worker.depth_estimated.connect(window.on_depth_estimated)

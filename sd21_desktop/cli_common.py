@@ -10,6 +10,7 @@ Importing it loads neither Qt nor torch.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -49,6 +50,28 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         raise UserFacingError(f"{message}.", f"See `{self.prog} --help`.")
+
+
+class VersionAction(argparse.Action):
+    """``--version``: the version, then the build and the GPU probe's verdict (imports no torch).
+
+    ``sd21-desktop 0.1.0`` / ``CUDA build, running on CPU: no NVIDIA GPU found``, plus, for the
+    CPU build on a machine with an NVIDIA GPU, the line that says the CUDA build exists.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        from sd21_desktop.engine.flavour import build_report
+
+        report = build_report()
+        lines = [f"{parser.prog} {__version__}", report.summary()]
+        hint = report.cuda_hint()
+        if hint:
+            lines.append(hint)
+        print("\n".join(lines), file=sys.stdout)  # where argparse's own --version prints
+        parser.exit()
 
 
 def add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) -> None:
@@ -353,7 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
             "With no command, opens the window."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version", action=VersionAction, help="the version, the build (CPU or CUDA) and the GPU"
+    )
     parser.add_argument(
         "--smoke-test", action="store_true", help="open the window, process events, exit 0"
     )

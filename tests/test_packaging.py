@@ -343,6 +343,77 @@ def test_spec_trims_headers_static_and_test_libraries(spec_namespace: Any) -> No
     assert icon.exists() or "resources/icons/sd21-desktop.png" in datas
 
 
+# readelf -d NEEDED of PyTorch 2.14.1's CUDA 13 wheel (torch/lib), for the pruning test below.
+_TORCH_CUDA_NEEDED = {
+    "libtorch_cuda.so": "libcudart.so.13 libcusparse.so.12 libcufft.so.12 libcufile.so.0 "
+    "libcusparseLt.so.0 libnccl.so.2 libcurand.so.10 libcublas.so.13 libcublasLt.so.13 "
+    "libcudnn.so.9 libnvrtc.so.13 libtorch_nvshmem.so",
+    "libtorch_cpu.so": "libcupti.so.13 libcudart.so.13",
+    "libtorch_cuda_linalg.so": "libcusolver.so.12 libcublas.so.13 libcusparse.so.12",
+    "libcusparse.so.12": "libnvJitLink.so.13",
+    "libtorch_nvshmem.so": "libnvshmem_host.so.3",
+}
+
+
+def test_spec_prunes_only_cuda_libraries_nothing_links(spec_namespace: Any) -> None:
+    namespace, _calls = spec_namespace
+    keep = namespace["_keep"]
+    linked = {name for names in _TORCH_CUDA_NEEDED.values() for name in names.split()}
+    for name in sorted(linked):  # whatever torch links must stay, whichever wheel folder
+        for folder in ("cu13", "cudnn", "nccl", "cusparselt", "nvshmem"):
+            assert keep((f"nvidia/{folder}/lib/{name}", "", "BINARY")), name
+    for dlopened in ("libnvrtc-builtins.so.13.0", "libcudnn_cnn.so.9", "libcudnn_adv.so.9"):
+        assert keep((f"nvidia/cu13/lib/{dlopened}", "", "BINARY")), dlopened
+    for pruned in (
+        "cu13/lib/libnvrtc.alt.so.13",
+        "cu13/lib/libnvrtc-builtins.alt.so.13.0",
+        "cu13/lib/libcusolverMg.so.12",
+        "cu13/lib/libnvblas.so.13",
+        "cu13/lib/libcufftw.so.12",
+        "cu13/lib/libnvperf_host.so",
+        "cu13/lib/libcufile_rdma.so.1",
+        "nvshmem/lib/nvshmem_transport_ucx.so.3",
+        "nvshmem/lib/nvshmem_bootstrap_mpi.so.3",
+    ):
+        assert not keep((f"nvidia/{pruned}", "", "BINARY")), pruned
+        assert Path(pruned).name not in linked
+    # only inside the nvidia wheels: a same-named library elsewhere is not touched
+    assert keep(("somewhere/libnvblas.so.13", "", "BINARY"))
+
+
+def test_spec_adds_nvrtcs_builtins_which_nvrtc_opens_by_name(
+    spec_namespace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    namespace, _calls = spec_namespace
+    lib = tmp_path / "site-packages" / "nvidia" / "cu13" / "lib"
+    lib.mkdir(parents=True)
+    for name in ("libnvrtc.so.13", "libnvrtc-builtins.so.13.0", "libnvrtc-builtins.alt.so.13.0"):
+        (lib / name).write_bytes(b"")
+    fake = types.SimpleNamespace(submodule_search_locations=[str(lib.parent.parent)])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: fake if name == "nvidia" else real(name)
+    )
+    found = namespace["_nvrtc_builtins"]()
+    assert found == [
+        (
+            "nvidia/cu13/lib/libnvrtc-builtins.so.13.0",
+            str(lib / "libnvrtc-builtins.so.13.0"),
+            "BINARY",
+        )
+    ]
+    assert namespace["_keep"](found[0])
+
+
+def test_spec_records_the_flavour_in_build_info(spec_namespace: Any, tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    info = json.loads((tmp_path / "work" / "build_info.json").read_text(encoding="utf-8"))
+    assert info["flavour"] == ("cuda" if torch.version.cuda else "cpu")
+
+
 def test_icons_exist_in_every_size() -> None:
     from PIL import Image
 
@@ -379,9 +450,12 @@ def test_desktop_file_passes_desktop_file_validate() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def _fake_bundle(folder: Path) -> Path:
+def _fake_bundle(folder: Path, flavour: str | None = None) -> Path:
     bundle = folder / "sd21-desktop"
     (bundle / "_internal" / "resources").mkdir(parents=True)
+    if flavour is not None:
+        info = bundle / "_internal" / "build_info.json"
+        info.write_text(f'{{"flavour": "{flavour}"}}', encoding="utf-8")
     for program in ("sd21-desktop", "sd21-desktop-cli"):
         path = bundle / program
         path.write_text("#!/bin/sh\necho fake\n", encoding="utf-8")
@@ -391,10 +465,12 @@ def _fake_bundle(folder: Path) -> Path:
 
 
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
-def test_deb_layout_control_and_scripts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flavour", ["cpu", "cuda"])
+def test_deb_layout_control_and_scripts(tmp_path: Path, flavour: str) -> None:
     build_deb = _load(PACKAGING / "linux" / "build_deb.py", "build_deb_under_test")
-    deb = build_deb.build_deb(_fake_bundle(tmp_path), tmp_path / "out", compression="none")
-    assert deb.name.startswith("sd21-desktop_")
+    bundle = _fake_bundle(tmp_path, flavour)
+    deb = build_deb.build_deb(bundle, tmp_path / "out", compression="none")
+    assert deb.name.startswith(f"sd21-desktop-{flavour}_")  # the file name says which build
     assert deb.suffix == ".deb"
 
     def dpkg_deb(*args: str) -> str:
@@ -403,7 +479,10 @@ def test_deb_layout_control_and_scripts(tmp_path: Path) -> None:
         ).stdout
 
     control = dpkg_deb("--field")
-    assert "Package: sd21-desktop" in control
+    assert re.search(rf"^Package: sd21-desktop-{flavour}$", control, re.M)
+    for field in ("Provides", "Conflicts", "Replaces"):  # one flavour at a time, either swaps
+        assert re.search(rf"^{field}: sd21-desktop$", control, re.M), field
+    assert ("CUDA build" in control) == (flavour == "cuda")
     assert re.search(r"^Depends: libc6.*libxcb-cursor0", control, re.M)
     assert re.search(r"^Installed-Size: \d+$", control, re.M)
     assert re.search(r"^Recommends: .*libwayland-egl1", control, re.M)
@@ -442,6 +521,107 @@ def test_build_scripts_help(script: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+def test_deb_flavour_falls_back_to_torchs_libraries(tmp_path: Path) -> None:
+    build_deb = _load(PACKAGING / "linux" / "build_deb.py", "build_deb_flavour")
+    bundle = _fake_bundle(tmp_path)  # no build_info.json
+    assert build_deb.bundle_flavour(bundle) == "cpu"
+    lib = bundle / "_internal" / "torch" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "libtorch_cuda.so").write_bytes(b"")
+    assert build_deb.bundle_flavour(bundle) == "cuda"
+
+
+@pytest.mark.skipif(
+    shutil.which("dpkg-deb") is None or shutil.which("zstd") is None,
+    reason="dpkg-deb with zstd is not installed",
+)
+def test_build_py_builds_one_deb_per_compression(tmp_path: Path) -> None:
+    build = _load(PACKAGING / "build.py", "packaging_build_debs")
+    builds = build.build_debs(_fake_bundle(tmp_path, "cuda"), tmp_path / "out", ["zstd:3", "xz"])
+    assert [b["compression"] for b in builds] == ["zstd:3", "xz"]
+    folders = [Path(str(b["deb"])).parent.name for b in builds]
+    assert folders == ["zstd-3", "xz"]
+    for record in builds:
+        deb = Path(str(record["deb"]))
+        assert deb.name.startswith("sd21-desktop-cuda_")
+        members = subprocess.run(["ar", "t", str(deb)], capture_output=True, text=True).stdout
+        suffix = "zst" if record["compression"].startswith("zstd") else "xz"
+        assert f"data.tar.{suffix}" in members
+
+
+def test_build_py_flavours_choose_torch_and_check_version_output() -> None:
+    build = _load(PACKAGING / "build.py", "packaging_build_flavours")
+    assert build.FLAVOUR_TORCH == {"cpu": "torch==2.13.0", "cuda": "torch==2.14.1"}
+    args = build.parse_args(["--flavour", "cuda"])
+    assert args.flavour == "cuda"
+    assert args.torch_spec is None
+    build.check_version("sd21-desktop 0.1.0\nCPU build, running on CPU", "cpu")
+    with pytest.raises(build.BuildError):
+        build.check_version("sd21-desktop 0.1.0\nCPU build, running on CPU", "cuda")
+    if sys.platform.startswith("linux") and not Path("/proc/driver/nvidia/gpus").exists():
+        build.check_version(f"sd21-desktop 0.1.0\n{build.CUDA_ON_CPU}", "cuda")
+        with pytest.raises(build.BuildError):  # a CUDA build here must say it runs on the CPU
+            build.check_version("sd21-desktop 0.1.0\nCUDA build, NVIDIA GPU found: X", "cuda")
+
+
+def test_build_py_checks_the_venvs_torch_is_the_flavour_asked_for() -> None:
+    build = _load(PACKAGING / "build.py", "packaging_build_check_flavour")
+    import torch
+
+    have = "cuda" if torch.version.cuda else "cpu"
+    other = "cpu" if have == "cuda" else "cuda"
+    assert build.check_flavour(Path(sys.executable), have) == have
+    with pytest.raises(build.BuildError, match=f"has the {have} build"):
+        build.check_flavour(Path(sys.executable), other)
+
+
+def test_build_py_reference_programs(tmp_path: Path) -> None:
+    build = _load(PACKAGING / "build.py", "packaging_build_reference")
+    bundle = _fake_bundle(tmp_path)
+    assert build.reference_command(bundle) == [str(bundle / "sd21-desktop-cli")]
+    relative = Path(os.path.relpath(bundle))  # the tests run elsewhere: the path is made absolute
+    assert build.reference_command(relative) == [str(bundle / "sd21-desktop-cli")]
+    python = Path(sys.executable)
+    if python.name.startswith("python"):
+        assert build.reference_command(python) == [str(python), "-m", "sd21_desktop"]
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not (shutil.which("gcc") and shutil.which("ldd")),
+    reason="needs Linux with gcc and ldd",
+)
+def test_build_py_finds_a_library_the_bundle_links_to_but_lacks(tmp_path: Path) -> None:
+    build = _load(PACKAGING / "build.py", "packaging_build_missing")
+    bundle = _fake_bundle(tmp_path)
+    lib = bundle / "_internal" / "nvidia" / "cu13" / "lib"
+    lib.mkdir(parents=True)
+    source = tmp_path / "x.c"
+    source.write_text("int x(void) { return 1; }\n", encoding="utf-8")
+    pruned = tmp_path / "libsd21pruned.so.1"
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-Wl,-soname,libsd21pruned.so.1", "-o", pruned, source],
+        check=True,
+    )
+    subprocess.run(  # a library that links the first, as libtorch_cuda links cuFFT
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-o",
+            lib / "libuser.so",
+            source,
+            "-L",
+            tmp_path,
+            "-Wl,--no-as-needed",  # keep the NEEDED entry although nothing calls into it
+            "-l:libsd21pruned.so.1",
+        ],
+        check=True,
+    )
+    assert build.missing_libraries(bundle) == ["libsd21pruned.so.1"]
+    shutil.copy(pruned, lib / pruned.name)
+    assert build.missing_libraries(bundle) == []
 
 
 def test_build_py_reads_png_text_chunks(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 
     python3 packaging/linux/build_deb.py --bundle build/dist/sd21-desktop --out build/installers
 
-The package installs
+The package is ``sd21-desktop-cpu`` or ``sd21-desktop-cuda`` (which torch the bundle carries, from
+its ``build_info.json``), in ``sd21-desktop-<flavour>_<version>-<revision>_<arch>.deb``; each
+provides, conflicts with and replaces ``sd21-desktop``, so installing one flavour swaps out the
+other. Either installs
 
 * the program folder at ``/opt/sd21-desktop/`` (both programs and ``_internal/``),
 * ``/usr/bin/sd21-desktop`` and ``/usr/bin/sd21-desktop-cli`` (symlinks into it),
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -39,13 +43,14 @@ ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 MAINTAINER = "SD21 Desktop developers <sd21-desktop@users.noreply.github.com>"
 HOMEPAGE = "https://github.com/sd21-desktop/sd21-desktop"
 DESCRIPTION = """\
-Stable Diffusion 2.x on your own machine
+Stable Diffusion 2.x on your own machine ({build})
  A native desktop app for the Stable Diffusion 2.x family (2.1, 2.1-base,
  inpainting, depth, x4 upscaler): a prompt editor, a mask canvas and a
  gallery that remembers how every image was made. Includes the headless
  sd21-desktop-cli command. Model weights are downloaded on first use into
- the Hugging Face cache. For NVIDIA GPUs install the CUDA build of the
- package; it needs only the NVIDIA driver."""
+ the Hugging Face cache. For NVIDIA GPUs install sd21-desktop-cuda, which
+ brings its own CUDA libraries and needs only the NVIDIA driver."""
+FLAVOUR_DESCRIPTIONS = {"cpu": "CPU build", "cuda": "CUDA build for NVIDIA GPUs"}
 # Qt's xcb platform plugin and the libraries it dlopen()s, which ldd on the bundle may not show.
 QT_RUNTIME_PACKAGES = (
     "libegl1",
@@ -139,6 +144,22 @@ def app_version() -> str:
     if not match:
         raise SystemExit("no __version__ in sd21_desktop/__init__.py")
     return match.group(1)
+
+
+def bundle_flavour(bundle: Path) -> str:
+    """ "cpu" or "cuda": what the spec recorded in build_info.json, else torch's libraries say."""
+    internal = bundle / "_internal"
+    try:
+        flavour = json.loads((internal / "build_info.json").read_text(encoding="utf-8"))["flavour"]
+    except (OSError, ValueError, KeyError, TypeError):
+        flavour = None
+    if flavour in ("cpu", "cuda"):
+        return str(flavour)
+    return "cuda" if (internal / "torch" / "lib" / "libtorch_cuda.so").exists() else "cpu"
+
+
+def package_name(flavour: str) -> str:
+    return f"{PACKAGE}-{flavour}"
 
 
 def _is_elf(path: Path) -> bool:
@@ -283,8 +304,10 @@ def build_deb(
     revision: str = "1",
     compression: str = "xz",
     icons: Path = PACKAGING / "icons",
+    level: int | None = None,
 ) -> Path:
-    """Build ``sd21-desktop_<version>-<revision>_<arch>.deb`` from a PyInstaller folder."""
+    """Build ``sd21-desktop-<flavour>_<version>-<revision>_<arch>.deb`` from a PyInstaller folder;
+    ``level``: the compressor's level (dpkg-deb's default when None)."""
     bundle = bundle.resolve()
     for program in PROGRAMS:
         if not (bundle / program).is_file():
@@ -295,7 +318,9 @@ def build_deb(
         ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
     ).stdout.strip()
     version = f"{app_version()}-{revision}"
-    staging = out_dir / f"deb-root-{PACKAGE}_{version}_{arch}"
+    flavour = bundle_flavour(bundle)
+    name = package_name(flavour)
+    staging = out_dir / f"deb-root-{name}_{version}_{arch}"
     if staging.exists():
         shutil.rmtree(staging)
     print(f"staging {staging}")
@@ -317,8 +342,11 @@ def build_deb(
     print("working out Depends (ldd + dpkg -S) ...")
     depends = compute_depends(bundle)
     control = (
-        f"Package: {PACKAGE}\n"
+        f"Package: {name}\n"
         f"Version: {version}\n"
+        f"Provides: {PACKAGE}\n"
+        f"Conflicts: {PACKAGE}\n"
+        f"Replaces: {PACKAGE}\n"
         f"Architecture: {arch}\n"
         f"Maintainer: {MAINTAINER}\n"
         f"Installed-Size: {_installed_size_kib(staging)}\n"
@@ -327,7 +355,7 @@ def build_deb(
         "Section: graphics\n"
         "Priority: optional\n"
         f"Homepage: {HOMEPAGE}\n"
-        f"Description: {DESCRIPTION}\n"
+        f"Description: {DESCRIPTION.format(build=FLAVOUR_DESCRIPTIONS[flavour])}\n"
     )
     debian = staging / "DEBIAN"
     _write(debian / "control", control)
@@ -337,11 +365,12 @@ def build_deb(
     print(control, end="")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    deb = out_dir / f"{PACKAGE}_{version}_{arch}.deb"
+    deb = out_dir / f"{name}_{version}_{arch}.deb"
     command = [
         "dpkg-deb",
         "--root-owner-group",
         f"-Z{compression}",
+        *([f"-z{level}"] if level is not None else []),
         "--build",
         str(staging),
         str(deb),
@@ -374,8 +403,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=("xz", "zstd", "gzip", "none"),
         help="dpkg-deb compression (default xz; zstd needs dpkg >= 1.21.18)",
     )
+    parser.add_argument(
+        "--level", type=int, default=None, help="the compressor's level (default: dpkg-deb's)"
+    )
     args = parser.parse_args(argv)
-    build_deb(args.bundle, args.out, args.revision, args.compression)
+    build_deb(args.bundle, args.out, args.revision, args.compression, level=args.level)
     return 0
 
 

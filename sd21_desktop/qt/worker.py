@@ -91,6 +91,7 @@ class EngineWorker(QObject):
     status_changed = Signal(str)
     model_loaded = Signal(str, int)  # model, native size
     engine_info_changed = Signal(dict)  # torch version, build and device, for Help → About
+    build_checked = Signal(object)  # engine.flavour.BuildReport: CPU or CUDA build, NVIDIA GPU
     notice = Signal(str)  # e.g. which model inpaints
     depth_estimated = Signal(QImage, str)  # the depth map (null on failure), error message
     warmed_up = Signal(str)  # a warm-up stage finished (or failed: the first job reports it)
@@ -148,6 +149,14 @@ class EngineWorker(QObject):
             with contextlib.suppress(Exception):
                 close() if close is not None else self._engine.cache.clear()
             self._engine = None
+
+    @Slot()
+    def check_build(self) -> None:
+        """Which torch build this is and whether an NVIDIA GPU is here (file checks, off the GUI
+        thread; no torch import), for the window's start-up hint and Help → About."""
+        from sd21_desktop.engine.flavour import build_report
+
+        self.build_checked.emit(build_report())
 
     @Slot(str)
     def warm_up(self, stage: str) -> None:

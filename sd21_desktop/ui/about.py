@@ -11,6 +11,7 @@ import sys
 from importlib import metadata
 
 from sd21_desktop import APP_NAME, __version__
+from sd21_desktop.engine.flavour import BuildReport, build_report
 
 PACKAGES = ("torch", "diffusers", "transformers", "PySide6-Essentials", "PySide6")
 
@@ -40,14 +41,17 @@ def bundle_info() -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def about_html(engine_info: dict[str, str]) -> str:
+def about_html(engine_info: dict[str, str], report: BuildReport | None = None) -> str:
+    """``report``: the start-up GPU probe's (qt worker); probed here if it has not come yet."""
     versions = package_versions()
     built = bundle_info()
-    torch_version = versions.get("torch", engine_info.get("torch", "?"))
-    build = "CUDA" if "+cu" in torch_version else "CPU" if "+cpu" in torch_version else ""
+    report = report or build_report()
     frozen = "installed bundle" if getattr(sys, "frozen", False) else "Python environment"
     rows = [(name, version) for name, version in versions.items()]
-    rows.append(("Build", f"{build + ' torch, ' if build else ''}{frozen}"))
+    rows.append(("Build", f"{report.summary(engine_info.get('device'))}; {frozen}"))
+    hint = report.cuda_hint()
+    if hint:
+        rows.append(("CUDA build", hint))
     rows.append(("Device", engine_info.get("device", "found when the first model loads")))
     if built.get("built"):
         rows.append(("Built", f"{built['built']} for {built.get('platform', '?')}"))

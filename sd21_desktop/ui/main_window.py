@@ -49,6 +49,7 @@ from sd21_desktop.ui.layout_state import restore_layout, store_layout
 from sd21_desktop.ui.widgets import accept_file_drag, dropped_files
 
 if TYPE_CHECKING:
+    from sd21_desktop.engine.flavour import BuildReport
     from sd21_desktop.ui.canvas_tab import CanvasTab
 from sd21_desktop.ui.message_bar import MessageBar
 from sd21_desktop.ui.metadata_drop import MetadataRead, ReadMetadata
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.queue = queue
         self.closing = False
         self.engine_info: dict[str, str] = {}
+        self.build: BuildReport | None = None  # once the worker has probed (on_build_checked)
         self.model_gate: Callable[[str], str | None] = _no_gate
         """Why the chosen model cannot run yet (not downloaded), set by the models UI."""
         self.setAcceptDrops(True)
@@ -631,11 +633,20 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         from sd21_desktop.ui.about import about_html
 
-        QMessageBox.about(self, f"About {APP_NAME}", about_html(self.engine_info))
+        QMessageBox.about(self, f"About {APP_NAME}", about_html(self.engine_info, self.build))
 
     @Slot(dict)
     def on_engine_info(self, info: dict[str, str]) -> None:
         self.engine_info = info
+
+    @Slot(object)
+    def on_build_checked(self, report: BuildReport) -> None:
+        """The worker's start-up probe of the build and the GPU: a CPU build on a machine
+        with an NVIDIA GPU says, in one line, that the CUDA build exists and why it is faster."""
+        self.build = report
+        hint = report.cuda_hint()
+        if hint:
+            self.message_bar.show_notice(hint)
 
     # reading settings from images (drop onto the editor, or File → Load settings) ------------
     @Slot()

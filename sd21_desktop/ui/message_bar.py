@@ -7,9 +7,11 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
 
 from sd21_desktop.ui.widgets import tool_button
 
+# (background, text, border). The text colour is set on the label itself: a style sheet's colour
+# does not reach child widgets, whose palette (light text in the dark theme) would otherwise win.
 _STYLES = {
-    "error": "background: #fdecea; color: #611a15; border: 1px solid #f5c2c0;",
-    "notice": "background: #fff8e1; color: #5f4300; border: 1px solid #ffe08a;",
+    "error": ("#fdecea", "#611a15", "#f5c2c0"),
+    "notice": ("#fff8e1", "#5f4300", "#ffe08a"),
 }
 
 
@@ -44,7 +46,11 @@ class MessageBar(QFrame):
 
     def _show(self, text: str, kind: str) -> None:
         self.kind = kind
-        self.setStyleSheet(f"#messageBar {{ {_STYLES[kind]} border-radius: 4px; }}")
+        background, colour, border = _STYLES[kind]
+        self.setStyleSheet(
+            f"#messageBar {{ background: {background}; border: 1px solid {border}; "
+            f"border-radius: 4px; }} #messageBar QLabel {{ color: {colour}; }}"
+        )
         self.label.setText(text)
         self.show()
 

@@ -52,7 +52,7 @@ def test_about_names_versions_build_and_device() -> None:
     text = about_html({"device": "CUDA: NVIDIA H100 (CUDA 12.8)"})
     assert "torch" in text
     assert "diffusers" in text
-    assert "CPU torch" in text  # this machine's torch is the +cpu build
+    assert "CPU build" in text  # this machine's torch is the +cpu build
     assert "NVIDIA H100" in text
 
 
