@@ -219,7 +219,7 @@ class CanvasTab(QWidget):
         self.feather = QDoubleSpinBox(minimum=0.0, maximum=128.0, singleStep=1.0)
         self.feather.setObjectName("maskFeatherSpin")
         self.feather.setAccessibleName("Mask feather")
-        self.feather.setToolTip("Soften the mask edge by this many pixels")
+        self.feather.setToolTip("Soften the mask edge by this many pixels (CLI: --mask-feather)")
         self.grow = QSpinBox(minimum=-256, maximum=256)
         self.grow.setObjectName("maskGrowSpin")
         self.grow.setAccessibleName("Grow or shrink the mask")
@@ -240,7 +240,8 @@ class CanvasTab(QWidget):
         self.size_label.setObjectName("canvasSizeLabel")
 
         files = QHBoxLayout()
-        files.addWidget(button("Open…", "canvasOpenButton", "Open an image", self.choose_file))
+        open_tip = "Open an image (CLI: --init-image)"
+        files.addWidget(button("Open…", "canvasOpenButton", open_tip, self.choose_file))
         files.addWidget(
             button("Paste", "canvasPasteButton", "Paste an image", canvas.paste_from_clipboard)
         )

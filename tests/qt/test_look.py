@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,10 +14,18 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, QSize, Qt
 from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
+    QAbstractSlider,
+    QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollBar,
     QSizePolicy,
     QSpinBox,
+    QTabBar,
+    QTextEdit,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -37,6 +46,7 @@ from sd21_desktop.ui.theme import (
     build_palette,
     contrast_ratio,
 )
+from sd21_desktop.ui.tooltips import TOOLTIPS
 from sd21_desktop.ui.window_layout import MINIMUM_WINDOW, first_run_size
 from tests.qt.conftest import close_window
 
@@ -194,14 +204,21 @@ def test_seed_buttons_and_the_aspect_lock(window: MainWindow) -> None:
     assert params.height_spin.value() == 512
 
 
-def _cli_flags() -> set[str]:
-    parser = build_parser()
-    flags = {flag for action in parser._actions for flag in action.option_strings}
+def _cli_commands(
+    parser: argparse.ArgumentParser | None = None, path: str = ""
+) -> dict[str, set[str]]:
+    """Every command path ("", "gallery list", …) → its flags."""
+    parser = parser or build_parser()
+    commands = {path: {flag for action in parser._actions for flag in action.option_strings}}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                flags |= {flag for a in sub._actions for flag in a.option_strings}
-    return flags
+            for name, sub in action.choices.items():
+                commands |= _cli_commands(sub, f"{path} {name}".strip())
+    return commands
+
+
+def _cli_flags() -> set[str]:
+    return set().union(*_cli_commands().values())
 
 
 def test_every_parameter_control_has_a_tooltip_naming_a_real_cli_flag(window: MainWindow) -> None:
@@ -220,6 +237,51 @@ def test_every_parameter_control_has_a_tooltip_naming_a_real_cli_flag(window: Ma
     for widget in named:
         flag = widget.toolTip().split("(CLI: ", 1)[1].split()[0].rstrip(",)")
         assert flag in flags or flag == "generate", (widget.objectName(), flag)
+
+
+_INTERACTIVE = (
+    QAbstractButton, QComboBox, QAbstractSpinBox, QAbstractSlider, QLineEdit, QTextEdit,
+    QPlainTextEdit, QAbstractItemView,
+)
+
+
+def _parts_of_compounds(widget: QWidget, root: QWidget) -> bool:
+    """Inside a combo box, spin box, line edit, view or tab bar: Qt's own parts (arrows...)."""
+    parent = widget.parentWidget()
+    compound = QComboBox | QAbstractSpinBox | QLineEdit | QAbstractItemView | QTabBar
+    while parent is not None and parent is not root:
+        if isinstance(parent, compound):
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+def test_every_control_of_the_window_has_a_tooltip(window: MainWindow) -> None:
+    window.canvas_tab  # built on first use  # noqa: B018
+    controls = [
+        w for w in window.findChildren(QWidget)
+        if isinstance(w, _INTERACTIVE) and not isinstance(w, QScrollBar)
+        and not w.objectName().startswith("qt_") and not _parts_of_compounds(w, window)
+    ]
+    assert len(controls) >= 100
+    missing = [f"{type(w).__name__} {w.objectName()!r}" for w in controls if not w.toolTip()]
+    assert missing == []
+    tabs = window.tabs
+    assert all(tabs.tabToolTip(index) for index in range(tabs.count()))
+
+
+def test_the_tooltip_table_names_real_controls_flags_and_commands(window: MainWindow) -> None:
+    window.canvas_tab  # noqa: B018
+    names = {w.objectName() for w in window.findChildren(QWidget)}
+    assert set(TOOLTIPS) <= names
+    commands = _cli_commands()
+    flags = set().union(*commands.values())
+    for name, tip in TOOLTIPS.items():
+        for flag in re.findall(r"--[a-z-]+", tip):
+            assert flag in flags, (name, flag)
+        for command in re.findall(r"sd21-desktop ((?:[a-z]+ ?)+)", tip):
+            assert command.strip() in commands, (name, command)
+    assert sum("(CLI: " in tip for tip in TOOLTIPS.values()) >= 15
 
 
 # help ----------------------------------------------------------------------------------------
