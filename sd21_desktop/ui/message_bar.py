@@ -45,7 +45,13 @@ class MessageBar(QFrame):
 
     def _show(self, text: str, kind: str) -> None:
         self.kind = kind
-        self.setStyleSheet(f"#messageBar {{ {_STYLES[kind]} border-radius: 4px; }}")
+        # The label's colour too: it takes the palette's text colour otherwise, light in the dark
+        # theme, on the bar's light background.
+        colour = _STYLES[kind].split("color: ", 1)[1].split(";", 1)[0]
+        self.setStyleSheet(
+            f"#messageBar {{ {_STYLES[kind]} border-radius: 4px; }}"
+            f" #messageLabel {{ color: {colour}; }}"
+        )
         self.label.setText(text)
         self.show()
 

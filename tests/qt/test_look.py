@@ -114,6 +114,24 @@ def test_the_settings_dialog_switches_the_theme(window: MainWindow) -> None:
         dialog.deleteLater()
 
 
+@pytest.mark.parametrize("name", ["dark", "light"])
+@pytest.mark.parametrize("kind", ["notice", "error"])
+def test_the_message_bar_reads_in_both_themes(
+    window: MainWindow, theme: ThemeManager, name: str, kind: str
+) -> None:
+    theme.set_choice(name)
+    bar = window.message_bar
+    getattr(bar, f"show_{kind}")("Inpainting with tiny as masked img2img")
+    QApplication.processEvents()
+    picture = bar.grab().toImage()
+    text = bar.label.geometry()
+    background = picture.pixelColor(text.left() - 3, text.center().y())
+    pixels = [picture.pixelColor(x, y) for x in range(text.left(), text.right(), 2)
+              for y in range(text.top(), text.bottom())]
+    best = max(contrast_ratio(pixel, background) for pixel in pixels)
+    assert best >= 4.5, f"{kind} text on {background.name()}: {best:.2f}:1"
+
+
 # small screens -------------------------------------------------------------------------------
 def _effective_minimum_width(widget: QWidget) -> int:
     if widget.minimumWidth() > 0:
