@@ -43,6 +43,9 @@ def main() -> None:
     tab.open_file(args.image)
 
     def estimate() -> None:
+        # Opening a picture picks the mode the canvas suggests (img2img): choose depth after.
+        window.parameters.set_mode("depth")
+        window.parameters.model_combo.setEditText(model)
         tab.depth_panel.estimate_requested.emit()
         QTimer.singleShot(200, wait)
 
