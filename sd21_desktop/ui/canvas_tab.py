@@ -238,6 +238,7 @@ class CanvasTab(QWidget):
             "No image: open one, paste it, drop it here or send one from the gallery."
         )
         self.size_label.setObjectName("canvasSizeLabel")
+        self.size_label.setWordWrap(True)  # its help line widened the window past 1024 px
 
         files = QHBoxLayout()
         open_tip = "Open an image (CLI: --init-image)"

@@ -163,6 +163,9 @@ def test_nothing_is_clipped_at_1024x600_and_1280x800(
         assert hint.width() <= MINIMUM_WINDOW.width()
         assert hint.height() <= MINIMUM_WINDOW.height()
         window.parameters.sections["sampling"].expand()
+        picture = QImage(704, 384, QImage.Format.Format_RGB32)
+        picture.fill(QColor("teal"))
+        window.canvas_tab.set_image(picture)  # its size and the painting help under it
         pages = [(window.result_view, "txt2img"), (window.canvas_tab, "inpaint"),
                  (window.canvas_tab, "depth"), (window.gallery_panel, "txt2img")]
         for (page, mode), size in itertools.product(pages, (QSize(1024, 600), QSize(1280, 800))):
