@@ -214,6 +214,8 @@ class CanvasTab(QWidget):
         self.hardness.setAccessibleName("Brush hardness")
         self.hardness.setRange(0, 100)
         self.hardness.setValue(int(canvas.brush_hardness() * 100))
+        for slider in (self.brush_size, self.hardness):  # the tool rows scroll rather than
+            slider.setMinimumWidth(80)  # squeeze them to nothing on a narrow window
         self.eraser = QCheckBox("Eraser (X)")
         self.eraser.setObjectName("eraserCheck")
         self.feather = QDoubleSpinBox(minimum=0.0, maximum=128.0, singleStep=1.0)

@@ -35,6 +35,7 @@ from sd21_desktop.cli import build_parser
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.ui.help import ShortcutSheet
+from sd21_desktop.ui.hires_group import HiresGroup
 from sd21_desktop.ui.main_window import MainWindow
 from sd21_desktop.ui.parameter_widgets import LabeledSlider
 from sd21_desktop.ui.settings_dialog import SettingsDialog
@@ -415,3 +416,11 @@ def test_folds_groups_and_splitters_are_restored_after_a_restart(
         assert again.side_panel.width() > again.side_panel.toggle_button.width() * 2
     finally:
         close_window(again)
+
+
+def test_the_folded_hires_group_is_only_its_title(qapp: QApplication) -> None:
+    group = HiresGroup()
+    title = group.fontMetrics().height()
+    assert group.sizeHint().height() <= title + 10  # no empty box under the title
+    group.setChecked(True)
+    assert group.sizeHint().height() >= 4 * title  # the four settings
