@@ -77,6 +77,7 @@ class HiresGroup(QGroupBox):
         self.setFlat(not open_)
         # Folded, the layout's margins alone left an empty box under the title.
         self._form.setContentsMargins(self._margins if open_ else QMargins(0, 0, 0, 0))
+        self.setMaximumHeight(16_777_215 if open_ else self.sizeHint().height())
 
     def fields(self) -> dict[str, Any]:
         """The request fields (nothing when the hires fix is off)."""

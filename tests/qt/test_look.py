@@ -422,5 +422,6 @@ def test_the_folded_hires_group_is_only_its_title(qapp: QApplication) -> None:
     group = HiresGroup()
     title = group.fontMetrics().height()
     assert group.sizeHint().height() <= title + 10  # no empty box under the title
+    assert group.maximumHeight() == group.sizeHint().height()  # nor one a layout stretches
     group.setChecked(True)
     assert group.sizeHint().height() >= 4 * title  # the four settings
