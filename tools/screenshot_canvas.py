@@ -1,6 +1,6 @@
 """Screenshots of the canvas with a painted mask, and of the inpainted result (run under Xvfb).
 
-    xvfb-run -s "-screen 0 1400x900x24" python tools/screenshot_canvas.py MASK.png RESULT.png
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot_canvas.py MASK.png RESULT.png
 
 The model is a tiny random-weight SD2 (no real weights exist on these machines), so the masked
 area fills with noise; what the pictures show is the workflow, and that every unmasked pixel
@@ -36,8 +36,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp())
     model = str(save_synthetic_model(work / "tiny-sd21"))
     app, window = create_app(["--model", model, "--data-dir", str(work / "data")])
-    window.resize(1380, 860)
-    window.move(10, 10)
+    window.setGeometry(0, 0, 1600, 1000)  # the README's size; dark unless the system says light
     window.show()
     window.prompt_editor.set_prompts("a glowing blue crystal held in the hand", "blurry")
     window.parameters.steps_spin.setValue(12)

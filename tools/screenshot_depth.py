@@ -1,6 +1,6 @@
 """Screenshot of depth mode: the canvas image with its estimated depth map beside it (Xvfb).
 
-    xvfb-run -s "-screen 0 1400x900x24" python tools/screenshot_depth.py OUT.png
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot_depth.py OUT.png
 
 A tiny random-weight depth model estimates the map, so the map itself is not meaningful; the
 picture shows the workflow.
@@ -33,8 +33,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp())
     model = str(save_synthetic_model(work / "tiny-depth", mode="depth"))
     app, window = create_app(["--data-dir", str(work / "data")])
-    window.resize(1380, 860)
-    window.move(10, 10)
+    window.setGeometry(0, 0, 1600, 1000)  # the README's size; dark unless the system says light
     window.show()
     window.prompt_editor.set_prompts("the same scene as a stone sculpture", "")
     window.parameters.set_mode("depth")
@@ -44,6 +43,9 @@ def main() -> None:
     tab.open_file(args.image)
 
     def estimate() -> None:
+        # Opening a picture picks the mode the canvas suggests (img2img): choose depth after.
+        window.parameters.set_mode("depth")
+        window.parameters.model_combo.setEditText(model)
         tab.depth_panel.estimate_requested.emit()
         QTimer.singleShot(200, wait)
 

@@ -6,20 +6,30 @@ and ``ctypes.CDLL`` holds it too. Here the same libraries are opened through lib
 called as a ctypes *function* — ctypes releases the GIL around foreign calls — so the GUI thread
 keeps running while they load; the later ``import torch`` finds them loaded.
 
-What is left holding the GIL in one piece is the Python side of ``import torch`` (torch._C's
-module init, ~0.1 s of CPU). ``WarmUp`` runs those imports as separate stages on the worker
-thread, each only once the user has left mouse and keyboard alone for a moment, so the first
-Generate finds everything imported.
+The longest holds after that were not the imports themselves but the cyclic garbage collector:
+a full collection walks every tracked object with the GIL held, and the imports allocate enough
+to start several while the heap grows to ~450k objects (0.1-0.3 s each, finding next to nothing
+to free). So the stages run with the collector paused and then ``gc.freeze()`` what they made:
+modules live as long as the process, and later collections no longer walk them. What is left
+holding the GIL in one piece is extension-module init (torch._C, ~40 ms of CPU).
+
+``WarmUp`` runs the imports as separate stages on the worker thread, each only once the user has
+left mouse and keyboard alone for a moment, so the first Generate finds everything imported; a
+Generate before that runs the stages first, the same way (``warm_everything``).
 """
 
 from __future__ import annotations
 
+import _imp
+import contextlib
 import ctypes
+import gc
 import importlib.util
 import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
@@ -30,6 +40,7 @@ IDLE_S = 0.4
 
 _lock = threading.Lock()
 _loaded: list[str] = []
+_imported: set[str] = set()
 
 
 def torch_library_folder() -> Path | None:
@@ -72,26 +83,83 @@ def preload_native_libraries() -> list[str]:
             ("libtorch_python", os.RTLD_NOW | os.RTLD_LOCAL),
         ):
             path = folder / f"{name}{suffix}"
-            if path.exists() and dlopen(str(path).encode(), mode):
-                _loaded.append(str(path))
+            with _imports_waiting():
+                if path.exists() and dlopen(str(path).encode(), mode):
+                    _loaded.append(str(path))
         return list(_loaded)
 
 
-def run_stage(stage: str) -> None:
-    """One slice of the warm-up (on the worker thread); raises ValueError for an unknown one."""
-    if stage == "native":
-        preload_native_libraries()
-    elif stage == "torch":
-        preload_native_libraries()
-        import torch  # noqa: F401 - the import is the point
-    elif stage == "diffusers":
-        # What the first txt2img job imports: the engine, the SD pipeline and CLIP.
-        from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel  # noqa: F401
-        from transformers import CLIPTextModel, CLIPTokenizer  # noqa: F401
+@contextlib.contextmanager
+def _imports_waiting() -> Iterator[None]:
+    """Hold Python's import lock while ``dlopen`` holds the dynamic loader's.
 
-        from sd21_desktop.engine.runner import Engine  # noqa: F401
-    else:
+    The loader's lock is held for as long as libtorch's static initialisers run. A thread that
+    imports an extension module meanwhile (the Models scan at start-up does) would wait for it
+    inside its own ``dlopen`` *with the GIL held*, and the GUI thread with it. Holding the import
+    lock makes such a thread wait at the start of its import instead, where it lets the GIL go.
+    """
+    _imp.acquire_lock()
+    try:
+        yield
+    finally:
+        _imp.release_lock()
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run imports without the cyclic collector, then freeze what they made (see above).
+
+    Only for imports: freezing a model's objects would keep them (and their memory) for good
+    if they ever formed a cycle.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+def run_stage(stage: str) -> None:
+    """One slice of the warm-up (on the worker thread); raises ValueError for an unknown one.
+
+    A stage that has run once does nothing again (the next engine after a restart of the
+    worker, or the next test, finds the imports done and freezes nothing more).
+    """
+    if stage not in STAGES:
         raise ValueError(f"unknown warm-up stage {stage!r}")
+    preload_native_libraries()
+    if stage == "native" or stage in _imported:
+        return
+    with collector_paused():
+        if stage == "torch":
+            import torch  # noqa: F401 - the import is the point
+        else:
+            _import_engine()
+    _imported.add(stage)
+
+
+def _import_engine() -> None:
+    """What the first txt2img job imports: the engine, the SD pipeline, CLIP, the schedulers."""
+    import diffusers
+    import diffusers.guiders  # noqa: F401 - the pipeline's loader imports it
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel  # noqa: F401
+    from transformers import CLIPTextModel, CLIPTokenizer  # noqa: F401
+
+    from sd21_desktop.engine import prompt_encoding  # noqa: F401
+    from sd21_desktop.engine.runner import Engine  # noqa: F401
+    from sd21_desktop.engine.schedulers import SCHEDULERS
+
+    for spec in SCHEDULERS:
+        getattr(diffusers, spec.class_name)
+
+
+def warm_everything() -> None:
+    """Every stage at once (the first job, when it comes before the warm-up has finished)."""
+    for stage in STAGES:
+        run_stage(stage)
 
 
 _INPUT_EVENTS = frozenset(

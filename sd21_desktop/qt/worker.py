@@ -175,9 +175,9 @@ class EngineWorker(QObject):
             self._engine = self._ray_engine()
         if self._engine is None:
             self.status_changed.emit("Starting the engine (loading PyTorch)…")
-            from sd21_desktop.qt.warmup import preload_native_libraries
+            from sd21_desktop.qt.warmup import warm_everything
 
-            preload_native_libraries()  # the GIL-free part, if the warm-up has not run yet
+            warm_everything()  # what the warm-up has not done yet, without long GIL holds
             from sd21_desktop.engine.runner import Engine
             from sd21_desktop.qt.download_progress import status_tqdm_class
 

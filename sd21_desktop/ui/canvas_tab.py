@@ -214,12 +214,14 @@ class CanvasTab(QWidget):
         self.hardness.setAccessibleName("Brush hardness")
         self.hardness.setRange(0, 100)
         self.hardness.setValue(int(canvas.brush_hardness() * 100))
+        for slider in (self.brush_size, self.hardness):  # the tool rows scroll rather than
+            slider.setMinimumWidth(80)  # squeeze them to nothing on a narrow window
         self.eraser = QCheckBox("Eraser (X)")
         self.eraser.setObjectName("eraserCheck")
         self.feather = QDoubleSpinBox(minimum=0.0, maximum=128.0, singleStep=1.0)
         self.feather.setObjectName("maskFeatherSpin")
         self.feather.setAccessibleName("Mask feather")
-        self.feather.setToolTip("Soften the mask edge by this many pixels")
+        self.feather.setToolTip("Soften the mask edge by this many pixels (CLI: --mask-feather)")
         self.grow = QSpinBox(minimum=-256, maximum=256)
         self.grow.setObjectName("maskGrowSpin")
         self.grow.setAccessibleName("Grow or shrink the mask")
@@ -238,9 +240,11 @@ class CanvasTab(QWidget):
             "No image: open one, paste it, drop it here or send one from the gallery."
         )
         self.size_label.setObjectName("canvasSizeLabel")
+        self.size_label.setWordWrap(True)  # its help line widened the window past 1024 px
 
         files = QHBoxLayout()
-        files.addWidget(button("Open…", "canvasOpenButton", "Open an image", self.choose_file))
+        open_tip = "Open an image (CLI: --init-image)"
+        files.addWidget(button("Open…", "canvasOpenButton", open_tip, self.choose_file))
         files.addWidget(
             button("Paste", "canvasPasteButton", "Paste an image", canvas.paste_from_clipboard)
         )

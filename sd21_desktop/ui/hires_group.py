@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QMargins
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -79,8 +80,9 @@ class HiresGroup(QGroupBox):
         form.addRow("Scale", self.scale_spin)
         form.addRow("Steps", self.steps_spin)
         form.addRow("Denoise", self.denoise_spin)
-        layout = QFormLayout(self)
-        layout.addRow(self.body)
+        self._form = QFormLayout(self)
+        self._form.addRow(self.body)
+        self._margins = self._form.contentsMargins()
         self.toggled.connect(self._fold)
         self._fold(False)
 
@@ -88,6 +90,9 @@ class HiresGroup(QGroupBox):
         """Off: only the check box and title (no empty frame); on: the settings."""
         self.body.setVisible(open_)
         self.setFlat(not open_)
+        # Folded, the layout's margins alone left an empty box under the title.
+        self._form.setContentsMargins(self._margins if open_ else QMargins(0, 0, 0, 0))
+        self.setMaximumHeight(16_777_215 if open_ else self.sizeHint().height())
 
     def fields(self) -> dict[str, Any]:
         """The request fields (nothing when the hires fix is off)."""

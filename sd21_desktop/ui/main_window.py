@@ -58,6 +58,7 @@ from sd21_desktop.ui.prompt_editor import PromptEditor
 from sd21_desktop.ui.queue_panel import QueuePanel
 from sd21_desktop.ui.result_view import ResultView
 from sd21_desktop.ui.theme import set_text_role
+from sd21_desktop.ui.tooltips import apply_tooltips
 from sd21_desktop.ui.window_layout import (
     CollapsiblePanel,
     centre_column,
@@ -199,6 +200,7 @@ class MainWindow(QMainWindow):
         self.result_view.message.connect(self.show_status)
         queue.busy_changed.connect(self._on_busy_changed)
         self._connect_filmstrip()
+        apply_tooltips(self)
         self.gallery_panel.rerun_requested.connect(self.rerun)
         self.result_view.rerun_requested.connect(self.rerun)
         self.gallery_panel.parameters_requested.connect(self.load_request)
@@ -490,6 +492,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(current)
             self.tabs.blockSignals(False)
             self._canvas_placeholder.deleteLater()
+            apply_tooltips(self)
         return self._canvas_tab
 
     @Slot()

@@ -25,6 +25,7 @@ class MessageBar(QFrame):
         self.label.setWordWrap(True)
         close = tool_button("✕")
         close.setAccessibleName("Dismiss message")
+        close.setToolTip("Dismiss this message")
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)

@@ -85,6 +85,11 @@ class LabeledSlider(QWidget):
         self.slider.blockSignals(False)
         self.valueChanged.emit(self.value())
 
+    def setToolTip(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setToolTip(text)
+        self.box.setToolTip(text)
+        self.slider.setToolTip(text)
+
     def setAccessibleName(self, name: str) -> None:  # noqa: N802 - Qt's name
         super().setAccessibleName(name)
         self.box.setAccessibleName(name)

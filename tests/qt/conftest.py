@@ -45,6 +45,7 @@ def close_window(main_window: MainWindow) -> None:
     main_window.controller.shutdown()  # type: ignore[attr-defined]
     main_window.deleteLater()
     QApplication.processEvents()
+    gc.unfreeze()  # the warm-up freezes what lives when torch is imported: this window too
     gc.collect()
 
 

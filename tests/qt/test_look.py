@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,10 +14,18 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, QSize, Qt
 from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
+    QAbstractSlider,
+    QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollBar,
     QSizePolicy,
     QSpinBox,
+    QTabBar,
+    QTextEdit,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -26,6 +35,7 @@ from sd21_desktop.cli import build_parser
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.ui.help import ShortcutSheet
+from sd21_desktop.ui.hires_group import HiresGroup
 from sd21_desktop.ui.main_window import MainWindow
 from sd21_desktop.ui.parameter_widgets import LabeledSlider
 from sd21_desktop.ui.settings_dialog import SettingsDialog
@@ -37,6 +47,7 @@ from sd21_desktop.ui.theme import (
     build_palette,
     contrast_ratio,
 )
+from sd21_desktop.ui.tooltips import TOOLTIPS
 from sd21_desktop.ui.window_layout import MINIMUM_WINDOW, first_run_size
 from tests.qt.conftest import close_window
 
@@ -104,6 +115,24 @@ def test_the_settings_dialog_switches_the_theme(window: MainWindow) -> None:
         dialog.deleteLater()
 
 
+@pytest.mark.parametrize("name", ["dark", "light"])
+@pytest.mark.parametrize("kind", ["notice", "error"])
+def test_the_message_bar_reads_in_both_themes(
+    window: MainWindow, theme: ThemeManager, name: str, kind: str
+) -> None:
+    theme.set_choice(name)
+    bar = window.message_bar
+    getattr(bar, f"show_{kind}")("Inpainting with tiny as masked img2img")
+    QApplication.processEvents()
+    picture = bar.grab().toImage()
+    text = bar.label.geometry()
+    background = picture.pixelColor(text.left() - 3, text.center().y())
+    pixels = [picture.pixelColor(x, y) for x in range(text.left(), text.right(), 2)
+              for y in range(text.top(), text.bottom())]
+    best = max(contrast_ratio(pixel, background) for pixel in pixels)
+    assert best >= 4.5, f"{kind} text on {background.name()}: {best:.2f}:1"
+
+
 # small screens -------------------------------------------------------------------------------
 def _effective_minimum_width(widget: QWidget) -> int:
     if widget.minimumWidth() > 0:
@@ -135,6 +164,9 @@ def test_nothing_is_clipped_at_1024x600_and_1280x800(
         assert hint.width() <= MINIMUM_WINDOW.width()
         assert hint.height() <= MINIMUM_WINDOW.height()
         window.parameters.sections["sampling"].expand()
+        picture = QImage(704, 384, QImage.Format.Format_RGB32)
+        picture.fill(QColor("teal"))
+        window.canvas_tab.set_image(picture)  # its size and the painting help under it
         pages = [(window.result_view, "txt2img"), (window.canvas_tab, "inpaint"),
                  (window.canvas_tab, "depth"), (window.gallery_panel, "txt2img")]
         for (page, mode), size in itertools.product(pages, (QSize(1024, 600), QSize(1280, 800))):
@@ -194,14 +226,21 @@ def test_seed_buttons_and_the_aspect_lock(window: MainWindow) -> None:
     assert params.height_spin.value() == 512
 
 
-def _cli_flags() -> set[str]:
-    parser = build_parser()
-    flags = {flag for action in parser._actions for flag in action.option_strings}
+def _cli_commands(
+    parser: argparse.ArgumentParser | None = None, path: str = ""
+) -> dict[str, set[str]]:
+    """Every command path ("", "gallery list", …) → its flags."""
+    parser = parser or build_parser()
+    commands = {path: {flag for action in parser._actions for flag in action.option_strings}}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                flags |= {flag for a in sub._actions for flag in a.option_strings}
-    return flags
+            for name, sub in action.choices.items():
+                commands |= _cli_commands(sub, f"{path} {name}".strip())
+    return commands
+
+
+def _cli_flags() -> set[str]:
+    return set().union(*_cli_commands().values())
 
 
 def test_every_parameter_control_has_a_tooltip_naming_a_real_cli_flag(window: MainWindow) -> None:
@@ -220,6 +259,51 @@ def test_every_parameter_control_has_a_tooltip_naming_a_real_cli_flag(window: Ma
     for widget in named:
         flag = widget.toolTip().split("(CLI: ", 1)[1].split()[0].rstrip(",)")
         assert flag in flags or flag == "generate", (widget.objectName(), flag)
+
+
+_INTERACTIVE = (
+    QAbstractButton, QComboBox, QAbstractSpinBox, QAbstractSlider, QLineEdit, QTextEdit,
+    QPlainTextEdit, QAbstractItemView,
+)
+
+
+def _parts_of_compounds(widget: QWidget, root: QWidget) -> bool:
+    """Inside a combo box, spin box, line edit, view or tab bar: Qt's own parts (arrows...)."""
+    parent = widget.parentWidget()
+    compound = QComboBox | QAbstractSpinBox | QLineEdit | QAbstractItemView | QTabBar
+    while parent is not None and parent is not root:
+        if isinstance(parent, compound):
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+def test_every_control_of_the_window_has_a_tooltip(window: MainWindow) -> None:
+    window.canvas_tab  # built on first use  # noqa: B018
+    controls = [
+        w for w in window.findChildren(QWidget)
+        if isinstance(w, _INTERACTIVE) and not isinstance(w, QScrollBar)
+        and not w.objectName().startswith("qt_") and not _parts_of_compounds(w, window)
+    ]
+    assert len(controls) >= 100
+    missing = [f"{type(w).__name__} {w.objectName()!r}" for w in controls if not w.toolTip()]
+    assert missing == []
+    tabs = window.tabs
+    assert all(tabs.tabToolTip(index) for index in range(tabs.count()))
+
+
+def test_the_tooltip_table_names_real_controls_flags_and_commands(window: MainWindow) -> None:
+    window.canvas_tab  # noqa: B018
+    names = {w.objectName() for w in window.findChildren(QWidget)}
+    assert set(TOOLTIPS) <= names
+    commands = _cli_commands()
+    flags = set().union(*commands.values())
+    for name, tip in TOOLTIPS.items():
+        for flag in re.findall(r"--[a-z-]+", tip):
+            assert flag in flags, (name, flag)
+        for command in re.findall(r"sd21-desktop ((?:[a-z]+ ?)+)", tip):
+            assert command.strip() in commands, (name, command)
+    assert sum("(CLI: " in tip for tip in TOOLTIPS.values()) >= 15
 
 
 # help ----------------------------------------------------------------------------------------
@@ -332,3 +416,12 @@ def test_folds_groups_and_splitters_are_restored_after_a_restart(
         assert again.side_panel.width() > again.side_panel.toggle_button.width() * 2
     finally:
         close_window(again)
+
+
+def test_the_folded_hires_group_is_only_its_title(qapp: QApplication) -> None:
+    group = HiresGroup()
+    title = group.fontMetrics().height()
+    assert group.sizeHint().height() <= title + 10  # no empty box under the title
+    assert group.maximumHeight() == group.sizeHint().height()  # nor one a layout stretches
+    group.setChecked(True)
+    assert group.sizeHint().height() >= 4 * title  # the four settings

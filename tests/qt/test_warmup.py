@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import _imp
+import gc
 import subprocess
 import sys
 import textwrap
+import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLineEdit
 from pytestqt.qtbot import QtBot
 
+from sd21_desktop.qt import warmup
 from sd21_desktop.qt.warmup import STAGES, WarmUp, run_stage
 from sd21_desktop.ui.main_window import MainWindow
 from tests.conftest import REPO_ROOT
@@ -55,6 +60,82 @@ def test_torch_libraries_load_while_the_main_thread_keeps_running() -> None:
     assert int(ticks) >= 5, f"{ticks} turns in {float(seconds):.2f}s"
 
 
+_COLLECTOR = textwrap.dedent(
+    """
+    import gc
+    from sd21_desktop.qt.warmup import collector_paused
+
+    runs = []
+    gc.callbacks.append(lambda phase, info: runs.append(info["generation"]))
+    frozen = gc.get_freeze_count()
+    with collector_paused():
+        paused = not gc.isenabled()
+        made = [[n] for n in range(200_000)]  # would start many collections, a full one too
+    print(paused, gc.isenabled(), runs, gc.get_freeze_count() - frozen >= 200_000)
+    gc.disable()
+    with collector_paused():
+        pass
+    print(gc.isenabled())
+    """
+)
+
+
+def test_imports_run_without_the_collector_and_what_they_made_is_frozen() -> None:
+    # A full collection walks every object with the GIL held: after the imports, ~450k of them
+    # and 0.1-0.3 s a pass. None runs during a stage, and later ones skip what it made.
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECTOR], capture_output=True, text=True, cwd=REPO_ROOT,
+        timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["True True [] True", "False"]
+
+
+def test_libraries_load_with_the_import_lock_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A thread importing an extension while dlopen holds the loader's lock would wait for it
+    # with the GIL held; with the import lock held it waits where it lets the GIL go.
+    held: list[bool] = []
+
+    def dlopen(path: bytes, mode: int) -> int:
+        held.append(_imp.lock_held())
+        return 1
+
+    monkeypatch.setattr(warmup, "_loaded", [])
+    monkeypatch.setattr(warmup, "_libc_dlopen", lambda: dlopen)
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    if warmup.torch_library_folder() is None:
+        pytest.skip("torch is not installed")
+    assert len(warmup.preload_native_libraries()) == len(held) >= 1
+    assert all(held)
+    assert not _imp.lock_held()
+
+
+def test_an_import_waits_for_the_libraries_without_the_gil(tmp_path: Path) -> None:
+    (tmp_path / "sd21_waiting_module.py").write_text("VALUE = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    imported = threading.Event()
+
+    def importer() -> None:
+        import sd21_waiting_module  # noqa: F401
+
+        imported.set()
+
+    try:
+        with warmup._imports_waiting():
+            thread = threading.Thread(target=importer)
+            thread.start()
+            # This thread keeps running Python while the other waits (a wait holding the GIL
+            # would hang here), and the import waits for the libraries.
+            turns = sum(1 for _ in range(200_000))
+            assert not imported.wait(0.3)
+        thread.join(10)
+        assert imported.is_set()
+        assert turns == 200_000
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("sd21_waiting_module", None)
+
+
 def test_unknown_stage_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown warm-up stage"):
         run_stage("everything")
@@ -94,3 +175,5 @@ def test_the_app_warms_up_then_loads_the_model(window: MainWindow, qtbot: QtBot)
     assert controller.warm_up.done == list(STAGES)
     assert preload.args == [window.parameters.model()]
     assert "diffusers" in sys.modules
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 100_000  # the imports' objects, out of the collector's way
