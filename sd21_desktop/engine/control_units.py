@@ -99,7 +99,8 @@ def _check_unit(unit: ControlUnit) -> None:
     weight = _number(unit.weight, "A control weight")
     if not 0.0 <= weight <= MAX_CONTROL_WEIGHT:
         raise InvalidRequestError(
-            "controls", f"A control weight must be from 0 to {MAX_CONTROL_WEIGHT:g}; got {weight:g}."
+            "controls",
+            f"A control weight must be from 0 to {MAX_CONTROL_WEIGHT:g}; got {weight:g}.",
         )
     start, end = _number(unit.start, "A control start"), _number(unit.end, "A control end")
     if not 0.0 <= start < end <= 1.0:

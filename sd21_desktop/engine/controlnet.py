@@ -112,7 +112,9 @@ class ReadControlImages(Stage):
         if work.inputs is None:
             raise UserFacingError("ControlNet units need their control images' folder.")
         images = tuple(_read_image(work, unit) for unit in work.request.controls)
-        return work.but(additions=(*work.additions, ControlAddition(work.request.controls, (), images)))
+        return work.but(
+            additions=(*work.additions, ControlAddition(work.request.controls, (), images))
+        )
 
 
 class LoadControlNets(Stage):

@@ -39,24 +39,60 @@ class KnownControlNet:
 
 _THIBAUD = "thibaud/controlnet-sd21-{}-diffusers"
 KNOWN_CONTROLNETS: tuple[KnownControlNet, ...] = (
-    KnownControlNet(_THIBAUD.format("canny"), "Canny edges", "canny",
-                    "white edge lines on black (the canny preprocessor)"),
-    KnownControlNet(_THIBAUD.format("depth"), "Depth", "depth",
-                    "a depth map, white = near (the depth preprocessor)"),
-    KnownControlNet(_THIBAUD.format("scribble"), "Scribble", "none",
-                    "white strokes on black: paint them on the control layer"),
-    KnownControlNet(_THIBAUD.format("lineart"), "Line art", "none",
-                    "white line drawing on black (invert a black-on-white drawing)"),
-    KnownControlNet(_THIBAUD.format("hed"), "HED soft edges", "",
-                    "soft white edges on black (HED estimator not included: bring the image)"),
-    KnownControlNet(_THIBAUD.format("openpose"), "OpenPose", "",
-                    "an OpenPose skeleton on black (pose estimator not included)"),
-    KnownControlNet(_THIBAUD.format("zoedepth"), "ZoeDepth", "depth",
-                    "a depth map, white = near (ZoeDepth-made maps match best)"),
-    KnownControlNet(_THIBAUD.format("color"), "Colour", "",
-                    "a coarse colour layout (the picture reduced to 64x64 blocks)"),
-    KnownControlNet(_THIBAUD.format("ade20k"), "Segmentation", "",
-                    "an ADE20K segmentation map (segmenter not included)"),
+    KnownControlNet(
+        _THIBAUD.format("canny"),
+        "Canny edges",
+        "canny",
+        "white edge lines on black (the canny preprocessor)",
+    ),
+    KnownControlNet(
+        _THIBAUD.format("depth"),
+        "Depth",
+        "depth",
+        "a depth map, white = near (the depth preprocessor)",
+    ),
+    KnownControlNet(
+        _THIBAUD.format("scribble"),
+        "Scribble",
+        "none",
+        "white strokes on black: paint them on the control layer",
+    ),
+    KnownControlNet(
+        _THIBAUD.format("lineart"),
+        "Line art",
+        "none",
+        "white line drawing on black (invert a black-on-white drawing)",
+    ),
+    KnownControlNet(
+        _THIBAUD.format("hed"),
+        "HED soft edges",
+        "",
+        "soft white edges on black (HED estimator not included: bring the image)",
+    ),
+    KnownControlNet(
+        _THIBAUD.format("openpose"),
+        "OpenPose",
+        "",
+        "an OpenPose skeleton on black (pose estimator not included)",
+    ),
+    KnownControlNet(
+        _THIBAUD.format("zoedepth"),
+        "ZoeDepth",
+        "depth",
+        "a depth map, white = near (ZoeDepth-made maps match best)",
+    ),
+    KnownControlNet(
+        _THIBAUD.format("color"),
+        "Colour",
+        "",
+        "a coarse colour layout (the picture reduced to 64x64 blocks)",
+    ),
+    KnownControlNet(
+        _THIBAUD.format("ade20k"),
+        "Segmentation",
+        "",
+        "an ADE20K segmentation map (segmenter not included)",
+    ),
 )
 _LOADED: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
 

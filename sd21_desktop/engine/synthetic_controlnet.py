@@ -30,7 +30,10 @@ def build_controlnet(unet: Any, seed: int = 0, cross_attention_dim: int | None =
 
 
 def save_synthetic_controlnet(
-    folder: str | Path, model_folder: str | Path, seed: int = 0, cross_attention_dim: int | None = None
+    folder: str | Path,
+    model_folder: str | Path,
+    seed: int = 0,
+    cross_attention_dim: int | None = None,
 ) -> Path:
     """A random-weight ControlNet for the diffusers model in ``model_folder``, saved as a
     diffusers ControlNet folder (config.json + safetensors)."""
