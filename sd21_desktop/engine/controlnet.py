@@ -1,17 +1,18 @@
-"""ControlNet control units as a plan addition: one stage, no branch in any mode.
+"""ControlNet control units as a plan addition: two stages, no branch in any mode.
 
 :func:`with_control` puts two stages before a recipe's ``Condition`` stage when the request has
 control units: :class:`ReadControlImages` (before the model loads, so a missing image fails fast)
 adds a :class:`ControlAddition` to the work, and :class:`LoadControlNets` loads each unit's
-ControlNet into it, refusing one made for another architecture before any step. Every later denoise then runs diffusers' ControlNet pipeline of its kind over the same
-components (``StableDiffusionControlNetPipeline``, ``…Img2ImgPipeline``, ``…InpaintPipeline``;
-a ``MultiControlNetModel`` for several units) with the units' images, weights
+ControlNet into it, refusing one made for another architecture before any step. Every later denoise
+then runs diffusers' ControlNet pipeline of its kind over the same components
+(``StableDiffusionControlNetPipeline``, ``…Img2ImgPipeline``, ``…InpaintPipeline``; a
+``MultiControlNetModel`` for several units) with the units' images, weights
 (``controlnet_conditioning_scale``), windows (``control_guidance_start``/``end``) and guess mode.
 
 Control images are fitted to each denoise's size like the input image (``PreparedInputs
-.fit_guide``: padded, resized, letterboxed, or cropped to the inpaint region), then resized to
-the denoise's size if it still differs (txt2img at another size, the hires fix's second pass),
-so diffusers never resizes them itself.
+.fit_guide``: padded, resized, letterboxed, or cropped to the inpaint region), then resized to the
+denoise's size if it still differs (txt2img at another size, the hires fix's second pass), so
+diffusers never resizes them itself.
 """
 
 from __future__ import annotations

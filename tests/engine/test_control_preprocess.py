@@ -74,7 +74,8 @@ def test_depth_is_the_depth_modes_estimate_as_rgb(tiny_depth_model_dir: Path) ->
 
     depth = preprocess("depth", picture, estimate_depth=estimate)
     expected = np.asarray(estimate(picture))
-    assert depth.mode == "RGB" and depth.size == (48, 32)
+    assert depth.mode == "RGB"
+    assert depth.size == (48, 32)
     for channel in range(3):
         assert np.array_equal(np.asarray(depth)[..., channel], expected)
 

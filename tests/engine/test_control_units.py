@@ -18,7 +18,8 @@ def test_units_round_trip_through_json_and_name_their_image() -> None:
     unit = ControlUnit(UNIT["model"], IMAGE, 0.5, 0.2, 0.8, True, "canny")
     request = GenerationRequest(prompt="p", seed=1, controls=(unit, unit))
     again = GenerationRequest.from_json(request.to_json())
-    assert again == request and again.controls[0] == unit
+    assert again == request
+    assert again.controls[0] == unit
     assert request.to_dict()["controls"][0]["weight"] == 0.5
     assert request.input_hashes() == (IMAGE,)
 
@@ -26,7 +27,8 @@ def test_units_round_trip_through_json_and_name_their_image() -> None:
 def test_a_schema_6_request_loads_without_units() -> None:
     assert SCHEMA_VERSION == 7
     old = GenerationRequest.from_dict({"prompt": "p", "seed": 1, "schema_version": 6})
-    assert old.controls == () and old.schema_version == SCHEMA_VERSION
+    assert old.controls == ()
+    assert old.schema_version == SCHEMA_VERSION
 
 
 @pytest.mark.parametrize(

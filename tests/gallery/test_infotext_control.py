@@ -39,7 +39,8 @@ def test_guess_mode_is_controlnet_is_more_important() -> None:
     text = format_infotext(GenerationRequest(prompt="p", seed=1, controls=(unit,)), 1)
     assert "Control Mode: ControlNet is more important" in text
     imported = from_infotext(text).to_request()
-    assert imported is not None and imported.controls == (unit,)
+    assert imported is not None
+    assert imported.controls == (unit,)
 
 
 def test_an_a1111_unit_imports_as_settings_without_an_image() -> None:
@@ -75,7 +76,8 @@ def test_an_a1111_unit_imports_as_settings_without_an_image() -> None:
         },
     ]
     request = imported.to_request()
-    assert request is not None and request.controls == ()  # no control image: nothing to run
+    assert request is not None
+    assert request.controls == ()
 
 
 def test_broken_unit_values_fall_back_to_defaults() -> None:

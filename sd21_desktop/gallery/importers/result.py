@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,10 +131,9 @@ class ImportedMetadata:
         values["loras"] = parse_hash_list(self.extra.get("Lora hashes"))
         values["embeddings"] = parse_hash_list(self.extra.get("TI hashes"))
         plain = GenerationRequest(**values)
-        try:  # the hires fix and variation seed, when the image had them and they fit our limits
+        # the hires fix and variation seed, when the image had them and they fit our limits
+        with contextlib.suppress(InvalidRequestError):
             plain = plain.replace(**exploration_fields(self.extra))
-        except InvalidRequestError:
-            pass
         try:  # ControlNet units that name our control image (AUTOMATIC1111 keeps none)
             return plain.replace(controls=control_units_for_request(self.extra))
         except InvalidRequestError:
