@@ -127,6 +127,7 @@ class ControlUnitRow(QWidget):
                 self.model_combo.count() - 1, f"{known.label}: {known.expects}", 3
             )  # 3 = Qt.ToolTipRole
         self.model_combo.setToolTip("A ControlNet for SD 2.1: hub id, folder or .safetensors")
+        self.model_combo.currentIndexChanged.connect(self._suggest_preprocessor)
         self.preprocessor_combo = QComboBox()
         self.preprocessor_combo.setObjectName("controlPreprocessorCombo")
         self.preprocessor_combo.setAccessibleName("Preprocessor")
@@ -161,6 +162,15 @@ class ControlUnitRow(QWidget):
         for text, spin in (("Weight", self.weight), ("Start", self.start), ("End", self.end)):
             row.addWidget(QLabel(text))
             row.addWidget(spin)
+        self._suggest_preprocessor(0)
+
+    @Slot(int)
+    def _suggest_preprocessor(self, index: int) -> None:
+        """A known ControlNet's own preprocessor (canny for canny...), when we have it."""
+        suggested = self.model_combo.itemData(index)
+        if suggested:
+            self.preprocessor_combo.setCurrentText(suggested)
+        self.model_combo.lineEdit().setCursorPosition(0)  # the owner/ part, not the tail
 
     def preprocessor(self) -> str:
         return self.preprocessor_combo.currentText()

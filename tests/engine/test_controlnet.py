@@ -340,3 +340,29 @@ def test_a_missing_control_image_fails_before_the_model_loads(
     with pytest.raises(UserFacingError, match="control image .* is missing"):
         engine.generate(request_for(tmp_path / "no-such-model", (unit,)), inputs=store)
     assert engine.cache.loaded is None
+
+
+def test_a_hub_controlnet_downloads_only_its_config_and_safetensors(
+    local_hub: Any, tiny_controlnet_dir: Path, tiny_model_dir: Path
+) -> None:
+    from sd21_desktop.engine.controlnet_models import cached_controlnet, load_controlnet
+
+    repo = "thibaud/controlnet-sd21-canny-diffusers"
+    local_hub.add_repo(repo, tiny_controlnet_dir)
+    assert cached_controlnet(repo) is None
+    loaded = Engine().load(str(tiny_model_dir))
+    unet = loaded.pipeline.unet
+    with pytest.raises(UserFacingError, match="not in the Hugging Face cache"):
+        load_controlnet(repo, unet, loaded.dtype, loaded.device, allow_download=False)
+    net = load_controlnet(repo, unet, loaded.dtype, loaded.device)
+    folder = cached_controlnet(repo)
+    assert folder is not None
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "diffusion_pytorch_model.safetensors",
+    ]
+    local = load_controlnet(str(tiny_controlnet_dir), unet, loaded.dtype, loaded.device)
+    for (name, value), (_, other) in zip(
+        net.state_dict().items(), local.state_dict().items(), strict=True
+    ):
+        assert bool((value == other).all()), name
