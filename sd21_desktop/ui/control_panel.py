@@ -170,7 +170,9 @@ class ControlUnitRow(QWidget):
         suggested = self.model_combo.itemData(index)
         if suggested:
             self.preprocessor_combo.setCurrentText(suggested)
-        self.model_combo.lineEdit().setCursorPosition(0)  # the owner/ part, not the tail
+        editor = self.model_combo.lineEdit()
+        if editor is not None:
+            editor.setCursorPosition(0)  # show the owner/ part, not the tail
 
     def preprocessor(self) -> str:
         return self.preprocessor_combo.currentText()
