@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sd21_desktop.engine.models import SINGLE_FILE_SUFFIXES, ModelSource, identify
+from sd21_desktop.engine.models import (
+    SINGLE_FILE_SUFFIXES,
+    ModelSource,
+    identify,
+    local_snapshot,
+)
 from sd21_desktop.errors import ModelLoadError, ModelNotFoundError, UserFacingError
 
 CONTROLNET_PATTERNS = ("config.json", "diffusion_pytorch_model.safetensors")
@@ -114,24 +119,15 @@ def identify_controlnet(model: str) -> ModelSource:
         return ModelSource("folder", str(path.resolve()), model)
     if path.is_file() and path.suffix.lower() in SINGLE_FILE_SUFFIXES:
         return ModelSource("single_file", str(path.resolve()), model)
-    source = identify(model)  # hub ids; clear errors for missing paths
-    return source
+    return identify(model)  # hub ids; clear errors for missing paths
 
 
 def cached_controlnet(repo_id: str) -> Path | None:
     """The complete local copy of a ControlNet hub repo, if any; no network."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        folder = Path(
-            snapshot_download(
-                repo_id, allow_patterns=list(CONTROLNET_PATTERNS), local_files_only=True
-            )
-        )
-    except (LocalEntryNotFoundError, OSError, ValueError):
+    folder = local_snapshot(repo_id, CONTROLNET_PATTERNS)
+    if folder is None or not all((folder / name).is_file() for name in CONTROLNET_PATTERNS):
         return None
-    return folder if all((folder / name).is_file() for name in CONTROLNET_PATTERNS) else None
+    return folder
 
 
 def local_controlnet(source: ModelSource, allow_download: bool) -> Path:

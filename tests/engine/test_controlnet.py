@@ -366,3 +366,25 @@ def test_a_hub_controlnet_downloads_only_its_config_and_safetensors(
         net.state_dict().items(), local.state_dict().items(), strict=True
     ):
         assert bool((value == other).all()), name
+
+
+def test_a_single_safetensors_file_gives_the_folders_image(
+    engine: Engine, store: InputImages, tiny_model_dir: Path, tiny_controlnet_dir: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    import shutil
+
+    single = tmp_path / "my-controlnet.safetensors"
+    shutil.copy(tiny_controlnet_dir / "diffusion_pytorch_model.safetensors", single)
+    control = store.put(scribble(seed=9))
+    results = [
+        engine.generate(request_for(tiny_model_dir, (ControlUnit(str(m), control),)), inputs=store)
+        for m in (single, tiny_controlnet_dir)
+    ]
+    assert np.array_equal(np.array(results[0].images[0]), np.array(results[1].images[0]))
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a safetensors file")
+    with pytest.raises(UserFacingError, match="could not be loaded as a ControlNet"):
+        engine.generate(
+            request_for(tiny_model_dir, (ControlUnit(str(broken), control),)), inputs=store
+        )
