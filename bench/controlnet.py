@@ -8,7 +8,8 @@ ControlNets are built from its UNet (diffusers' ``from_unet``: the encoder half 
 convolutions, so about half a UNet's work per step). Per step = the median time between step ends
 (the first measured from the call's start), so the VAE decode is left out. The runs alternate in
 each repeat: none, diffusers' ``StableDiffusionControlNetPipeline`` with one unit, ours with that
-unit, two units. Expect about 1.4x per unit; our overhead on diffusers' pipeline should stay within 3 %.
+unit, two units. Expect about 1.4x per unit; our overhead on diffusers' pipeline should stay
+within 3 %.
 """
 
 from __future__ import annotations
