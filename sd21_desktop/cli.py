@@ -26,6 +26,7 @@ from sd21_desktop.cli_common import (
     merged,
     network_folders,
 )
+from sd21_desktop.cli_control import preprocess_controls, read_controls
 from sd21_desktop.engine.request import (
     DEFAULT_MODEL,
     DEFAULT_NOISE_LEVEL,
@@ -158,7 +159,7 @@ def prepare_generate(
     from sd21_desktop.engine.device import RuntimeOptions
     from sd21_desktop.engine.imageprep import default_size
     from sd21_desktop.engine.inputs import InputImages, content_hash
-    from sd21_desktop.engine.models import identify, native_size_hint
+    from sd21_desktop.engine.models import DEPTH_MODEL_ID, identify, native_size_hint
     from sd21_desktop.engine.region import default_area
     from sd21_desktop.engine.request import GenerationRequest, random_seed
     from sd21_desktop.engine.runner import Engine
@@ -167,6 +168,7 @@ def prepare_generate(
     paths = resolve_paths(merged(args, "data_dir"))
     mode = _choose_mode(args)
     image, mask, depth = _load_inputs(args, mode, stderr)
+    controls = read_controls(args)
     model = merged(args, "model") or _default_model(mode)
     source = identify(model)
     if source.notice:
@@ -215,6 +217,10 @@ def prepare_generate(
     )
     if area == "masked":
         request = _with_region(request, image, mask, size or 512, args)
+    if controls.specs:  # checked with the raw images' ids; preprocessed after the checks
+        request = request.replace(
+            controls=controls.units([content_hash(i) for i in controls.images])
+        )
     options = RuntimeOptions(
         device=merged(args, "device", "auto"),
         dtype=merged(args, "dtype", "auto"),
@@ -242,6 +248,13 @@ def prepare_generate(
         check(request)
     engine = Engine(options, allow_download=not args.offline, networks=network_folders(args))
     status: Callable[[str], None] = lambda text: print(text, file=stderr)  # noqa: E731
+    if controls.specs:
+        hashes = preprocess_controls(
+            controls,
+            lambda picture: engine.estimate_depth(picture, DEPTH_MODEL_ID, status),
+            inputs.put,
+        )
+        request = request.replace(controls=controls.units(hashes))
     loaded = engine.load(request.model, status)
     if size is None and mode != "upscale" and (args.width is None or args.height is None):
         width, height = sizes(loaded.native_size)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sd21_desktop import APP_ID, __version__
+from sd21_desktop.engine.control_units import PREPROCESSORS
 from sd21_desktop.engine.device import (
     ACCELERATE_CHOICES,
     ATTENTION_CHOICES,
@@ -286,6 +287,32 @@ def _add_explore_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_control_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("ControlNet (txt2img, img2img, inpaint)")
+    group.add_argument(
+        "--control",
+        action="append",
+        default=[],
+        metavar="MODEL:IMAGE[:WEIGHT[:START[:END]]]",
+        help="a control unit (repeat for up to 3): a ControlNet (hub id, folder or .safetensors), "
+        "its control image, weight (default 1), and the fraction of the steps it applies from "
+        "START to END (default 0 to 1)",
+    )
+    group.add_argument(
+        "--control-preprocess",
+        action="append",
+        default=[],
+        choices=PREPROCESSORS,
+        help="make each --control image with this preprocessor (once for all units, or once per "
+        "unit in order; default none: the image is the control image)",
+    )
+    group.add_argument(
+        "--control-guess-mode",
+        action="store_true",
+        help="guess mode (AUTOMATIC1111's 'ControlNet is more important') for every unit",
+    )
+
+
 HIRES_OPTIONS = (
     "hires_scale",
     "hires_width",
@@ -340,6 +367,7 @@ def _add_generate_options(generate: argparse.ArgumentParser) -> None:
     )
     _add_image_options(generate)
     _add_explore_options(generate)
+    _add_control_options(generate)
     generate.add_argument(
         "--out",
         default=None,

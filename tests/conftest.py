@@ -115,3 +115,20 @@ def local_hub(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         close_session()  # the shared client reads proxy variables when it is made
         yield hub
         close_session()
+
+
+@pytest.fixture(scope="session")
+def tiny_controlnet_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A random-weight ControlNet (diffusers folder) shaped by the tiny SD2.1 UNet."""
+    from sd21_desktop.engine.synthetic_controlnet import save_synthetic_controlnet
+
+    return save_synthetic_controlnet(tmp_path_factory.mktemp("models") / "tiny-cn", tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_controlnet_pair(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A second tiny ControlNet (other random weights), for two-unit tests."""
+    from sd21_desktop.engine.synthetic_controlnet import save_synthetic_controlnet
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-cn-2"
+    return save_synthetic_controlnet(folder, tiny_model_dir, seed=1)

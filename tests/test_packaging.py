@@ -227,6 +227,7 @@ def test_spec_excludes_nothing_the_app_imports(spec_namespace: Any) -> None:
         "PIL",
         "sd21_desktop",
         "fonticon_mdi7",
+        "cv2",
     ):
         assert needed not in excludes
     for unused in (
@@ -271,6 +272,8 @@ for module in json.loads(sys.argv[2]):
     importlib.import_module(module)
 for name in ("StableDiffusionPipeline", "StableDiffusionInpaintPipeline",
              "StableDiffusionDepth2ImgPipeline", "StableDiffusionUpscalePipeline",
+             "StableDiffusionControlNetPipeline", "StableDiffusionControlNetImg2ImgPipeline",
+             "StableDiffusionControlNetInpaintPipeline", "ControlNetModel",
              "DPMSolverMultistepScheduler", "LMSDiscreteScheduler", "DDPMScheduler"):
     getattr(diffusers, name)
 for name in ("CLIPTextModel", "CLIPTokenizer", "CLIPImageProcessor", "AutoTokenizer",

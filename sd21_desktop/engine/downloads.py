@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from sd21_desktop.engine.download_errors import DownloadError, explain_error
 from sd21_desktop.engine.model_cache import (
+    HUB_ALLOW_PATTERNS,
     human_size,
     link_into_snapshot,
     storage_folder,
@@ -145,7 +146,11 @@ def _is_sha256(etag: str) -> bool:
 
 
 def plan_download(
-    repo_id: str, endpoint: str | None, token: str | bool | None, timeout: float
+    repo_id: str,
+    endpoint: str | None,
+    token: str | bool | None,
+    timeout: float,
+    patterns: tuple[str, ...] = HUB_ALLOW_PATTERNS,
 ) -> tuple[str, dict[str, dict[str, Any]], list[RemoteFile]]:
     """The commit, its tree listing and the files to fetch, asked as huggingface_hub asks:
     ``GET /api/models/{repo}/revision/main``, ``GET /api/models/{repo}/tree/{commit}`` and a
@@ -165,16 +170,17 @@ def plan_download(
                 info.update(lfs_sha256=entry.lfs.sha256, lfs_size=entry.lfs.size)
             tree[entry.path] = info
     files = []
-    for name in wanted(list(tree)):
+    for name in wanted(list(tree), patterns):
         url = hf_hub_url(repo_id, name, revision=commit, endpoint=endpoint)
         meta = get_hf_file_metadata(url, token=token, timeout=timeout, endpoint=endpoint)
         if not meta.etag:
             raise DownloadError(f"The hub announced no checksum (ETag) for {name} of {repo_id}.")
         size = meta.size if meta.size is not None else int(tree[name]["size"])
         files.append(RemoteFile(name, size, meta.etag, meta.location, _is_sha256(meta.etag)))
-    if not any(f.path == "model_index.json" for f in files):
+    index = patterns[0]  # the file that says what the model is (model_index.json, config.json)
+    if not any(f.path == index for f in files):
         raise DownloadError(
-            f"{repo_id} is not a diffusers model: it has no model_index.json.",
+            f"{repo_id} is not a diffusers model: it has no {index}.",
             "Choose one of the SD2 models listed, or a diffusers repository.",
         )
     return commit, tree, files
@@ -365,6 +371,7 @@ def download_model(
     timeout: float | None = None,
     retries: int = DEFAULT_RETRIES,
     free_space: Callable[[Path], int] = free_bytes,
+    patterns: tuple[str, ...] = HUB_ALLOW_PATTERNS,
 ) -> Path:
     """Download (or finish downloading) a hub model into the cache; its snapshot folder.
 
@@ -384,7 +391,7 @@ def download_model(
     storage = storage_folder(repo_id, cache_dir)
     progress = _Progress(repo_id, 0, 0, on_progress, cancel)
     try:
-        commit, tree, files = plan_download(repo_id, endpoint, token, timeout)
+        commit, tree, files = plan_download(repo_id, endpoint, token, timeout, patterns)
         progress.total = sum(f.size for f in files)
         progress.done = sum(_present(f, storage) for f in files)
         check_free_space(repo_id, progress.total - progress.done, storage, free_space)

@@ -182,6 +182,13 @@ class PreparedInputs:
             depth = depth.resize(self.original.size, Image.Resampling.BILINEAR)
         return _fit_mask(np.asarray(depth), self.fit, self.image.size, self.box, edge=True)
 
+    def fit_guide(self, guide: Image.Image) -> Image.Image:
+        """An image aligned with the input (a ControlNet control image) fitted to the processing
+        size like the input: resized to the input's size first (Lanczos) if it differs."""
+        if guide.size != self.original.size:
+            guide = guide.resize(self.original.size, Image.Resampling.LANCZOS)
+        return _fit_image(guide, self.fit, self.image.size, self.box)
+
     def finish(self, generated: Image.Image) -> Image.Image:
         """A generated image (processing size) as the output: the input's size, pasted back."""
         size = self.original.size

@@ -60,11 +60,12 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def wanted(paths: list[str]) -> list[str]:
-    """The repo files an SD2 pipeline needs (see ``HUB_ALLOW_PATTERNS``)."""
+def wanted(paths: list[str], patterns: tuple[str, ...] = HUB_ALLOW_PATTERNS) -> list[str]:
+    """The repo files an SD2 pipeline needs (see ``HUB_ALLOW_PATTERNS``), or those matching
+    ``patterns`` (another kind of model, e.g. a ControlNet)."""
     from huggingface_hub.utils import filter_repo_objects
 
-    return list(filter_repo_objects(paths, allow_patterns=list(HUB_ALLOW_PATTERNS)))
+    return list(filter_repo_objects(paths, allow_patterns=list(patterns)))
 
 
 @dataclass(frozen=True)

@@ -266,18 +266,22 @@ def _complete_snapshot(folder: Path) -> bool:
     return True
 
 
-def cached_snapshot(repo_id: str) -> Path | None:
-    """The local copy of a hub model in the Hugging Face cache, if complete; no network."""
+def local_snapshot(repo_id: str, patterns: tuple[str, ...] = HUB_ALLOW_PATTERNS) -> Path | None:
+    """The snapshot folder of a hub repo in the Hugging Face cache (complete or not), no network."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = Path(
-            snapshot_download(
-                repo_id, allow_patterns=list(HUB_ALLOW_PATTERNS), local_files_only=True
-            )
-        )
+        folder = snapshot_download(repo_id, allow_patterns=list(patterns), local_files_only=True)
     except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+    return Path(folder)
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The local copy of a hub model in the Hugging Face cache, if complete; no network."""
+    folder = local_snapshot(repo_id)
+    if folder is None:
         return None
     from sd21_desktop.engine.model_cache import snapshot_complete  # it imports this module
 

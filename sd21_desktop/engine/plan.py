@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
@@ -25,6 +25,16 @@ if TYPE_CHECKING:
     from sd21_desktop.engine.context import StageContext
     from sd21_desktop.engine.imageprep import PreparedInputs
     from sd21_desktop.engine.inputs import InputImages
+
+
+class PipelineAddition(Protocol):
+    """Something a stage adds to every later denoise call: a pipeline around the plain one and
+    its own arguments (e.g. ControlNet units, :mod:`sd21_desktop.engine.controlnet`)."""
+
+    def apply(self, pipeline: Any, kind: str, work: Work) -> tuple[Any, dict[str, Any]]:
+        """The pipeline to call instead of ``pipeline`` (a denoise of ``kind``) and the
+        arguments to add to the call."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,9 @@ class Work:
     """The latest results, one per seed."""
     notices: tuple[str, ...] = ()
     pipeline_arguments: Mapping[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments for every denoise call (e.g. a ControlNet's image and scale)."""
+    """Extra keyword arguments for every denoise call."""
+    additions: tuple[PipelineAddition, ...] = ()
+    """Applied, in order, to every later denoise call (:class:`PipelineAddition`)."""
 
     def but(self, **changes: Any) -> Work:
         """A copy with some fields changed."""

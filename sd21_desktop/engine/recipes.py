@@ -67,5 +67,10 @@ RECIPES: dict[str, Recipe] = {
 
 
 def plan_for(request: GenerationRequest) -> Plan:
-    """The plan of a request: its mode's recipe."""
-    return Plan(RECIPES[request.mode](request))
+    """The plan of a request: its mode's recipe (with ControlNet's stages for control units)."""
+    stages = RECIPES[request.mode](request)
+    if request.controls:
+        from sd21_desktop.engine.controlnet import with_control
+
+        stages = with_control(stages)
+    return Plan(stages)

@@ -130,6 +130,15 @@ class RegionInputs(PreparedInputs):
     crop_box: Box
     """The crop (x0, y0, x1, y1) in the full image (not the letterbox ``box`` of the parent)."""
 
+    def fit_guide(self, guide: Image.Image) -> Image.Image:
+        """An image aligned with the full input, cropped like it and fitted to the processing
+        size (Lanczos)."""
+        if guide.size != self.full.size:
+            guide = guide.resize(self.full.size, Image.Resampling.LANCZOS)
+        crop = guide.crop(self.crop_box)
+        size = self.image.size
+        return crop if crop.size == size else crop.resize(size, Image.Resampling.LANCZOS)
+
     def paste(self, generated: Image.Image, keep_unmasked: bool) -> Image.Image:
         """A generated crop (processing size) resized back and pasted into the full image."""
         x0, y0, x1, y1 = self.crop_box

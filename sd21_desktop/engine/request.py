@@ -27,6 +27,8 @@ Schema history:
   variation strength 0 (the plain seed).
 * 7 — ``hires_upscaler="x4"`` and the x4 upscaler model it runs (``hires_upscaler_model``).
   Older requests read with the default upscaler model (unused unless the upscaler is ``x4``).
+* 8 — ``controls``: up to three ControlNet units (:mod:`sd21_desktop.engine.control_units`),
+  each with its control image by id in the inputs folder. Older requests read with none.
 
 Seeds are unsigned 64-bit (0 to 2^64 - 1, ComfyUI's range; ``torch.Generator.manual_seed`` takes
 all of it and ``initial_seed()`` gives it back). Every older request had a seed below 2^32, so it
@@ -51,10 +53,11 @@ import secrets
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
+from sd21_desktop.engine.control_units import ControlUnit, check_control_mode, control_units
 from sd21_desktop.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from sd21_desktop.errors import InvalidRequestError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 MAX_SEED = 2**64 - 1
 RANDOM_SEED_LIMIT = 2**32
 """Random seeds are drawn below 2^32: short to read and type, and valid in every other tool."""
@@ -176,6 +179,8 @@ class GenerationRequest:
     """LoRA files used: (name in the prompt, sha256 or its first 12+ hex digits)."""
     embeddings: NetworkHashes = ()
     """Textual-inversion embeddings used: (name in the prompt, sha256 or a prefix of it)."""
+    controls: tuple[ControlUnit, ...] = ()
+    """txt2img / img2img / inpaint: ControlNet units (:mod:`..control_units`), in order."""
     schema_version: int = SCHEMA_VERSION
 
     def hires_size(self) -> tuple[int, int]:
@@ -190,6 +195,8 @@ class GenerationRequest:
     def __post_init__(self) -> None:
         for name in ("loras", "embeddings"):  # JSON gives lists of lists
             object.__setattr__(self, name, _network_hashes(name, getattr(self, name)))
+        object.__setattr__(self, "controls", control_units(self.controls))
+        check_control_mode(self.mode, self.controls)
         if isinstance(self.crop_box, list):  # from JSON
             object.__setattr__(self, "crop_box", tuple(self.crop_box))
         _validate(self)
@@ -200,8 +207,11 @@ class GenerationRequest:
         return replace(self, **changes)
 
     def input_hashes(self) -> tuple[str, ...]:
-        """The ids of the stored input images this request needs (image, mask, depth map)."""
-        return tuple(h for h in (self.init_image, self.mask_image, self.depth_map) if h is not None)
+        """The ids of the stored input images this request needs (image, mask, depth map,
+        control images)."""
+        named = (self.init_image, self.mask_image, self.depth_map)
+        hashes = (*(h for h in named if h is not None), *(unit.image for unit in self.controls))
+        return tuple(dict.fromkeys(hashes))
 
     def seeds(self) -> list[int]:
         """Image *i* of a batch uses seed + *i* (wrapping past 2^64 - 1 to 0)."""

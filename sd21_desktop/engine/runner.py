@@ -181,7 +181,8 @@ class Engine:
     ) -> GenerationResult:
         """Run any plan for ``request`` (see the module docstring for what the runner owns)."""
         started = time.perf_counter()
-        store = (inputs or _default_inputs()) if request.mode in INPUT_MODES else inputs
+        needs_store = request.mode in INPUT_MODES or request.input_hashes()
+        store = (inputs or _default_inputs()) if needs_store else inputs
         notices: list[str] = []
         loaded_at = [started]
 

@@ -175,6 +175,9 @@ class Denoise(Stage):
             **work.pipeline_arguments,
             "output_type": output_type,
         }
+        for addition in work.additions:  # e.g. ControlNet units
+            pipeline, added = addition.apply(pipeline, self.kind, work)
+            arguments.update(added)
         context.status("Generating…")
         return run_pipeline(pipeline, arguments, context)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.engine.schedulers import scheduler_spec
+from sd21_desktop.gallery.control_infotext import control_pairs
 
 
 def quote_value(value: str) -> str:
@@ -78,6 +79,7 @@ def format_infotext(
     if request.embeddings:
         pairs["TI hashes"] = format_hash_list(request.embeddings)
     pairs.update(exploration_pairs(request))
+    pairs.update(control_pairs(request))
     if extra:
         pairs.update(extra)
     from sd21_desktop import __version__

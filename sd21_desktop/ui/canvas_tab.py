@@ -7,6 +7,7 @@ the :class:`MaskCanvas` widget's own behaviour, driven from this toolbar.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QSpinBox,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -30,6 +32,8 @@ from PySide6.QtWidgets import (
 from sd21_desktop.errors import UserFacingError
 from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.canvas import image_io
+from sd21_desktop.ui.control_panel import ControlLayer, ControlPanel
+from sd21_desktop.ui.mask_canvas import MaskCanvas
 from sd21_desktop.ui.paint_canvas import PaintCanvas
 from sd21_desktop.ui.region_panel import RegionPanel
 from sd21_desktop.ui.widgets import tool_button
@@ -249,8 +253,12 @@ class CanvasTab(QWidget):
             button("Paste", "canvasPasteButton", "Paste an image", canvas.paste_from_clipboard)
         )
         files.addSpacing(12)
-        files.addWidget(button("Undo", "canvasUndoButton", "Undo (Ctrl+Z)", canvas.undo))
-        files.addWidget(button("Redo", "canvasRedoButton", "Redo (Ctrl+Shift+Z)", canvas.redo))
+        files.addWidget(
+            button("Undo", "canvasUndoButton", "Undo (Ctrl+Z)", lambda: self.shown().undo())
+        )
+        files.addWidget(
+            button("Redo", "canvasRedoButton", "Redo (Ctrl+Shift+Z)", lambda: self.shown().redo())
+        )
         files.addSpacing(12)
         files.addWidget(button("Fill", "maskFillButton", "Mask everything", canvas.fill_mask))
         files.addWidget(button("Clear", "maskClearButton", "Clear the mask", canvas.clear_mask))
@@ -294,6 +302,11 @@ class CanvasTab(QWidget):
         tools_layout.addLayout(files)
         tools_layout.addLayout(brush)
         tools_layout.addWidget(self.region)
+        self.generation_size: Callable[[], tuple[int, int]] = lambda: (768, 768)
+        """The size to run at (set by the window): a new control layer's size without picture."""
+        self.controls = ControlPanel(self._control_size, self._picture_array)
+        self.controls.error.connect(self.error)
+        tools_layout.addWidget(self.controls)
         tools_layout.addLayout(outpaint)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -302,7 +315,12 @@ class CanvasTab(QWidget):
         self.depth_panel.hide()
         self.depth_panel.message.connect(self.message)
         area = QHBoxLayout()
-        area.addWidget(canvas, 1)
+        self.layers = QStackedWidget()  # the picture and mask, or one unit's control layer
+        self.layers.setObjectName("canvasLayers")
+        self.layers.addWidget(canvas)
+        self.controls.layer_added.connect(self._add_layer)
+        self.controls.layer_shown.connect(self._show_layer)
+        area.addWidget(self.layers, 1)
         area.addWidget(self.depth_panel)
         layout.addLayout(area, 1)
         layout.addWidget(self.size_label)
@@ -390,6 +408,36 @@ class CanvasTab(QWidget):
     def set_mode(self, mode: str) -> None:
         """Depth mode shows the depth map beside the image."""
         self.depth_panel.setVisible(mode == "depth")
+
+    # control layers ---------------------------------------------------------------------------
+    def shown(self) -> MaskCanvas:
+        """The canvas or control layer on display (what the brush and undo act on)."""
+        widget = self.layers.currentWidget()
+        return widget if isinstance(widget, MaskCanvas) else self.canvas
+
+    def _control_size(self) -> tuple[int, int]:
+        if self.canvas.has_image():
+            size = self.canvas.image_size()
+            return size.width(), size.height()
+        return self.generation_size()
+
+    def _picture_array(self) -> np.ndarray | None:
+        return self.canvas.composite_array() if self.canvas.has_image() else None
+
+    @Slot(QWidget)
+    def _add_layer(self, layer: QWidget) -> None:
+        assert isinstance(layer, ControlLayer)
+        layer.set_brush_size(self.brush_size.value())
+        layer.set_brush_hardness(self.hardness.value() / 100)
+        self.brush_size.valueChanged.connect(layer.set_brush_size)
+        self.hardness.valueChanged.connect(lambda value: layer.set_brush_hardness(value / 100))
+        self.eraser.toggled.connect(layer.set_erase_mode)
+        self.layers.addWidget(layer)
+
+    @Slot(object)
+    def _show_layer(self, layer: object) -> None:
+        shown = layer if isinstance(layer, ControlLayer) else self.canvas
+        self.layers.setCurrentWidget(shown)
 
     def has_mask(self) -> bool:
         return bool(self.canvas.has_image() and self.canvas.mask_array().any())

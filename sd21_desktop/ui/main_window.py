@@ -97,6 +97,8 @@ class MainWindow(QMainWindow):
         self.closing = False
         self.engine_info: dict[str, str] = {}
         self.build: BuildReport | None = None  # once the worker has probed (on_build_checked)
+        self._control_depth = False
+        """The pending depth estimate is for a control layer, not depth mode's panel."""
         self.model_gate: Callable[[str], str | None] = _no_gate
         """Why the chosen model cannot run yet (not downloaded), set by the models UI."""
         self.setAcceptDrops(True)
@@ -261,8 +263,12 @@ class MainWindow(QMainWindow):
         Only hashing happens here (CPU, milliseconds); the worker writes the files.
         """
         mode = self.parameters.mode()
+        controls: dict[str, Any] = {}
+        if self._canvas_tab is not None and self._canvas_tab.controls.rows:
+            units, controls = self._canvas_tab.controls.units_for_request()
+            request = request.replace(controls=units)
         if mode == "txt2img":
-            return request, {}
+            return request, controls
         canvas = self.canvas_tab.canvas
         image = canvas.image()
         if image is None:
@@ -277,7 +283,7 @@ class MainWindow(QMainWindow):
         from sd21_desktop.qt.images import qimage_to_rgb_array
 
         init = self.canvas_tab.region.init_image()  # with the visible paint (sketch)
-        new_inputs = {content_hash(init): init}
+        new_inputs = {content_hash(init): init, **controls}
         changes: dict[str, Any] = {"mode": mode, "init_image": content_hash(init)}
         if mode in MODES_WITH_STRENGTH:
             changes["strength"] = round(self.parameters.strength_spin.value(), 2)
@@ -481,6 +487,9 @@ class MainWindow(QMainWindow):
             tab.error.connect(self.message_bar.show_error)
             tab.region.set_native_size(self.parameters.native_size)
             tab.depth_panel.estimate_requested.connect(self._request_depth_estimate)
+            tab.controls.depth_requested.connect(self._request_control_depth)
+            params = self.parameters
+            tab.generation_size = lambda: (params.width_spin.value(), params.height_spin.value())
             tab.set_mode(self.parameters.mode())
             index = self.tabs.indexOf(self._canvas_placeholder)
             self._canvas_tab = tab
@@ -510,8 +519,24 @@ class MainWindow(QMainWindow):
             Image.fromarray(qimage_to_rgb_array(image)), self.parameters.model()
         )
 
+    @Slot(object)
+    def _request_control_depth(self, picture: object) -> None:
+        """A control unit's depth preprocessor: the SD2 depth model's estimate, by the worker."""
+        from sd21_desktop.engine.models import DEPTH_MODEL_ID
+
+        self._control_depth = True
+        self.show_status("Estimating depth for the control layer…")
+        self.depth_estimate_requested.emit(picture, DEPTH_MODEL_ID)
+
     @Slot(QImage, str)
     def on_depth_estimated(self, image: QImage, error: str) -> None:
+        if self._control_depth:
+            self._control_depth = False
+            if error or image.isNull():
+                self.message_bar.show_error(error or "The depth map could not be estimated.")
+            else:
+                self.canvas_tab.controls.set_depth(image)
+            return
         if error or image.isNull():
             self.message_bar.show_error(error or "The depth map could not be estimated.")
             self.canvas_tab.depth_panel.source_label.setText("")

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sd21_desktop.engine.controlnet_models import KNOWN_CONTROLNETS
 from sd21_desktop.engine.downloads import DownloadProgress
 from sd21_desktop.engine.model_cache import ModelStatus, human_size, storage_folder
 from sd21_desktop.engine.models import DEFAULT_MODEL_ID, KNOWN_MODELS, KnownModel, known_model
@@ -115,6 +116,17 @@ def _button(text: str, name: str) -> QPushButton:
     return button
 
 
+def controlnet_table(make: Callable[[tuple[str, ...], str], QTableWidget]) -> QTableWidget:
+    """The known SD 2.1 ControlNets: hub id, kind, what their control image shows."""
+    table = make(("ControlNet", "Kind", "Control image"), "controlnetTable")
+    for row, known in enumerate(KNOWN_CONTROLNETS):
+        table.insertRow(row)
+        table.setItem(row, 0, QTableWidgetItem(known.repo_id))
+        table.setItem(row, 1, QTableWidgetItem(known.label))
+        table.setItem(row, 2, QTableWidgetItem(known.expects))
+    return table
+
+
 class ModelsWindow(QDialog):
     """Non-modal; opened from the menu, the button beside the model box or the banner."""
 
@@ -161,6 +173,9 @@ class ModelsWindow(QDialog):
         layout.addWidget(self.banner)
         layout.addWidget(QLabel("<b>Stable Diffusion 2 models</b> (Hugging Face cache)"))
         layout.addWidget(self.hub_table, 3)
+        layout.addWidget(QLabel("<b>ControlNets for SD 2.1</b> (downloaded on first use)"))
+        self.controlnet_table = controlnet_table(self._table)
+        layout.addWidget(self.controlnet_table, 2)
         layout.addWidget(QLabel("<b>Your files and folders</b>"))
         layout.addWidget(self.local_table, 1)
         layout.addLayout(bottom)

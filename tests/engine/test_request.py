@@ -159,7 +159,7 @@ def test_a_version_1_request_still_loads_with_the_new_fields_at_their_defaults()
         "schema_version": 1,
     }
     request = GenerationRequest.from_json(json.dumps(v1))
-    assert request.schema_version == SCHEMA_VERSION == 7
+    assert request.schema_version == SCHEMA_VERSION == 8
     assert (request.loras, request.embeddings) == ((), ())
     assert request.mode == "txt2img"
     assert (request.strength, request.init_image, request.mask_image) == (0.75, None, None)

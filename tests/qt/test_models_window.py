@@ -194,3 +194,15 @@ def test_first_run_offers_a_download_and_generate_says_what_is_missing(
         assert window.generate_button.text().startswith(f"{GENERATE} ")  # "Generate 768×768"
     finally:
         close_window(window)
+
+
+def test_the_sd21_controlnets_are_listed_with_what_they_expect(
+    models_window: ModelsWindow,
+) -> None:
+    from sd21_desktop.engine.controlnet_models import KNOWN_CONTROLNETS
+
+    table = models_window.controlnet_table
+    assert table.rowCount() == len(KNOWN_CONTROLNETS) == 9
+    rows = {table.item(r, 0).text(): table.item(r, 2).text() for r in range(table.rowCount())}
+    assert "white edge lines on black" in rows["thibaud/controlnet-sd21-canny-diffusers"]
+    assert "not included" in rows["thibaud/controlnet-sd21-openpose-diffusers"]

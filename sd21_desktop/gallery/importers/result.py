@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,13 +125,17 @@ class ImportedMetadata:
             values["height"] = _snap_side(height)
         # AUTOMATIC1111's short hashes, so a re-run finds the same files (by content) or names
         # the missing ones.
+        from sd21_desktop.gallery.control_infotext import control_units_for_request
         from sd21_desktop.gallery.infotext import parse_hash_list
 
         values["loras"] = parse_hash_list(self.extra.get("Lora hashes"))
         values["embeddings"] = parse_hash_list(self.extra.get("TI hashes"))
         plain = GenerationRequest(**values)
-        try:  # the hires fix and variation seed, when the image had them and they fit our limits
-            return plain.replace(**exploration_fields(self.extra))
+        # the hires fix and variation seed, when the image had them and they fit our limits
+        with contextlib.suppress(InvalidRequestError):
+            plain = plain.replace(**exploration_fields(self.extra))
+        try:  # ControlNet units that name our control image (AUTOMATIC1111 keeps none)
+            return plain.replace(controls=control_units_for_request(self.extra))
         except InvalidRequestError:
             return plain
 

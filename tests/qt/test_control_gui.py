@@ -1,0 +1,110 @@
+"""ControlNet from the window: add a unit, paint a scribble on its layer, generate, remove it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from sd21_desktop.engine.inputs import InputImages
+from sd21_desktop.engine.runner import Engine
+from sd21_desktop.qt.images import qimage_to_rgb_array
+from sd21_desktop.ui.control_panel import ControlLayer
+from sd21_desktop.ui.main_window import MainWindow
+from tests.qt.conftest import WorkerRecorder
+
+JOB_TIMEOUT_MS = 180_000
+
+
+def _scribble(layer: ControlLayer, points: list[tuple[float, float]]) -> None:
+    """A mouse stroke through image points (the layer maps them to the widget)."""
+    from PySide6.QtCore import QPointF
+
+    widget = [layer.map_from_image(QPointF(x, y)).toPoint() for x, y in points]
+    QTest.mousePress(layer, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget[0])
+    for point in widget[1:]:
+        QTest.mouseMove(layer, point)
+    QTest.mouseRelease(
+        layer, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget[-1]
+    )
+
+
+def test_add_unit_paint_generate_and_remove(
+    window: MainWindow, recorder: WorkerRecorder, qtbot: QtBot, tiny_controlnet_dir: Path,
+    data_dir: Path,
+) -> None:  # fmt: skip
+    window.tabs.setCurrentWidget(window.canvas_tab)
+    panel = window.canvas_tab.controls
+    panel.add_button.click()
+    (row,) = panel.rows
+    layer = row.layer
+    assert window.canvas_tab.layers.currentWidget() is layer  # the new layer is shown to paint
+    assert (layer.image_size().width(), layer.image_size().height()) == (64, 64)  # the gen size
+    assert layer.is_blank()
+    row.model_combo.setEditText(str(tiny_controlnet_dir))
+    row.weight.setValue(0.9)
+    window.canvas_tab.brush_size.setValue(4)
+    QGuiApplication.processEvents()
+    _scribble(layer, [(8, 20), (30, 24), (56, 40)])
+    painted = layer.control_array()
+    assert painted.any()
+    assert set(np.unique(painted)) >= {0, 255}  # white strokes on black
+    shown = qimage_to_rgb_array(layer.grab().toImage())
+    assert shown.max() > 200  # the strokes are on screen
+    layer.undo()
+    assert layer.is_blank()
+    layer.redo()
+    assert np.array_equal(layer.control_array(), painted)
+
+    window.generate_button.click()
+    qtbot.waitUntil(
+        lambda: bool(recorder.of("finished") or recorder.of("failed")), timeout=JOB_TIMEOUT_MS
+    )
+    assert not recorder.of("failed"), recorder.of("failed")
+    assert recorder.of("progress")
+    saved = recorder.of("finished")[0][2][0]
+    request = saved.entry.request
+    (unit,) = request.controls
+    assert (unit.model, unit.weight) == (str(tiny_controlnet_dir), 0.9)
+    inputs = InputImages(data_dir / "inputs")
+    assert np.array_equal(np.asarray(inputs.get(unit.image)), painted)  # what was shown
+    again = Engine().generate(request, inputs=inputs).images[0]
+    assert np.array_equal(np.asarray(again), np.asarray(Image.open(saved.path).convert("RGB")))
+
+    row.findChild(type(panel.add_button), "controlRemoveButton").click()
+    assert panel.rows == []
+    assert window.canvas_tab.layers.currentWidget() is window.canvas_tab.canvas
+    request, inputs_for_job = window.canvas_inputs(window.parameters.build_request("p", ""))
+    assert request.controls == ()
+    assert inputs_for_job == {}
+
+
+def test_from_picture_with_canny_shows_the_edges_the_model_gets(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    from sd21_desktop.engine.control_preprocess import canny_edges
+    from sd21_desktop.qt.images import rgb_array_to_qimage
+
+    tab = window.canvas_tab
+    pixels = np.zeros((48, 80, 3), np.uint8)
+    pixels[10:40, 20:60] = 230
+    tab.set_image(rgb_array_to_qimage(pixels))
+    row = tab.controls.add_unit()
+    assert row is not None
+    assert (row.layer.image_size().width(), row.layer.image_size().height()) == (80, 48)
+    row.preprocessor_combo.setCurrentText("canny")
+    row.findChild(type(tab.controls.add_button), "controlFromPictureButton").click()
+    edges = np.asarray(canny_edges(Image.fromarray(pixels)))
+    assert np.array_equal(row.layer.control_array(), edges)
+    units, images = tab.controls.units_for_request()
+    assert units[0].preprocessor == "canny"
+    assert np.array_equal(np.asarray(images[units[0].image]), edges)
+    for _ in range(2):
+        tab.controls.add_unit()
+    assert tab.controls.add_unit() is None  # a fourth is refused, with a message
+    assert tab.controls.show_combo.count() == 4  # picture & mask + three layers
