@@ -262,6 +262,9 @@ class ControlPanel(QWidget):
         self.show_combo = QComboBox()
         self.show_combo.setObjectName("controlShowCombo")
         self.show_combo.setAccessibleName("Layer shown on the canvas")
+        self.show_combo.setToolTip(
+            "What the canvas shows and paints on: the picture and mask, or a unit's control layer"
+        )
         self.show_combo.addItem("Picture & mask")
         self.show_combo.currentIndexChanged.connect(self._on_show)
         self.guess_mode = QCheckBox("ControlNet is more important")

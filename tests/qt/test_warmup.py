@@ -168,7 +168,14 @@ def test_stages_wait_until_the_user_pauses(qtbot: QtBot) -> None:
     assert len(edit.text()) >= 10
 
 
-def test_the_app_warms_up_then_loads_the_model(window: MainWindow, qtbot: QtBot) -> None:
+def test_the_app_warms_up_then_loads_the_model(
+    window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sd21_desktop.qt import warmup
+
+    # as in a fresh process: an earlier test's warm-up (its freeze undone when its window
+    # closed) must not make this one skip the stages
+    monkeypatch.setattr(warmup, "_imported", set())
     controller = window.controller  # type: ignore[attr-defined]
     with qtbot.waitSignal(controller.preload_requested, timeout=120_000) as preload:
         controller.start_warm_up()
