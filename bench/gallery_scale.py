@@ -260,9 +260,11 @@ def measure_search(store: GalleryStore, figures: dict[str, float], entries: int)
 
 def measure_reconcile(paths: AppPaths, figures: dict[str, float], rng: random.Random) -> None:
     """Nothing changed (after a first full pass), then 1,000 new PNGs in 10 day folders."""
+    # Folder times this fresh are not trusted when recorded (see sync.RACY_NS): wait, so the
+    # first pass records every folder (right after a fast --direct write it would record none).
+    time.sleep(2.1)
     with GalleryStore(paths, reconcile=False) as store:
         synchronise(store._connection, store.layout)  # noqa: SLF001 — records every folder
-    time.sleep(2.1)  # folder times this fresh are not trusted (see sync.RACY_NS)
     unchanged = []
     with GalleryStore(paths, reconcile=False) as store:
         cpu = []
