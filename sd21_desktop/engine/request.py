@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal
 
 from sd21_desktop.engine.control_units import ControlUnit, check_control_mode, control_units
@@ -222,7 +222,9 @@ class GenerationRequest:
         return json.loads(self.to_json())
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        # A field walk, not ``asdict``: that deep-copies every value and cost a third of the
+        # gallery's rebuild time at 10k images. The text is the same (tested).
+        return json.dumps(_plain(self), ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
@@ -256,6 +258,17 @@ class GenerationRequest:
                 "request", f"The saved request is not valid JSON ({error.msg})."
             ) from error
         return cls.from_dict(data)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON holds it: dataclasses as dicts of their fields, sequences as lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def _network_hashes(name: str, value: object) -> NetworkHashes:

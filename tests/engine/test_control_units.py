@@ -55,3 +55,17 @@ def test_unit_count_guess_mode_and_mode_are_checked() -> None:
         GenerationRequest(prompt="p", controls=[UNIT, {**UNIT, "guess_mode": True}])
     with pytest.raises(InvalidRequestError, match="apply to txt2img, img2img, inpaint, not depth"):
         GenerationRequest(prompt="p", mode="depth", init_image=IMAGE, controls=[UNIT])
+
+
+def test_the_json_text_is_what_dataclasses_asdict_gives() -> None:
+    """to_json walks the fields itself (asdict's deep copy was slow); the text must not change."""
+    import json
+    from dataclasses import asdict
+
+    unit = ControlUnit(UNIT["model"], IMAGE, 0.5, 0.2, 0.8, True, "canny")
+    request = GenerationRequest(
+        prompt="a fox ünïcode", seed=2**63 + 5, controls=(unit,),
+        loras=(("ink", "b" * 64),), embeddings=(("style", "c" * 64),),
+    )  # fmt: skip
+    assert request.to_json() == json.dumps(asdict(request), ensure_ascii=False, sort_keys=True)
+    assert GenerationRequest.from_json(request.to_json()) == request
