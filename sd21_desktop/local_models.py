@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,9 @@ class LocalModels:
 
     def __init__(self, store: Path) -> None:
         self.store = store
+        # add/remove read, change and rewrite the list: two at once (files dropped together
+        # are checked on pool threads) would lose one of them
+        self._lock = threading.Lock()
 
     def paths(self) -> list[str]:
         try:
@@ -72,13 +76,15 @@ class LocalModels:
 
     def add(self, path: str) -> LocalModel:
         model = describe(path)
-        paths = self.paths()
-        if model.path not in paths:
-            self._save([*paths, model.path])
+        with self._lock:
+            paths = self.paths()
+            if model.path not in paths:
+                self._save([*paths, model.path])
         return model
 
     def remove(self, path: str) -> None:
-        self._save([p for p in self.paths() if p != path])
+        with self._lock:
+            self._save([p for p in self.paths() if p != path])
 
     def scan(self) -> list[LocalModel]:
         """Every entry with its size; a file that went away stays listed, marked missing."""

@@ -135,12 +135,18 @@ class ModelManager(QObject):
         self.cancel(repo_id)
         self._start(lambda: self._guarded(lambda: delete_model(repo_id)))
 
-    def add_local(self, path: str) -> None:
-        def add() -> None:
+    def add_local(self, *paths: str) -> None:
+        """Check and add files or folders, in the order given (one task: a drop keeps its order)."""
+
+        def add(path: str) -> None:
             model = self.local.add(path)
             self.local_added.emit(model.path)
 
-        self._start(lambda: self._guarded(add))
+        def add_all() -> None:
+            for path in paths:
+                self._guarded(lambda path=path: add(path))  # type: ignore[misc]
+
+        self._start(add_all)
 
     def remove_local(self, path: str) -> None:
         self._start(lambda: self._guarded(lambda: self.local.remove(path)))

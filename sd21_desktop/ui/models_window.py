@@ -379,8 +379,7 @@ class ModelsWindow(QDialog):
             self.add_paths([path])
 
     def add_paths(self, paths: list[str]) -> None:
-        for path in paths:
-            self.manager.add_local(path)
+        self.manager.add_local(*paths)
         self.message.setText("Checking " + ", ".join(Path(p).name for p in paths) + "…")
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
