@@ -7,6 +7,7 @@ download's event and the transfer stops within one chunk, keeping its bytes for 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ class ModelManager(QObject):
 
         def add_all() -> None:
             for path in paths:
-                self._guarded(lambda path=path: add(path))  # type: ignore[misc]
+                self._guarded(functools.partial(add, path))
 
         self._start(add_all)
 
