@@ -81,8 +81,24 @@ def test_the_gpu_suite_refuses_politely_without_cuda() -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "gpu_suite: this PyTorch sees no CUDA GPU; run it on a machine with an NVIDIA GPU and "
-        "the CUDA build of torch."
+        "the CUDA build of torch (or use --dry-run to check the script on the CPU)."
     )
+
+
+def test_the_gpu_suite_dry_run_writes_its_figures_and_keeps_to_its_budget(tmp_path: Path) -> None:
+    out = tmp_path / "gpu.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "gpu_suite.py"), "--dry-run", "--quick",
+         "--budget-s", "0", "--out", str(out)],
+        capture_output=True, text=True, check=False, cwd=REPO_ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    case = report["cases"]["512x1"]
+    assert case["raw_diffusers"]["it_s"] > 0
+    skipped = "skipped: the time budget was spent"
+    assert case["engine_none"] == skipped
+    assert case["engine_compile:default"] == skipped
 
 
 def test_the_detail_pane_names_an_accelerated_path_only(tiny_model_dir: Path) -> None:

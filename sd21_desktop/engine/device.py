@@ -15,7 +15,7 @@ DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 DTYPE_CHOICES = ("auto", "float16", "bfloat16", "float32")
 Attention = Literal["sdpa", "xformers"]
 ATTENTION_CHOICES: tuple[str, ...] = ("sdpa", "xformers")
-ACCELERATE_CHOICES: tuple[str, ...] = ("none", "compile", "openvino", "auto")
+ACCELERATE_CHOICES: tuple[str, ...] = ("none", "compile", "openvino", "openvino-bf16", "auto")
 """How the denoiser runs: eager PyTorch (none), torch.compile, OpenVINO (CPU), or the fastest
 measured for the device (see :mod:`sd21_desktop.engine.acceleration`)."""
 

@@ -4,12 +4,15 @@
 
 * ``none`` — eager PyTorch, exactly as before: the reference every other path is tested against;
 * ``openvino`` — the UNet, the text encoder and the VAE's encoder and decoder converted to
-  OpenVINO per shape, cached on disk (:mod:`.openvino_backend`), CPU only;
+  OpenVINO per shape, cached on disk (:mod:`.openvino_backend`), CPU only, in f32;
+* ``openvino-bf16`` — the same in bf16 on CPUs with bf16 units (about twice as fast there, the
+  image ~47 dB from eager instead of ~86); f32 OpenVINO, with a notice, on other CPUs;
 * ``compile`` — ``torch.compile`` (:mod:`.compiled`);
-* ``auto`` — the fastest path measured for the device: OpenVINO on a CPU when it is installed
-  (the UNet alone 1.86x eager at 512² on an idle CPU; see the README), else eager. On CUDA no
-  measurement exists yet, so auto stays eager; ``compile`` (with channels_last and the fp16
-  decode guard of :mod:`.gpu`) is the GPU path to measure with ``bench/gpu_suite.py``.
+* ``auto`` — the fastest path measured for the device that keeps the final image ≥ 40 dB from
+  eager: OpenVINO on a CPU when it is installed, in bf16 where the CPU has bf16 units (see the
+  README's table), else eager. On CUDA no measurement exists yet, so auto stays eager;
+  ``compile`` (with channels_last and the fp16 decode guard of :mod:`.gpu`) is the GPU path to
+  measure with ``bench/gpu_suite.py``.
 
 The parts are swapped in place (:mod:`.parts`), so every pipeline and mode runs unchanged. A
 backend that is missing, or that fails on a shape, leaves eager PyTorch running with a notice —
@@ -39,6 +42,8 @@ __all__ = [
     "resolve_path",
 ]
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
+OPENVINO_PATH = "openvino"
+BF16_PATH = "openvino-bf16"
 
 
 def openvino_available() -> bool:
@@ -50,13 +55,15 @@ def openvino_available() -> bool:
 
 
 def resolve_path(requested: str, device: str, dtype_name: str) -> tuple[str, str | None]:
-    """The path to run (``none``, ``compile``, ``openvino``) and a notice when it is not the one
-    asked for."""
+    """The path to run (``none``, ``compile``, ``openvino``, ``openvino-bf16``) and a notice
+    when it is not the one asked for."""
     if requested in (EAGER, "compile"):
         return requested, None
     on_cpu = device == "cpu" and dtype_name == "float32"
     if requested == "auto":
-        return ("openvino" if on_cpu and openvino_available() else EAGER), None
+        if not (on_cpu and openvino_available()):
+            return EAGER, None
+        return (BF16_PATH if _cpu_has_bf16() else OPENVINO_PATH), None
     if not on_cpu:
         return EAGER, (
             f"OpenVINO runs on the CPU in float32 only; on {device} ({dtype_name}) the denoiser "
@@ -67,7 +74,18 @@ def resolve_path(requested: str, device: str, dtype_name: str) -> tuple[str, str
             "OpenVINO is not installed, so the denoiser ran in plain PyTorch (pip install "
             "openvino, or choose another accelerate setting)."
         )
-    return "openvino", None
+    if requested == BF16_PATH and not _cpu_has_bf16():
+        return OPENVINO_PATH, (
+            "This CPU has no bf16 units, so OpenVINO ran in f32 (slower than bf16 would be, "
+            "and within float noise of plain PyTorch)."
+        )
+    return requested, None
+
+
+def _cpu_has_bf16() -> bool:
+    from sd21_desktop.engine.acceleration.openvino_backend import cpu_has_bf16
+
+    return cpu_has_bf16()
 
 
 def model_identity(local_path: Path) -> str:
@@ -124,10 +142,10 @@ def install_acceleration(
 
 
 def _backend(path: str, device: str, identity: str, folder: Path, state: Acceleration) -> Any:
-    if path == "openvino":
+    if path in (OPENVINO_PATH, BF16_PATH):
         from sd21_desktop.engine.acceleration.openvino_backend import OpenVINOBackend
 
-        return OpenVINOBackend(folder / "openvino", identity, state)
+        return OpenVINOBackend(folder / "openvino", identity, state, name=path)
     from sd21_desktop.engine.acceleration.compiled import CompileBackend
 
     return CompileBackend(folder, device, state)

@@ -13,7 +13,8 @@ EAGER = "none"
 class Acceleration:
     """The acceleration of one loaded pipeline (shared by all its mode pipelines).
 
-    ``path`` is what was chosen when the pipeline loaded (``none``, ``compile`` or ``openvino``);
+    ``path`` is what was chosen when the pipeline loaded (``none``, ``compile``, ``openvino`` or
+    ``openvino-bf16``);
     each accelerated part records which path actually ran it during the current generation
     (:meth:`begin` starts one), so a shape that fell back to eager is recorded as such.
     """
