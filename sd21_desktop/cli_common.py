@@ -108,7 +108,8 @@ def add_runtime_options(parser: argparse.ArgumentParser, command: bool = False) 
         choices=ACCELERATE_CHOICES,
         default=default(None),
         help="none: plain PyTorch (default; a re-run: the image's own path); openvino: CPU, "
-        "f32, within float noise; openvino-bf16: CPU with bf16 units, faster, ~47 dB from none; "
+        "f32, within float noise; openvino-bf16: CPU with bf16 units, ~2x openvino, details "
+        "change; "
         "compile: torch.compile; auto: the fastest measured for the device",
     )
     group.add_argument(

@@ -66,9 +66,9 @@ class SettingsDialog(QDialog):
         self.accelerate_combo.setCurrentText(settings.accelerate)
         self.accelerate_combo.setToolTip(
             "none: plain PyTorch (the reference). openvino: faster on a CPU, within float "
-            "noise of none. openvino-bf16: faster again on CPUs with bf16 units, the image "
-            "about 47 dB from none. compile: torch.compile (for GPUs). auto: the fastest that "
-            "keeps the image within 40 dB of none here."
+            "noise of none. openvino-bf16: about twice as fast again on CPUs with bf16 units, "
+            "but details of the image change. compile: torch.compile (for GPUs). auto: the "
+            "fastest path that keeps the image within float noise of none here."
         )
         self.slicing_check = _check(
             "Attention slicing (less memory, slower)", "attentionSlicingCheck"

@@ -5,14 +5,15 @@
 * ``none`` — eager PyTorch, exactly as before: the reference every other path is tested against;
 * ``openvino`` — the UNet, the text encoder and the VAE's encoder and decoder converted to
   OpenVINO per shape, cached on disk (:mod:`.openvino_backend`), CPU only, in f32;
-* ``openvino-bf16`` — the same in bf16 on CPUs with bf16 units (about twice as fast there, the
-  image ~47 dB from eager instead of ~86); f32 OpenVINO, with a notice, on other CPUs;
+* ``openvino-bf16`` — the same with the UNet in bf16 on CPUs with bf16 units: about twice the
+  f32 speed there, but the image is no longer float noise away from eager (26-47 dB measured),
+  so it is a choice the user makes, never ``auto``'s; f32 OpenVINO, with a notice, elsewhere;
 * ``compile`` — ``torch.compile`` (:mod:`.compiled`);
-* ``auto`` — the fastest path measured for the device that keeps the final image ≥ 40 dB from
-  eager: OpenVINO on a CPU when it is installed, in bf16 where the CPU has bf16 units (see the
-  README's table), else eager. On CUDA no measurement exists yet, so auto stays eager;
-  ``compile`` (with channels_last and the fp16 decode guard of :mod:`.gpu`) is the GPU path to
-  measure with ``bench/gpu_suite.py``.
+* ``auto`` — the fastest path measured for the device that keeps the final image within float
+  noise of eager: f32 OpenVINO on a CPU when it is installed (see the README's table), else
+  eager. On CUDA no measurement exists yet, so auto stays eager; ``compile`` (with
+  channels_last and the fp16 decode guard of :mod:`.gpu`) is the GPU path to measure with
+  ``bench/gpu_suite.py``.
 
 The parts are swapped in place (:mod:`.parts`), so every pipeline and mode runs unchanged. A
 backend that is missing, or that fails on a shape, leaves eager PyTorch running with a notice —
@@ -61,9 +62,7 @@ def resolve_path(requested: str, device: str, dtype_name: str) -> tuple[str, str
         return requested, None
     on_cpu = device == "cpu" and dtype_name == "float32"
     if requested == "auto":
-        if not (on_cpu and openvino_available()):
-            return EAGER, None
-        return (BF16_PATH if _cpu_has_bf16() else OPENVINO_PATH), None
+        return (OPENVINO_PATH if on_cpu and openvino_available() else EAGER), None
     if not on_cpu:
         return EAGER, (
             f"OpenVINO runs on the CPU in float32 only; on {device} ({dtype_name}) the denoiser "
