@@ -37,11 +37,12 @@ def choose_folder(connection: sqlite3.Connection, created: float, imported: bool
 
 def note_folder(connection: sqlite3.Connection, folder: str) -> None:
     """Make sure the reconcile knows ``folder`` and its parents (inside a transaction)."""
-    while True:
-        connection.execute("INSERT OR IGNORE INTO folders (path) VALUES (?)", (folder,))
-        if not folder:
-            return
-        folder = parent_folder(folder)
+    chain = [folder]
+    while chain[-1]:
+        chain.append(parent_folder(chain[-1]))
+    # One statement for the whole chain: an import runs this once per file.
+    marks = ", ".join("(?)" for _ in chain)
+    connection.execute(f"INSERT OR IGNORE INTO folders (path) VALUES {marks}", chain)
 
 
 def _free_name(connection: sqlite3.Connection, layout: GalleryLayout, folder: str, old: str) -> str:

@@ -337,11 +337,13 @@ class GalleryStore:
         """
         report = ImportReport()
         files = self._expand(paths, report)
+        # Resolved once for the whole import, not twice per file.
+        roots = (self.layout.gallery_dir.resolve(), self.layout.trash_dir.resolve())
         for done, file in enumerate(files, start=1):
             if should_cancel is not None and should_cancel():
                 break
             try:
-                report.imported.append(self._import_one(file))
+                report.imported.append(self._import_one(file, roots))
             except _AlreadyThere as skipped:
                 report.skipped.append(ImportProblem(file, str(skipped)))
             except _ImportFailed as failed:
@@ -368,15 +370,10 @@ class GalleryStore:
                 )
         return files
 
-    def _inside_store(self, path: Path) -> bool:
-        resolved = path.resolve()
-        return any(
-            resolved.is_relative_to(folder.resolve())
-            for folder in (self.layout.gallery_dir, self.layout.trash_dir)
-        )
-
-    def _import_one(self, file: Path) -> GalleryEntry:
-        if self._inside_store(file):
+    def _import_one(self, file: Path, roots: tuple[Path, ...]) -> GalleryEntry:
+        """Import one file; ``roots``: the gallery and trash folders, resolved."""
+        resolved = file.resolve()
+        if any(resolved.is_relative_to(root) for root in roots):
             raise _AlreadyThere("It is already in the gallery folder.")
         try:
             data = file.read_bytes()
