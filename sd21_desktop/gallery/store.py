@@ -56,7 +56,7 @@ from sd21_desktop.gallery.layout import (
 )
 from sd21_desktop.gallery.metadata import ImageRecord, encode_png
 from sd21_desktop.gallery.reading import ImageFacts, NotAnImageError, facts_from_record, read_facts
-from sd21_desktop.gallery.relayout import choose_folder, note_folder
+from sd21_desktop.gallery.relayout import FolderChooser, note_folder
 from sd21_desktop.gallery.rows import insert_written, row_for
 from sd21_desktop.gallery.schema import (
     OpenedIndex,
@@ -139,6 +139,7 @@ class GalleryStore:
         self.layout.ensure()
         self.inputs = InputStore(paths.inputs_dir)
         self._lock = threading.RLock()
+        self._folders = FolderChooser()
         # The page-by-page check costs seconds at 100,000 entries: deferred with the reconcile.
         self._opened = open_index(paths.database_path, full_check=reconcile)
         self._connection = self._opened.connection
@@ -286,7 +287,7 @@ class GalleryStore:
                 raise FileNotFoundError(
                     errno.ENOENT, "The gallery folder is gone", str(self.layout.gallery_dir)
                 )
-            folder = choose_folder(
+            folder = self._folders.choose(
                 self._connection, created if created is not None else time.time(), imported
             )
             name = self.layout.unique_name(folder, stem, suffix)
@@ -308,6 +309,7 @@ class GalleryStore:
                 if imported or isinstance(error, (sqlite3.Error, OSError)):
                     path.unlink(missing_ok=True)
                 raise
+            self._folders.added(folder)
             return self.get(entry_id)
 
     # -- inputs of img2img / inpaint ---------------------------------------------------------
