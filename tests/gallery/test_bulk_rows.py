@@ -259,6 +259,9 @@ def test_a_rebuild_killed_inside_a_batch_leaves_a_usable_gallery(data_dir: Path)
     connection.close()
 
 
+WHEN = 1715900000.0
+
+
 def _day_rows(connection: sqlite3.Connection, folder: str, count: int, start: int) -> None:
     for number in range(start, start + count):
         row = rows_of([f"day {number}"], start=number)[0]
@@ -266,50 +269,53 @@ def _day_rows(connection: sqlite3.Connection, folder: str, count: int, start: in
             insert_written(connection, (f"{folder}/d-{number}.png", *row[1:]))
 
 
-def test_the_folder_chooser_fills_parts_in_order_counting_rarely(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(relayout, "FOLDER_LIMIT", 50)
-    monkeypatch.setattr(relayout, "RECOUNT_AFTER", 8)
-    connection = open_index(tmp_path / "index.db").connection
-    counts: list[str] = []
-    connection.set_trace_callback(
-        lambda sql: counts.append(sql) if "count(*) FROM entries WHERE folder" in sql else None
-    )
-    chooser, when = relayout.FolderChooser(), 1715900000.0
+def _save_chosen(
+    connection: sqlite3.Connection, chooser: relayout.FolderChooser, numbers: range, imported: bool
+) -> list[str]:
+    """Save one row per number where ``chooser`` says, as the store does; the folders chosen."""
     chosen = []
-    for number in range(120):
-        folder = chooser.choose(connection, when, imported=True)
+    for number in numbers:
+        folder = chooser.choose(connection, WHEN, imported)
         _day_rows(connection, folder, 1, number)
         chooser.added(folder)
         chosen.append(folder)
-    first = day_folder(when, True)
+    return chosen
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> sqlite3.Connection:
+    """An index, day folders of 50 rows, a recount every 8 additions."""
+    monkeypatch.setattr(relayout, "FOLDER_LIMIT", 50)
+    monkeypatch.setattr(relayout, "RECOUNT_AFTER", 8)
+    return open_index(tmp_path / "index.db").connection
+
+
+def test_the_folder_chooser_fills_parts_in_order_counting_rarely(
+    small_parts: sqlite3.Connection,
+) -> None:
+    counts: list[str] = []
+    small_parts.set_trace_callback(
+        lambda sql: counts.append(sql) if "count(*) FROM entries WHERE folder" in sql else None
+    )
+    chosen = _save_chosen(small_parts, relayout.FolderChooser(), range(120), imported=True)
+    first = day_folder(WHEN, True)
     assert chosen == [first] * 50 + [f"{first}-2"] * 50 + [f"{first}-3"] * 20
-    # Exact counts: every part holds what was chosen for it.
-    assert [relayout.FolderChooser().choose(connection, when, True)] == [f"{first}-3"]
+    # Exact counts: a new chooser (another process) finds the same part with room.
+    assert relayout.FolderChooser().choose(small_parts, WHEN, True) == f"{first}-3"
     # A count per 8 additions and one to call a part full, not one (or more) per save.
     assert len(counts) <= 120 // 8 + 2 * 3 + 2
 
 
 def test_rows_another_process_added_are_seen_at_the_next_count(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_parts: sqlite3.Connection,
 ) -> None:
-    monkeypatch.setattr(relayout, "FOLDER_LIMIT", 20)
-    monkeypatch.setattr(relayout, "RECOUNT_AFTER", 4)
-    connection = open_index(tmp_path / "index.db").connection
-    chooser, when = relayout.FolderChooser(), 1715900000.0
-    first = day_folder(when, False)
-    assert chooser.choose(connection, when, imported=False) == first  # counted: empty
-    _day_rows(connection, first, 19, 0)  # another process nearly fills it
-    chosen = []
-    for number in range(19, 30):
-        folder = chooser.choose(connection, when, imported=False)
-        _day_rows(connection, folder, 1, number)
-        chooser.added(folder)
-        chosen.append(folder)
+    chooser, first = relayout.FolderChooser(), day_folder(WHEN, False)
+    assert chooser.choose(small_parts, WHEN, imported=False) == first  # counted: empty
+    _day_rows(small_parts, first, 49, 0)  # another process nearly fills it
+    chosen = _save_chosen(small_parts, chooser, range(49, 70), imported=False)
     # It may pass the limit by what it had not counted yet (at most RECOUNT_AFTER), no more.
-    (rows,) = connection.execute(
+    (rows,) = small_parts.execute(
         "SELECT count(*) FROM entries WHERE folder = ?", (first,)
     ).fetchone()
-    assert 20 <= rows <= 20 + 4
+    assert 50 <= rows <= 50 + 8
     assert chosen[-1] == f"{first}-2"
