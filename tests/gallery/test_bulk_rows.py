@@ -319,3 +319,9 @@ def test_rows_another_process_added_are_seen_at_the_next_count(
     ).fetchone()
     assert 50 <= rows <= 50 + 8
     assert chosen[-1] == f"{first}-2"
+
+
+def test_freed_pages_are_not_zeroed_by_a_separate_write(tmp_path: Path) -> None:
+    """secure_delete FAST (2): Debian's SQLite zeroes every page full-text merges free."""
+    connection = connect(tmp_path / "index.db")
+    assert connection.execute("PRAGMA secure_delete").fetchone() == (2,)

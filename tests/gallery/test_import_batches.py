@@ -1,0 +1,135 @@
+"""Imports commit their rows in batches (one commit per IMPORT_BATCH files, a savepoint per
+file): a refused row costs its file only, a failed commit takes the batch's copies away and
+reports each, and nothing leaves a copy without its row."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sd21_desktop.gallery import store as store_module
+from sd21_desktop.gallery.store import GalleryStore
+from tests.gallery.test_store_support import image
+
+
+def originals(folder: Path, count: int) -> list[Path]:
+    folder.mkdir()
+    paths = [folder / f"pic-{number:02d}.png" for number in range(count)]
+    for number, path in enumerate(paths):
+        image(number).save(path)
+    return paths
+
+
+def copies(store: GalleryStore) -> list[Path]:
+    return sorted((store.layout.gallery_dir / "imported").rglob("*.png"))
+
+
+def test_rows_are_committed_once_per_batch(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "IMPORT_BATCH", 8)
+    originals(tmp_path / "in", 20)
+    with GalleryStore.open() as store:
+        commits: list[str] = []
+        store._connection.set_trace_callback(
+            lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+        )
+        report = store.import_files([tmp_path / "in"])
+        store._connection.set_trace_callback(None)
+        assert len(report.imported) == 20
+        assert len(commits) == 3  # 8 + 8 + 4, not 20
+        assert store.count() == 20
+        assert len(copies(store)) == 20
+
+
+def test_the_same_image_twice_in_one_batch_is_imported_once(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    first, _ = originals(tmp_path / "in", 2)
+    (tmp_path / "in" / "again.png").write_bytes(first.read_bytes())
+    with GalleryStore.open() as store:
+        report = store.import_files([tmp_path / "in"])
+        assert len(report.imported) == 2
+        assert [problem.path.name for problem in report.skipped] == ["pic-00.png"]
+        assert "already in the gallery" in report.skipped[0].message
+
+
+def test_a_failed_commit_takes_the_batch_copies_away(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "IMPORT_BATCH", 4)
+    given = originals(tmp_path / "in", 10)
+    real = store_module.transaction
+    batches = [0]
+
+    def failing_second_batch(
+        connection: sqlite3.Connection,
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        batches[0] += 1
+        if batches[0] != 2:
+            return real(connection)
+        return _commit_fails(connection)
+
+    monkeypatch.setattr(store_module, "transaction", failing_second_batch)
+    with GalleryStore.open() as store:
+        report = store.import_files([tmp_path / "in"])
+        assert len(report.imported) == 6
+        assert sorted(problem.path for problem in report.errors) == given[4:8]
+        assert all("disk I/O error" in problem.message for problem in report.errors)
+        assert store.count() == 6
+        assert len(copies(store)) == 6  # no copy without its row
+    assert all(path.exists() for path in given)  # the originals are untouched
+
+
+@contextlib.contextmanager
+def _commit_fails(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A transaction whose COMMIT fails (a disk error at the end of the batch)."""
+    connection.execute("BEGIN IMMEDIATE")
+    yield connection
+    connection.execute("ROLLBACK")
+    raise sqlite3.OperationalError("disk I/O error")
+
+
+def test_a_batch_sqlite_gave_up_is_reported_and_the_rest_import(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full: SQLite rolls the whole transaction back by itself."""
+    monkeypatch.setattr(store_module, "IMPORT_BATCH", 4)
+    given = originals(tmp_path / "in", 10)
+    real_insert = store_module.insert_written
+
+    def insert_written(connection: sqlite3.Connection, row: tuple[object, ...]) -> int:
+        if str(row[0]).endswith("pic-05.png"):
+            connection.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_insert(connection, row)
+
+    monkeypatch.setattr(store_module, "insert_written", insert_written)
+    with GalleryStore.open() as store:
+        report = store.import_files([tmp_path / "in"])
+        failed = sorted(problem.path for problem in report.errors)
+        assert failed == given[4:6]  # pic-05 itself and pic-04, rolled back with it
+        assert len(report.imported) == 8
+        assert store.count() == 8
+        assert {entry.path for entry in report.imported} == set(copies(store))
+
+
+def test_an_error_out_of_a_batch_leaves_no_copy_without_its_row(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "IMPORT_BATCH", 4)
+    originals(tmp_path / "in", 10)
+
+    def progress(done: int, total: int) -> None:
+        if done == 6:
+            raise KeyboardInterrupt
+
+    with GalleryStore.open() as store:
+        with pytest.raises(KeyboardInterrupt):
+            store.import_files([tmp_path / "in"], on_progress=progress)
+        assert store.count() == 4  # the first batch, committed
+        assert len(copies(store)) == 4
