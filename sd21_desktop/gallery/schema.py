@@ -244,7 +244,9 @@ def connect(path: Path) -> sqlite3.Connection:
     ``secure_delete=FAST``: some SQLite builds (Debian's) zero every freed page, and the
     full-text index frees pages at each merge of its segments: a quarter of the pages an import
     commit wrote were zeros. FAST still clears deleted rows within the pages a commit writes
-    anyway; it changes nothing of what is durable.
+    anyway; it changes nothing of what is durable. ``temp_store=MEMORY``: the statement
+    journals of a transaction of many rows (an import's batch, see ``GalleryStore``) are a
+    megabyte or two, written to a file in /var/tmp otherwise (thirty thousand writes an import).
     """
     connection = sqlite3.connect(
         path, timeout=10.0, isolation_level=None, check_same_thread=False
@@ -253,6 +255,7 @@ def connect(path: Path) -> sqlite3.Connection:
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute("PRAGMA secure_delete = FAST")
+        connection.execute("PRAGMA temp_store = MEMORY")
         connection.execute("PRAGMA busy_timeout = 10000")
     except BaseException:
         connection.close()
