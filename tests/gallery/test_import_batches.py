@@ -5,7 +5,10 @@ reports each, and nothing leaves a copy without its row."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,8 @@ import pytest
 from sd21_desktop.gallery import store as store_module
 from sd21_desktop.gallery.store import GalleryStore
 from tests.gallery.test_store_support import image
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def originals(folder: Path, count: int) -> list[Path]:
@@ -133,3 +138,36 @@ def test_an_error_out_of_a_batch_leaves_no_copy_without_its_row(
             store.import_files([tmp_path / "in"], on_progress=progress)
         assert store.count() == 4  # the first batch, committed
         assert len(copies(store)) == 4
+
+
+# A child that imports ``argv[2]`` into ``argv[1]`` and dies (os._exit, no clean-up) in the
+# middle of its second batch: two copies written, their rows not committed.
+CHILD = r"""
+import os, sys
+from sd21_desktop.gallery import store as store_module
+from sd21_desktop.gallery.store import GalleryStore
+from sd21_desktop.paths import resolve_paths
+store_module.IMPORT_BATCH = 4
+def progress(done, total):
+    if done == 6:
+        os._exit(9)
+GalleryStore(resolve_paths(sys.argv[1])).import_files([sys.argv[2]], on_progress=progress)
+"""
+
+
+def test_copies_of_an_import_killed_mid_batch_are_indexed_at_the_next_open(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    given = originals(tmp_path / "in", 10)
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(data_dir), str(tmp_path / "in")],
+        capture_output=True, env=environment, cwd=REPO_ROOT, timeout=120, check=False,
+    )
+    assert child.returncode == 9, child.stderr.decode()[-2000:]
+    with GalleryStore.open() as store:
+        entries = store.search(limit=100)
+        assert len(entries) == 6  # the first batch, and the two copies of the second
+        assert {entry.path for entry in entries} == set(copies(store))
+        assert {entry.origin for entry in entries} == {"imported"}
+    assert all(path.exists() for path in given)
