@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sd21_desktop.errors import UserFacingError
 
@@ -264,38 +265,36 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 @contextlib.contextmanager
-def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def _undone_on_error(
+    connection: sqlite3.Connection, begin: str, undo: tuple[str, ...], end: str
+) -> Iterator[sqlite3.Connection]:
+    connection.execute(begin)
+    try:
+        yield connection
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            for statement in undo:
+                connection.execute(statement)
+        raise
+    connection.execute(end)
+
+
+def transaction(connection: sqlite3.Connection) -> contextlib.AbstractContextManager[Any]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception.
 
     IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read.
     """
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield connection
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
+    return _undone_on_error(connection, "BEGIN IMMEDIATE", ("ROLLBACK",), "COMMIT")
 
 
-@contextlib.contextmanager
-def step(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def step(connection: sqlite3.Connection) -> contextlib.AbstractContextManager[Any]:
     """:func:`transaction`, or inside one a ``SAVEPOINT`` (rolled back alone on any exception,
     so one entry of a batch that shares a commit can fail without the others)."""
     if not connection.in_transaction:
-        with transaction(connection):
-            yield connection
-        return
-    connection.execute("SAVEPOINT step")
-    try:
-        yield connection
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            connection.execute("ROLLBACK TO step")
-            connection.execute("RELEASE step")
-        raise
-    connection.execute("RELEASE step")
+        return transaction(connection)
+    return _undone_on_error(
+        connection, "SAVEPOINT step", ("ROLLBACK TO step", "RELEASE step"), "RELEASE step"
+    )
 
 
 def user_version(connection: sqlite3.Connection) -> int:

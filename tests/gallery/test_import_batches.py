@@ -63,11 +63,16 @@ def test_the_same_image_twice_in_one_batch_is_imported_once(
         assert "already in the gallery" in report.skipped[0].message
 
 
-def test_a_failed_commit_takes_the_batch_copies_away(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def given(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Ten images to import, in batches of four."""
     monkeypatch.setattr(store_module, "IMPORT_BATCH", 4)
-    given = originals(tmp_path / "in", 10)
+    return originals(tmp_path / "in", 10)
+
+
+def test_a_failed_commit_takes_the_batch_copies_away(
+    given: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = store_module.transaction
     batches = [0]
 
@@ -81,7 +86,7 @@ def test_a_failed_commit_takes_the_batch_copies_away(
 
     monkeypatch.setattr(store_module, "transaction", failing_second_batch)
     with GalleryStore.open() as store:
-        report = store.import_files([tmp_path / "in"])
+        report = store.import_files([given[0].parent])
         assert len(report.imported) == 6
         assert sorted(problem.path for problem in report.errors) == given[4:8]
         assert all("disk I/O error" in problem.message for problem in report.errors)
@@ -100,11 +105,9 @@ def _commit_fails(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection
 
 
 def test_a_batch_sqlite_gave_up_is_reported_and_the_rest_import(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    given: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Disk full: SQLite rolls the whole transaction back by itself."""
-    monkeypatch.setattr(store_module, "IMPORT_BATCH", 4)
-    given = originals(tmp_path / "in", 10)
     real_insert = store_module.insert_written
 
     def insert_written(connection: sqlite3.Connection, row: tuple[object, ...]) -> int:
@@ -115,7 +118,7 @@ def test_a_batch_sqlite_gave_up_is_reported_and_the_rest_import(
 
     monkeypatch.setattr(store_module, "insert_written", insert_written)
     with GalleryStore.open() as store:
-        report = store.import_files([tmp_path / "in"])
+        report = store.import_files([given[0].parent])
         failed = sorted(problem.path for problem in report.errors)
         assert failed == given[4:6]  # pic-05 itself and pic-04, rolled back with it
         assert len(report.imported) == 8
@@ -124,10 +127,8 @@ def test_a_batch_sqlite_gave_up_is_reported_and_the_rest_import(
 
 
 def test_an_error_out_of_a_batch_leaves_no_copy_without_its_row(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    given: list[Path],
 ) -> None:
-    monkeypatch.setattr(store_module, "IMPORT_BATCH", 4)
-    originals(tmp_path / "in", 10)
 
     def progress(done: int, total: int) -> None:
         if done == 6:
@@ -135,7 +136,7 @@ def test_an_error_out_of_a_batch_leaves_no_copy_without_its_row(
 
     with GalleryStore.open() as store:
         with pytest.raises(KeyboardInterrupt):
-            store.import_files([tmp_path / "in"], on_progress=progress)
+            store.import_files([given[0].parent], on_progress=progress)
         assert store.count() == 4  # the first batch, committed
         assert len(copies(store)) == 4
 
