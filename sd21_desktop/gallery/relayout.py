@@ -21,27 +21,64 @@ from sd21_desktop.gallery.schema import transaction
 MOVE_BATCH = 500
 
 
-def choose_folder(connection: sqlite3.Connection, created: float, imported: bool) -> str:
-    """The day folder a new entry created at ``created`` goes to (the first with room)."""
-    part = 1
-    while True:
-        folder = day_folder(created, imported, part)
+RECOUNT_AFTER = 64
+"""Additions to a folder between two counts of its rows (see :class:`FolderChooser`)."""
+
+
+class FolderChooser:
+    """Chooses the day folder of new entries: the first part of their day with room.
+
+    Counting a folder's rows reads up to :data:`FOLDER_LIMIT` index entries, and every full
+    part before the one with room was counted again for each save: an import of 10,000 files
+    into one day read some 5,000 index entries per file. So a folder is counted once, then
+    followed by :meth:`added`, and counted again every :data:`RECOUNT_AFTER` additions and
+    before it is called full (a full one stays full). Rows another process adds meanwhile are
+    seen at the next count: a folder may pass the limit by that many, which the limit (it keeps
+    a listing short) allows.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[int, int]] = {}
+        """Folder → (rows at the last count, additions since)."""
+
+    def choose(self, connection: sqlite3.Connection, created: float, imported: bool) -> str:
+        """The day folder an entry created at ``created`` goes to (the first with room)."""
+        part = 1
+        while True:
+            folder = day_folder(created, imported, part)
+            if self._rows_of(connection, folder) < FOLDER_LIMIT:
+                return folder
+            part += 1
+
+    def added(self, folder: str) -> None:
+        """An entry was written to ``folder`` (after :meth:`choose` gave it)."""
+        counted, since = self._rows.get(folder, (0, RECOUNT_AFTER))
+        self._rows[folder] = (counted, since + 1)
+
+    def _rows_of(self, connection: sqlite3.Connection, folder: str) -> int:
+        known = self._rows.get(folder)
+        if known is not None:
+            counted, since = known
+            if counted >= FOLDER_LIMIT:
+                return counted
+            if since < RECOUNT_AFTER and counted + since < FOLDER_LIMIT:
+                return counted + since
         # One range of the folder index: a thousand index entries at most.
         (rows,) = connection.execute(
             "SELECT count(*) FROM entries WHERE folder = ?", (folder,)
         ).fetchone()
-        if rows < FOLDER_LIMIT:
-            return folder
-        part += 1
+        self._rows[folder] = (int(rows), 0)
+        return int(rows)
 
 
 def note_folder(connection: sqlite3.Connection, folder: str) -> None:
     """Make sure the reconcile knows ``folder`` and its parents (inside a transaction)."""
-    while True:
-        connection.execute("INSERT OR IGNORE INTO folders (path) VALUES (?)", (folder,))
-        if not folder:
-            return
-        folder = parent_folder(folder)
+    chain = [folder]
+    while chain[-1]:
+        chain.append(parent_folder(chain[-1]))
+    # One statement for the whole chain: an import runs this once per file.
+    marks = ", ".join("(?)" for _ in chain)
+    connection.execute(f"INSERT OR IGNORE INTO folders (path) VALUES {marks}", chain)
 
 
 def _free_name(connection: sqlite3.Connection, layout: GalleryLayout, folder: str, old: str) -> str:
@@ -91,6 +128,7 @@ def move_batch(
 ) -> tuple[list[int], bool]:
     """Move up to ``limit`` entries of the flat layout into day folders; returns their ids and
     whether there was anything left to do."""
+    folders = FolderChooser()  # exact: the transaction holds the write lock
     with transaction(connection):
         rows = connection.execute(
             "SELECT m.id, e.file_name, e.created, e.origin FROM layout_moves AS m "
@@ -103,12 +141,13 @@ def move_batch(
                 continue  # the entry was deleted for good meanwhile
             if parent_folder(old) not in ("", "imported"):
                 continue  # already in a day folder (an index rebuilt from one): leave it there
-            folder = choose_folder(connection, created, origin == "imported")
+            folder = folders.choose(connection, created, origin == "imported")
             new = _free_name(connection, layout, folder, old)
             connection.execute(
                 "UPDATE entries SET moved_from = file_name, file_name = ? WHERE id = ?",
                 (new, entry_id),
             )
+            folders.added(folder)
             note_folder(connection, folder)
             moved.append(entry_id)
         connection.executemany(

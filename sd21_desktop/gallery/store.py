@@ -56,13 +56,14 @@ from sd21_desktop.gallery.layout import (
 )
 from sd21_desktop.gallery.metadata import ImageRecord, encode_png
 from sd21_desktop.gallery.reading import ImageFacts, NotAnImageError, facts_from_record, read_facts
-from sd21_desktop.gallery.relayout import choose_folder, note_folder
+from sd21_desktop.gallery.relayout import FolderChooser, note_folder
 from sd21_desktop.gallery.rows import insert_written, row_for
 from sd21_desktop.gallery.schema import (
     OpenedIndex,
     integrity_problem,
     move_aside,
     open_index,
+    step,
     transaction,
 )
 from sd21_desktop.gallery.search import select_count, select_page
@@ -72,6 +73,11 @@ from sd21_desktop.paths import AppPaths, resolve_paths
 CHEAP_COUNT = 1000
 """Counting up to this many rows costs about what a page does; more is counted separately."""
 STOP_POLL_OPS = 1000
+IMPORT_BATCH = 32
+"""Imported files whose rows share one commit. A commit writes some twenty index pages however
+few rows it holds (a full-text segment and its merges, a leaf of each b-tree): one commit per file
+made an import write a third more than before the day folders and the time-keyed search. Each
+file keeps its own savepoint, so a row refused costs that file only."""
 """SQLite virtual-machine steps between two looks at a count's ``stop`` (microseconds)."""
 _PREFERRED_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif"}
 
@@ -139,6 +145,7 @@ class GalleryStore:
         self.layout.ensure()
         self.inputs = InputStore(paths.inputs_dir)
         self._lock = threading.RLock()
+        self._folders = FolderChooser()
         # The page-by-page check costs seconds at 100,000 entries: deferred with the reconcile.
         self._opened = open_index(paths.database_path, full_check=reconcile)
         self._connection = self._opened.connection
@@ -286,7 +293,7 @@ class GalleryStore:
                 raise FileNotFoundError(
                     errno.ENOENT, "The gallery folder is gone", str(self.layout.gallery_dir)
                 )
-            folder = choose_folder(
+            folder = self._folders.choose(
                 self._connection, created if created is not None else time.time(), imported
             )
             name = self.layout.unique_name(folder, stem, suffix)
@@ -295,7 +302,7 @@ class GalleryStore:
             try:
                 # The rule a rebuild follows: our record's time, else the file's.
                 when = created if created is not None else path.stat().st_mtime
-                with transaction(self._connection):
+                with step(self._connection):  # a savepoint inside an import's batch
                     note_folder(self._connection, folder)
                     entry_id = insert_written(
                         self._connection, row_for(name, facts, when, origin, sha256=digest)
@@ -308,6 +315,7 @@ class GalleryStore:
                 if imported or isinstance(error, (sqlite3.Error, OSError)):
                     path.unlink(missing_ok=True)
                 raise
+            self._folders.added(folder)
             return self.get(entry_id)
 
     # -- inputs of img2img / inpaint ---------------------------------------------------------
@@ -337,20 +345,74 @@ class GalleryStore:
         """
         report = ImportReport()
         files = self._expand(paths, report)
-        for done, file in enumerate(files, start=1):
-            if should_cancel is not None and should_cancel():
-                break
-            try:
-                report.imported.append(self._import_one(file))
-            except _AlreadyThere as skipped:
-                report.skipped.append(ImportProblem(file, str(skipped)))
-            except _ImportFailed as failed:
-                report.errors.append(ImportProblem(file, str(failed)))
-            except Exception as error:  # reported as this file's error line; the rest go on
-                report.errors.append(ImportProblem(file, _unexpected(error)))
+        # Resolved once for the whole import, not twice per file.
+        roots = (self.layout.gallery_dir.resolve(), self.layout.trash_dir.resolve())
+        done = 0
+
+        def next_file() -> bool:
+            """Report the file just tried; whether to go on."""
+            nonlocal done
+            done += 1
             if on_progress is not None:
                 on_progress(done, len(files))
+            return should_cancel is None or not should_cancel()
+
+        going = should_cancel is None or not should_cancel()
+        while going and done < len(files):
+            batch = files[done : done + IMPORT_BATCH]
+            with self._lock:  # the connection's transaction is this batch's alone
+                going = self._import_batch(batch, roots, report, next_file)
         return report
+
+    def _import_batch(
+        self,
+        files: list[Path],
+        roots: tuple[Path, Path],
+        report: ImportReport,
+        next_file: Callable[[], bool],
+    ) -> bool:
+        """Import ``files`` with one commit for their rows (see :data:`IMPORT_BATCH`); returns
+        whether to go on. A commit that fails takes the batch's copies away again (the
+        originals stay) and reports each of them."""
+        imported: list[tuple[Path, GalleryEntry]] = []
+        going = True
+        try:
+            with transaction(self._connection):
+                for file in files:
+                    entry = self._import_reported(file, roots, report)
+                    if entry is not None:
+                        imported.append((file, entry))
+                    going = next_file()
+                    if not self._connection.in_transaction:  # SQLite rolled it back (disk full)
+                        raise sqlite3.OperationalError("the index gave up the import's batch")
+                    if not going:
+                        break
+        except BaseException as error:
+            # The rows are gone with the transaction: their copies go too (an import's copy
+            # without its row would come back at the next open without its content hash). A
+            # kill here leaves them, and that open adds them.
+            for _, entry in imported:
+                entry.path.unlink(missing_ok=True)
+            if not isinstance(error, sqlite3.Error):
+                raise
+            report.errors += [ImportProblem(file, _unexpected(error)) for file, _ in imported]
+            return going
+        report.imported += [entry for _, entry in imported]
+        return going
+
+    def _import_reported(
+        self, file: Path, roots: tuple[Path, Path], report: ImportReport
+    ) -> GalleryEntry | None:
+        """The entry of ``file`` imported, or None with the reason added to ``report``."""
+        try:
+            return self._import_one(file, roots)
+        except _AlreadyThere as skipped:
+            report.skipped.append(ImportProblem(file, str(skipped)))
+        except _ImportFailed as failed:
+            report.errors.append(ImportProblem(file, str(failed)))
+        except Exception as error:  # reported as this file's error line; the rest go on
+            report.errors.append(ImportProblem(file, _unexpected(error)))
+        return None
 
     def _expand(
         self, paths: Iterable[str | os.PathLike[str]], report: ImportReport
@@ -368,15 +430,10 @@ class GalleryStore:
                 )
         return files
 
-    def _inside_store(self, path: Path) -> bool:
-        resolved = path.resolve()
-        return any(
-            resolved.is_relative_to(folder.resolve())
-            for folder in (self.layout.gallery_dir, self.layout.trash_dir)
-        )
-
-    def _import_one(self, file: Path) -> GalleryEntry:
-        if self._inside_store(file):
+    def _import_one(self, file: Path, roots: tuple[Path, ...]) -> GalleryEntry:
+        """Import one file; ``roots``: the gallery and trash folders, resolved."""
+        resolved = file.resolve()
+        if any(resolved.is_relative_to(root) for root in roots):
             raise _AlreadyThere("It is already in the gallery folder.")
         try:
             data = file.read_bytes()

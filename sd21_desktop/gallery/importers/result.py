@@ -132,10 +132,14 @@ class ImportedMetadata:
         values["embeddings"] = parse_hash_list(self.extra.get("TI hashes"))
         plain = GenerationRequest(**values)
         # the hires fix and variation seed, when the image had them and they fit our limits
-        with contextlib.suppress(InvalidRequestError):
-            plain = plain.replace(**exploration_fields(self.extra))
+        # (each replace validates the whole request again: skipped when there is nothing to add)
+        explored = exploration_fields(self.extra)
+        if explored:
+            with contextlib.suppress(InvalidRequestError):
+                plain = plain.replace(**explored)
         try:  # ControlNet units that name our control image (AUTOMATIC1111 keeps none)
-            return plain.replace(controls=control_units_for_request(self.extra))
+            controls = control_units_for_request(self.extra)
+            return plain.replace(controls=controls) if controls else plain
         except InvalidRequestError:
             return plain
 
