@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.annotator_fixtures import annotator_weights, openpose_weights  # noqa: F401
 from tests.ray_fixtures import ray_engine, ray_session  # noqa: F401 - shared Ray fixtures
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
