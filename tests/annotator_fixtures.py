@@ -51,6 +51,17 @@ def torchvision_stub() -> Iterator[None]:
         sys.modules.pop("torchvision.transforms", None)
 
 
+@pytest.fixture
+def empty_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face cache, so only the given folder can hold the weights."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture(scope="session")
 def annotator_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with random-weight HED and line-art files (OpenPose's: ``openpose_weights``)."""

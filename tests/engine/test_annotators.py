@@ -30,17 +30,6 @@ def picture(width: int = 192, height: int = 128) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
 
 
-@pytest.fixture
-def empty_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty Hugging Face cache, so only the given folder can hold the weights."""
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    return cache
-
-
 def direct(name: str, folder: Path, image: Image.Image) -> Image.Image:
     """controlnet_aux's own call, as AUTOMATIC1111 makes it (preprocessor resolution 512)."""
     spec = annotators.ANNOTATORS[name]
@@ -82,7 +71,8 @@ def test_an_odd_size_comes_back_at_the_pictures_size(
 ) -> None:
     image = picture(100, 70)  # controlnet_aux would give 128x64
     made = preprocess("hed", image, annotators=annotator_weights)
-    assert made.size == (100, 70) and made.mode == "RGB"
+    assert made.size == (100, 70)
+    assert made.mode == "RGB"
 
 
 @pytest.mark.parametrize("name", ["hed", "lineart", "openpose"])
@@ -92,8 +82,10 @@ def test_missing_weights_say_which_files_go_where(
     monkeypatch.setattr(importlib.util, "find_spec", lambda module, *_: object())  # installed
     folder = tmp_path / "annotators"
     reason = unavailable(name, folder)
-    assert reason is not None and "\n" not in reason
-    assert str(folder) in reason and ANNOTATOR_REPO in reason
+    assert reason is not None
+    assert "\n" not in reason
+    assert str(folder) in reason
+    assert ANNOTATOR_REPO in reason
     for file in annotators.ANNOTATORS[name].files:
         assert file in reason
     with pytest.raises(UserFacingError, match=annotators.ANNOTATORS[name].files[0]):
@@ -110,7 +102,8 @@ def test_a_missing_library_says_what_to_install(
     )
     reason = unavailable("openpose", tmp_path)
     assert reason is not None
-    assert "controlnet_aux, torchvision" in reason and "sd21-desktop[annotators]" in reason
+    assert "controlnet_aux, torchvision" in reason
+    assert "sd21-desktop[annotators]" in reason
     with pytest.raises(UserFacingError, match="not installed"):
         preprocess("hed", picture(), annotators=tmp_path)
 
