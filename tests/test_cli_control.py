@@ -154,8 +154,11 @@ def test_a_preprocessor_without_its_weights_exits_2_saying_where_they_go(
         "generate", "--prompt", "x", "--model", str(tiny_model_dir), "--annotators-dir",
         str(folder), "--control", f"owner/cn:{photo}", "--control-preprocess", name,
     )  # fmt: skip
-    assert status == 2 and out == ""
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
     reason = unavailable(name, folder)
-    assert reason is not None and reason in err
+    assert reason is not None
+    assert reason in err
     assert "not installed" in reason or str(folder) in reason

@@ -16,6 +16,7 @@ from sd21_desktop.engine.runner import Engine
 from sd21_desktop.qt.images import qimage_to_rgb_array
 from sd21_desktop.ui.control_panel import ControlLayer
 from sd21_desktop.ui.main_window import MainWindow
+from tests.annotator_fixtures import needs_controlnet_aux
 from tests.qt.conftest import WorkerRecorder
 
 JOB_TIMEOUT_MS = 180_000
@@ -108,3 +109,62 @@ def test_from_picture_with_canny_shows_the_edges_the_model_gets(
         tab.controls.add_unit()
     assert tab.controls.add_unit() is None  # a fourth is refused, with a message
     assert tab.controls.show_combo.count() == 4  # picture & mask + three layers
+
+
+def _preprocessor_item(row: object, name: str) -> object:
+    combo = row.preprocessor_combo  # type: ignore[attr-defined]
+    return combo.model().item(combo.findText(name))
+
+
+@needs_controlnet_aux
+def test_hed_is_offered_with_its_weights_and_made_by_the_worker(
+    window: MainWindow, qtbot: QtBot, data_dir: Path, annotator_weights: Path,
+    empty_hub_cache: Path,
+) -> None:  # fmt: skip
+    from sd21_desktop.engine.control_preprocess import preprocess
+    from sd21_desktop.qt.images import rgb_array_to_qimage
+
+    folder = data_dir / "models" / "annotators"  # the default folder
+    folder.mkdir(parents=True)
+    (folder / "ControlNetHED.pth").symlink_to(annotator_weights / "ControlNetHED.pth")
+    tab = window.canvas_tab
+    pixels = np.asarray(Image.effect_mandelbrot((80, 48), (-2, -1, 1, 1), 60).convert("RGB"))
+    tab.set_image(rgb_array_to_qimage(np.ascontiguousarray(pixels)))
+    row = tab.controls.add_unit()
+    assert row is not None
+    assert _preprocessor_item(row, "hed").isEnabled()  # type: ignore[attr-defined]
+    lineart = _preprocessor_item(row, "lineart")
+    assert not lineart.isEnabled()  # type: ignore[attr-defined]
+    assert "sk_model.pth" in lineart.toolTip()  # type: ignore[attr-defined]
+    assert str(folder) in lineart.toolTip()  # type: ignore[attr-defined]
+    row.preprocessor_combo.setCurrentText("hed")
+    row.findChild(type(tab.controls.add_button), "controlFromPictureButton").click()
+    expected = np.asarray(preprocess("hed", Image.fromarray(pixels), annotators=folder))
+    qtbot.waitUntil(lambda: not row.layer.is_blank(), timeout=60_000)
+    assert np.array_equal(row.layer.control_array(), expected)
+    units, _images = tab.controls.units_for_request()
+    assert units[0].preprocessor == "hed"
+
+
+def test_hed_without_weights_is_not_offered_and_says_where_they_go(
+    window: MainWindow, data_dir: Path, empty_hub_cache: Path
+) -> None:
+    from sd21_desktop.engine.annotators import unavailable
+    from sd21_desktop.qt.images import rgb_array_to_qimage
+
+    tab = window.canvas_tab
+    tab.set_image(rgb_array_to_qimage(np.full((48, 80, 3), 90, np.uint8)))
+    row = tab.controls.add_unit()
+    assert row is not None
+    reason = unavailable("hed", data_dir / "models" / "annotators")
+    assert reason is not None
+    item = _preprocessor_item(row, "hed")
+    assert not item.isEnabled()  # type: ignore[attr-defined]
+    assert item.toolTip() == reason  # type: ignore[attr-defined]
+    row.model_combo.setCurrentIndex(row.model_combo.findText(
+        "thibaud/controlnet-sd21-hed-diffusers"))  # fmt: skip
+    assert row.preprocessor() != "hed"  # not suggested while it cannot run
+    row.preprocessor_combo.setCurrentText("hed")
+    row.findChild(type(tab.controls.add_button), "controlFromPictureButton").click()
+    assert reason in window.message_bar.text()
+    assert row.layer.is_blank()
