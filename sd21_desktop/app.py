@@ -111,6 +111,7 @@ class AppController(QObject):
         self.window = MainWindow(settings, history, self.queue, self.gallery_model)
         self.window.controller = self  # type: ignore[attr-defined]
         self.window.annotators_default = paths.annotators_dir
+        self.window.inputs_folder = paths.inputs_dir
         self.window.settings_changed = self.apply_settings  # type: ignore[method-assign]
         self.models = ModelsUi(self.window, ModelManager(paths.data_dir / "local_models.json"))
         self._wire()

@@ -84,6 +84,30 @@ class _Loaded(QObject):
     done = Signal(object, str)  # RGB array (None on failure), error message
 
 
+class _UnitsRead(QObject):
+    done = Signal(object, object)  # the units, their control images (RGB arrays; None: missing)
+
+
+class _ReadUnits(QRunnable):
+    """The control images of loaded units, read from the inputs folder off the GUI thread."""
+
+    def __init__(self, units: tuple[ControlUnit, ...], folder: Path, relay: _UnitsRead) -> None:
+        super().__init__()
+        self.units, self.folder, self.relay = units, folder, relay
+
+    def run(self) -> None:
+        from sd21_desktop.engine.inputs import InputImages
+
+        store, images = InputImages(self.folder), []
+        for unit in self.units:
+            try:
+                images.append(np.asarray(store.get(unit.image).convert("RGB")))
+            except Exception:  # missing or damaged: the unit comes back black, and says so
+                images.append(None)
+        with contextlib.suppress(RuntimeError):
+            self.relay.done.emit(self.units, images)
+
+
 class _LoadFile(QRunnable):
     """A file decoded off the GUI thread (the canvas's own reader)."""
 
@@ -267,6 +291,20 @@ class ControlUnitRow(QWidget):
         size = self.layer.image_size()
         self.layer.set_base(np.zeros((size.height(), size.width(), 3), np.uint8))
 
+    def set_unit(self, unit: ControlUnit, pixels: np.ndarray | None) -> None:
+        """A stored unit's settings, and its control image as the layer (at its own size)."""
+        self.model_combo.setEditText(unit.model)
+        if self.model_combo.lineEdit() is not None:
+            self.model_combo.lineEdit().setCursorPosition(0)  # type: ignore[union-attr]
+        self.preprocessor_combo.setCurrentText(unit.preprocessor)  # what made the image
+        self.weight.setValue(unit.weight)
+        self.start.setValue(unit.start)
+        self.end.setValue(unit.end)
+        if pixels is not None:
+            self.layer.set_base(pixels)
+        else:
+            self.clear()
+
     def unit(self, image_id: str, guess_mode: bool) -> ControlUnit:
         return ControlUnit(
             self.model_combo.currentText().strip(),
@@ -296,6 +334,8 @@ class ControlPanel(QWidget):
         """Where hed/lineart/openpose weights are looked for (the window sets it)."""
         self.rows: list[ControlUnitRow] = []
         self._waiting_row: ControlUnitRow | None = None
+        self._units_read = _UnitsRead(self)
+        self._units_read.done.connect(self._on_units_read)
         self.add_button = tool_button("Add control unit")
         self.add_button.setObjectName("addControlUnitButton")
         self.add_button.setToolTip(
@@ -383,6 +423,27 @@ class ControlPanel(QWidget):
         row, self._waiting_row = self._waiting_row, None
         if row is not None and row in self.rows:
             row.set_preprocessed(qimage_to_rgb_array(image))
+
+    def load_units(self, units: tuple[ControlUnit, ...], inputs: Path) -> None:
+        """Replace the units by a stored request's (their images read from ``inputs`` by the
+        thread pool; :meth:`_on_units_read` shows them)."""
+        QThreadPool.globalInstance().start(_ReadUnits(units, inputs, self._units_read))
+
+    @Slot(object, object)
+    def _on_units_read(self, units: tuple[ControlUnit, ...], images: list) -> None:  # type: ignore[type-arg]
+        for row in list(self.rows):
+            self.remove_unit(row)
+        for unit, pixels in zip(units, images, strict=True):
+            row = self.add_unit()
+            if row is not None:
+                row.set_unit(unit, pixels)
+        self.guess_mode.setChecked(any(unit.guess_mode for unit in units))
+        missing = [str(i) for i, pixels in enumerate(images, start=1) if pixels is None]
+        if missing:
+            self.error.emit(
+                f"The control image of unit {', '.join(missing)} is missing from the inputs "
+                "folder: make it again (paint it, or From picture / From file)."
+            )
 
     def units_for_request(self) -> tuple[tuple[ControlUnit, ...], dict[str, Image.Image]]:
         """The units and their control images by id (only hashing here; the worker stores)."""

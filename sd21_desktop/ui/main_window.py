@@ -101,6 +101,8 @@ class MainWindow(QMainWindow):
         self.build: BuildReport | None = None  # once the worker has probed (on_build_checked)
         self._control_depth = False
         """The pending depth estimate is for a control layer, not depth mode's panel."""
+        self.inputs_folder: Path | None = None
+        """Where control images are stored (the app sets it): Load parameters reads them."""
         self.annotators_default: Path | None = None
         """<data-dir>/models/annotators (the app sets it): where hed/lineart/openpose weights
         are looked for unless the settings name another folder."""
@@ -479,6 +481,8 @@ class MainWindow(QMainWindow):
     def load_request(self, request: GenerationRequest) -> None:
         self.prompt_editor.set_prompts(request.prompt, request.negative_prompt)
         self.parameters.apply_request(request)
+        if request.controls and self.inputs_folder is not None:  # none: the units stay
+            self.canvas_tab.controls.load_units(request.controls, self.inputs_folder)
         self.show_status("Parameters loaded from the gallery.")
 
     # the canvas ------------------------------------------------------------------------------

@@ -168,3 +168,42 @@ def test_hed_without_weights_is_not_offered_and_says_where_they_go(
     row.findChild(type(tab.controls.add_button), "controlFromPictureButton").click()
     assert reason in window.message_bar.text()
     assert row.layer.is_blank()
+
+
+def test_load_parameters_restores_the_units_with_their_control_images(
+    window: MainWindow, qtbot: QtBot, tiny_model_dir: Path, data_dir: Path
+) -> None:
+    from sd21_desktop.engine.control_units import ControlUnit
+    from sd21_desktop.engine.request import GenerationRequest
+
+    rng = np.random.default_rng(3)
+    stored = Image.fromarray(rng.integers(0, 256, (40, 72, 3), dtype=np.uint8), "RGB")
+    digest = InputImages(data_dir / "inputs").put(stored)
+    units = (
+        ControlUnit("owner/cn-a", digest, 0.7, 0.1, 0.8, True, "canny"),
+        ControlUnit("owner/cn-b", "0" * 64, 1.2, 0.0, 0.5, True, "hed"),  # image gone
+    )
+    request = GenerationRequest(
+        prompt="a boat", model=str(tiny_model_dir), width=64, height=64, steps=4, seed=9,
+        controls=units,
+    )  # fmt: skip
+    window.gallery_panel.parameters_requested.emit(request)  # the gallery's Load parameters
+    panel = window.canvas_tab.controls
+    qtbot.waitUntil(lambda: len(panel.rows) == 2, timeout=10_000)
+    first, second = panel.rows
+    assert (first.model_combo.currentText(), first.preprocessor()) == ("owner/cn-a", "canny")
+    assert (first.weight.value(), first.start.value(), first.end.value()) == (0.7, 0.1, 0.8)
+    assert panel.guess_mode.isChecked()
+    assert np.array_equal(first.layer.control_array(), np.asarray(stored))
+    assert (second.model_combo.currentText(), second.preprocessor()) == ("owner/cn-b", "hed")
+    assert second.layer.is_blank()
+    assert "control image of unit 2 is missing" in window.message_bar.text()
+    again, images = panel.units_for_request()
+    assert again[0] == units[0]  # the same image id: a re-run is exact
+    assert np.array_equal(np.asarray(images[digest]), np.asarray(stored))
+    assert again[1] == ControlUnit("owner/cn-b", again[1].image, 1.2, 0.0, 0.5, True, "hed")
+
+    without = request.replace(controls=())
+    window.gallery_panel.parameters_requested.emit(without)  # no units: the panel's stay
+    QGuiApplication.processEvents()
+    assert len(panel.rows) == 2
