@@ -98,7 +98,7 @@ class _ReadUnits(QRunnable):
     def run(self) -> None:
         from sd21_desktop.engine.inputs import InputImages
 
-        store, images = InputImages(self.folder), []
+        store, images = InputImages(self.folder), list[np.ndarray | None]()
         for unit in self.units:
             try:
                 images.append(np.asarray(store.get(unit.image).convert("RGB")))
@@ -434,9 +434,9 @@ class ControlPanel(QWidget):
         for row in list(self.rows):
             self.remove_unit(row)
         for unit, pixels in zip(units, images, strict=True):
-            row = self.add_unit()
-            if row is not None:
-                row.set_unit(unit, pixels)
+            added = self.add_unit()
+            if added is not None:
+                added.set_unit(unit, pixels)
         self.guess_mode.setChecked(any(unit.guess_mode for unit in units))
         missing = [str(i) for i, pixels in enumerate(images, start=1) if pixels is None]
         if missing:
