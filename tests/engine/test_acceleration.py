@@ -421,19 +421,25 @@ def test_a_second_process_reuses_the_saved_conversion(
 
 
 @pytest.mark.slow
-def test_openvino_runs_controlnet_steps_within_float_noise_of_eager(
-    tiny_model_dir: Path, tiny_controlnet_dir: Path, tmp_path: Path, accelerate_cache: Path
+@pytest.mark.parametrize("choice", ["openvino", "compile"])
+def test_controlnet_steps_run_accelerated_within_float_noise_of_eager(
+    choice: str,
+    tiny_model_dir: Path,
+    tiny_controlnet_dir: Path,
+    tmp_path: Path,
+    accelerate_cache: Path,
 ) -> None:
-    pytest.importorskip("openvino")
+    if choice == "openvino":
+        pytest.importorskip("openvino")
     store = InputImages(tmp_path / "inputs")
     job = control_request(tiny_model_dir, tiny_controlnet_dir, store)
     eager = Engine(RuntimeOptions(device="cpu")).generate(job, inputs=store)
-    options = RuntimeOptions(device="cpu", accelerate="openvino", cache_dir=str(accelerate_cache))
+    options = RuntimeOptions(device="cpu", accelerate=choice, cache_dir=str(accelerate_cache))
     engine = Engine(options)
     fast = engine.generate(job, inputs=store)
-    assert fast.runtime.accelerate == "openvino", fast.notices
+    assert fast.runtime.accelerate == choice, fast.notices
     assert engine.cache.loaded is not None
-    assert engine.cache.loaded.acceleration.used["unet"] == {"openvino"}
+    assert engine.cache.loaded.acceleration.used["unet"] == {choice}
     assert psnr(fast.images[0], eager.images[0]) >= 40.0
 
 

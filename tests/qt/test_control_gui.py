@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -207,3 +208,25 @@ def test_load_parameters_restores_the_units_with_their_control_images(
     window.gallery_panel.parameters_requested.emit(without)  # no units: the panel's stay
     QGuiApplication.processEvents()
     assert len(panel.rows) == 2
+
+
+@needs_controlnet_aux
+@pytest.mark.qt_log_ignore("This plugin does not support")  # the offscreen popup's
+def test_the_annotators_folder_setting_decides_what_is_offered(
+    window: MainWindow, annotator_weights: Path, empty_hub_cache: Path
+) -> None:
+    from sd21_desktop.ui.settings_dialog import SettingsDialog
+
+    row = window.canvas_tab.controls.add_unit()
+    assert row is not None
+    assert not _preprocessor_item(row, "lineart").isEnabled()  # type: ignore[attr-defined]
+    dialog = SettingsDialog(window.settings)
+    dialog.annotators_edit.setText(str(annotator_weights))
+    dialog.apply_to(window.settings)
+    dialog.deleteLater()
+    assert window.annotators_folder() == annotator_weights
+    row.preprocessor_combo.showPopup()  # opening the list looks again
+    row.preprocessor_combo.hidePopup()
+    assert _preprocessor_item(row, "lineart").isEnabled()  # type: ignore[attr-defined]
+    assert _preprocessor_item(row, "hed").isEnabled()  # type: ignore[attr-defined]
+    assert not _preprocessor_item(row, "openpose").isEnabled()  # type: ignore[attr-defined]
