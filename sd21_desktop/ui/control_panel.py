@@ -294,8 +294,9 @@ class ControlUnitRow(QWidget):
     def set_unit(self, unit: ControlUnit, pixels: np.ndarray | None) -> None:
         """A stored unit's settings, and its control image as the layer (at its own size)."""
         self.model_combo.setEditText(unit.model)
-        if self.model_combo.lineEdit() is not None:
-            self.model_combo.lineEdit().setCursorPosition(0)  # type: ignore[union-attr]
+        editor = self.model_combo.lineEdit()
+        if editor is not None:
+            editor.setCursorPosition(0)
         self.preprocessor_combo.setCurrentText(unit.preprocessor)  # what made the image
         self.weight.setValue(unit.weight)
         self.start.setValue(unit.start)
@@ -430,7 +431,9 @@ class ControlPanel(QWidget):
         QThreadPool.globalInstance().start(_ReadUnits(units, inputs, self._units_read))
 
     @Slot(object, object)
-    def _on_units_read(self, units: tuple[ControlUnit, ...], images: list) -> None:  # type: ignore[type-arg]
+    def _on_units_read(
+        self, units: tuple[ControlUnit, ...], images: list[np.ndarray | None]
+    ) -> None:
         for row in list(self.rows):
             self.remove_unit(row)
         for unit, pixels in zip(units, images, strict=True):
