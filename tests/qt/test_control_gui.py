@@ -230,3 +230,23 @@ def test_the_annotators_folder_setting_decides_what_is_offered(
     assert _preprocessor_item(row, "lineart").isEnabled()  # type: ignore[attr-defined]
     assert _preprocessor_item(row, "hed").isEnabled()  # type: ignore[attr-defined]
     assert not _preprocessor_item(row, "openpose").isEnabled()  # type: ignore[attr-defined]
+
+
+def test_the_tool_rows_grow_to_show_every_unit(window: MainWindow, qtbot: QtBot) -> None:
+    from sd21_desktop.ui.window_layout import HorizontalScroller
+
+    tab = window.canvas_tab
+    window.tabs.setCurrentWidget(tab)
+    scroller = next(
+        w for w in tab.findChildren(HorizontalScroller) if w.widget().isAncestorOf(tab.controls)
+    )
+    QGuiApplication.processEvents()
+    before = scroller.height()
+    for _ in range(3):
+        tab.controls.add_unit()
+    row_height = tab.controls.rows[0].sizeHint().height()
+    qtbot.waitUntil(lambda: scroller.height() >= before + 3 * row_height, timeout=5_000)
+    grown = scroller.height()
+    assert grown >= scroller.widget().sizeHint().height()  # every row shown, none cut off
+    tab.controls.remove_unit(tab.controls.rows[0])
+    qtbot.waitUntil(lambda: scroller.height() < grown, timeout=5_000)
