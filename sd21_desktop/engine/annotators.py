@@ -70,6 +70,7 @@ ANNOTATORS: dict[str, Annotator] = {
     )
 }
 _DETECTORS: dict[tuple[str, str], Any] = {}
+"""The last detector used (OpenPose's three models hold 500 MB: one is kept, not all)."""
 
 
 def weights_folder(name: str, folder: Path | None) -> Path | None:
@@ -118,13 +119,14 @@ def library_module(module: str) -> ModuleType:
 
 
 def detector(name: str, folder: Path | None) -> Any:
-    """``name``'s controlnet_aux detector, loaded once per weights folder (on the CPU)."""
+    """``name``'s controlnet_aux detector (on the CPU), kept until another one is asked for."""
     reason = unavailable(name, folder)
     if reason is not None:
         raise UserFacingError(reason)
     annotator, weights = ANNOTATORS[name], weights_folder(name, folder)
     key = (name, str(weights))
     if key not in _DETECTORS:
+        _DETECTORS.clear()
         try:
             detector_class = getattr(library_module(annotator.module), annotator.detector)
             _DETECTORS[key] = detector_class.from_pretrained(str(weights))
