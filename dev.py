@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("SD21_VENV", ROOT / ".venv"))
 CPU_TORCH = "torch==2.13.0"
+TEST_ANNOTATORS = "controlnet-aux==0.0.10"
 WINDOWS_CUDA_INDEX = "https://download.pytorch.org/whl/cu128"
 
 
@@ -70,6 +71,9 @@ def main() -> None:
         run(python, "-m", "sd21_desktop", *sys.argv[2:])
     elif command == "test":
         python = ensure_environment("[test]")
+        # The annotators' tests: controlnet-aux without its timm/torchvision (which would replace
+        # the CPU torch; no torchvision build matches it here). Its deps in use are in [test].
+        run(python, "-m", "pip", "install", "-q", "--no-deps", TEST_ANNOTATORS)
         bin_dir = python.parent
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HF_HUB_OFFLINE": "1"}
         run(bin_dir / "ruff", "check", "sd21_desktop", "tests", "bench", "tools", "dev.py", env=env)

@@ -110,6 +110,8 @@ class AppController(QObject):
         self.warm_up = WarmUp(parent=self)
         self.window = MainWindow(settings, history, self.queue, self.gallery_model)
         self.window.controller = self  # type: ignore[attr-defined]
+        self.window.annotators_default = paths.annotators_dir
+        self.window.inputs_folder = paths.inputs_dir
         self.window.settings_changed = self.apply_settings  # type: ignore[method-assign]
         self.models = ModelsUi(self.window, ModelManager(paths.data_dir / "local_models.json"))
         self._wire()
@@ -182,6 +184,8 @@ class AppController(QObject):
         worker.notice.connect(window.message_bar.show_notice)
         window.depth_estimate_requested.connect(worker.estimate_depth)
         worker.depth_estimated.connect(window.on_depth_estimated)
+        window.annotate_requested.connect(worker.annotate)
+        worker.annotated.connect(window.on_annotated)
         self.warm_up.stage_requested.connect(worker.warm_up)
         worker.warmed_up.connect(self.warm_up.on_stage_done)
         window.parameters.model_changed.connect(self._on_model_changed)

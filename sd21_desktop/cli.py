@@ -168,7 +168,8 @@ def prepare_generate(
     paths = resolve_paths(merged(args, "data_dir"))
     mode = _choose_mode(args)
     image, mask, depth = _load_inputs(args, mode, stderr)
-    controls = read_controls(args)
+    chosen = merged(args, "annotators_dir")
+    controls = read_controls(args, Path(chosen).expanduser() if chosen else paths.annotators_dir)
     model = merged(args, "model") or _default_model(mode)
     source = identify(model)
     if source.notice:

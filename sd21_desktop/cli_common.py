@@ -309,6 +309,12 @@ def _add_control_options(parser: argparse.ArgumentParser) -> None:
         "unit in order; default none: the image is the control image)",
     )
     group.add_argument(
+        "--annotators-dir",
+        default=None,
+        help="the hed/lineart/openpose preprocessors' lllyasviel/Annotators weight files "
+        "(default: <data-dir>/models/annotators, then the Hugging Face cache)",
+    )
+    group.add_argument(
         "--control-guess-mode",
         action="store_true",
         help="guess mode (AUTOMATIC1111's 'ControlNet is more important') for every unit",

@@ -1,6 +1,7 @@
 """``--control MODEL:IMAGE[:WEIGHT[:START[:END]]]`` and ``--control-preprocess``: control units
-for ``generate`` (and ``grid``). Every spec and image is checked before any model loads; the
-depth preprocessor then runs the SD2 depth model's estimator. Importing this loads no torch.
+for ``generate`` (and ``grid``). Every spec and image is checked before any model loads, and so
+is that hed/lineart/openpose can run here (controlnet-aux and their weight files); the depth
+preprocessor then runs the SD2 depth model's estimator. Importing this loads no torch.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sd21_desktop.engine.control_units import ControlUnit
@@ -75,6 +77,8 @@ class ControlPlan:
     images: tuple[Any, ...]
     preprocessors: tuple[str, ...]
     guess_mode: bool
+    annotators: Path | None = None
+    """Where the hed/lineart/openpose weights are (checked to be there)."""
 
     def units(self, hashes: list[str]) -> tuple[ControlUnit, ...]:
         """The request's units with these control image ids (validated by the request)."""
@@ -91,14 +95,20 @@ class ControlPlan:
         )
 
 
-def read_controls(args: argparse.Namespace) -> ControlPlan:
-    """Parse every ``--control`` and read its image (a missing or bad file says so)."""
+def read_controls(args: argparse.Namespace, annotators: Path | None = None) -> ControlPlan:
+    """Parse every ``--control`` and read its image (a missing or bad file says so); a
+    preprocessor that cannot run here (``annotators``: its weights' folder) says why."""
+    from sd21_desktop.engine.annotators import ANNOTATORS, unavailable
     from sd21_desktop.engine.inputs import read_image_file
 
     specs = tuple(parse_control(spec) for spec in args.control)
     names = tuple(preprocessors_for(args, len(specs)))
+    for name in sorted(set(names) & set(ANNOTATORS)):
+        reason = unavailable(name, annotators)
+        if reason is not None:
+            raise UserFacingError(reason)
     images = tuple(read_image_file(spec.image_path) for spec in specs)
-    return ControlPlan(specs, images, names, bool(args.control_guess_mode))
+    return ControlPlan(specs, images, names, bool(args.control_guess_mode), annotators)
 
 
 def preprocess_controls(
@@ -109,6 +119,13 @@ def preprocess_controls(
     from sd21_desktop.engine.controlnet import to_control_image
 
     return [
-        put(preprocess(name, to_control_image(image), estimate_depth=estimate_depth))
+        put(
+            preprocess(
+                name,
+                to_control_image(image),
+                estimate_depth=estimate_depth,
+                annotators=plan.annotators,
+            )
+        )
         for image, name in zip(plan.images, plan.preprocessors, strict=True)
     ]

@@ -58,6 +58,11 @@ class AppPaths:
         )
 
     @property
+    def annotators_dir(self) -> Path:
+        """lllyasviel/Annotators weight files (default; ``--annotators-dir`` points elsewhere)."""
+        return self.data_dir / "models" / "annotators"
+
+    @property
     def database_path(self) -> Path:
         return self.data_dir / "gallery.sqlite3"
 

@@ -49,6 +49,8 @@ class AppSettings:
     # embeddings and LoRA folders ("" = <data-dir>/models/embeddings and …/lora)
     embeddings_dir: str = ""
     lora_dir: str = ""
+    annotators_dir: str = ""
+    """HED/line-art/OpenPose weight files ("" = <data-dir>/models/annotators)."""
     accelerate: str = "none"
     # where jobs run: this machine, or the actors of a Ray cluster (sd21_desktop.ray_workers)
     engine: str = "local"

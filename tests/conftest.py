@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.annotator_fixtures import (  # noqa: F401 - shared annotator fixtures
+    annotator_weights,
+    empty_hub_cache,
+    openpose_weights,
+)
 from tests.ray_fixtures import ray_engine, ray_session  # noqa: F401 - shared Ray fixtures
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

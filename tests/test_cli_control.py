@@ -12,11 +12,13 @@ from PIL import Image
 
 from sd21_desktop.cli import main
 from sd21_desktop.cli_control import parse_control
-from sd21_desktop.engine.control_preprocess import canny_edges
+from sd21_desktop.engine.annotators import unavailable
+from sd21_desktop.engine.control_preprocess import canny_edges, preprocess
 from sd21_desktop.engine.inputs import InputImages
 from sd21_desktop.engine.request import GenerationRequest
 from sd21_desktop.engine.runner import Engine
 from sd21_desktop.errors import UserFacingError
+from tests.annotator_fixtures import needs_controlnet_aux
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -112,3 +114,51 @@ def test_an_sd15_width_controlnet_exits_2_before_any_step(
     assert status == 2
     assert "cross-attention width 48" in err
     assert "step" not in err.split("error:")[0]  # no progress was drawn
+
+
+@needs_controlnet_aux
+def test_generate_with_hed_from_the_annotators_folder(
+    tiny_model_dir: Path,
+    tiny_controlnet_dir: Path,
+    tmp_path: Path,
+    data_dir: Path,
+    annotator_weights: Path,
+    empty_hub_cache: Path,
+) -> None:
+    folder = data_dir / "models" / "annotators"  # the default, without --annotators-dir
+    folder.mkdir(parents=True)
+    (folder / "ControlNetHED.pth").symlink_to(annotator_weights / "ControlNetHED.pth")
+    photo = _photo(tmp_path / "photo.png")
+    status, out, err = run_cli(
+        "generate", "--prompt", "x", "--model", str(tiny_model_dir), "--width", "64",
+        "--height", "64", "--steps", "2", "--out", str(tmp_path / "out"), "--json",
+        "--control", f"{tiny_controlnet_dir}:{photo}", "--control-preprocess", "hed",
+    )  # fmt: skip
+    assert status == 0, err
+    with Image.open(json.loads(out)["path"]) as image:
+        request = GenerationRequest.from_dict(json.loads(image.text["sd21-desktop"])["request"])
+        assert 'ControlNet 0: "Module: hed' in image.text["parameters"]
+    (unit,) = request.controls
+    expected = preprocess("hed", Image.open(photo), annotators=annotator_weights)
+    stored = InputImages(data_dir / "inputs").get(unit.image)
+    assert np.array_equal(np.asarray(stored), np.asarray(expected))
+
+
+@pytest.mark.parametrize("name", ["hed", "lineart", "openpose"])
+def test_a_preprocessor_without_its_weights_exits_2_saying_where_they_go(
+    name: str, tiny_model_dir: Path, tmp_path: Path, empty_hub_cache: Path
+) -> None:
+    photo = _photo(tmp_path / "photo.png")
+    folder = tmp_path / "my-annotators"
+    status, out, err = run_cli(
+        "generate", "--prompt", "x", "--model", str(tiny_model_dir), "--annotators-dir",
+        str(folder), "--control", f"owner/cn:{photo}", "--control-preprocess", name,
+    )  # fmt: skip
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    reason = unavailable(name, folder)
+    assert reason is not None
+    assert reason in err
+    assert "not installed" in reason or str(folder) in reason

@@ -5,7 +5,9 @@
 * ``depth`` — the depth map of the SD2 depth model's DPT estimator (white = near), the one depth
   mode uses (:func:`..depth.estimate_depth`), given as ``estimate_depth``;
 * ``invert`` — 255 minus each value (a black-on-white drawing → white lines on black);
-* ``none`` — the picture as it is.
+* ``none`` — the picture as it is;
+* ``hed``, ``lineart``, ``openpose`` — controlnet-aux's detectors on their own weights, when
+  installed and found (:mod:`..annotators`; ``annotators`` names their folder).
 
 The result is what the request stores and the model receives; a re-run never preprocesses again.
 This module imports no torch.
@@ -14,10 +16,12 @@ This module imports no torch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from sd21_desktop.engine.annotators import ANNOTATORS, annotate
 from sd21_desktop.engine.control_units import PREPROCESSORS
 from sd21_desktop.errors import UserFacingError
 
@@ -47,6 +51,7 @@ def preprocess(
     low: int = DEFAULT_CANNY_LOW,
     high: int = DEFAULT_CANNY_HIGH,
     estimate_depth: DepthEstimator | None = None,
+    annotators: Path | None = None,
 ) -> Image.Image:
     """The control image ``name`` makes from ``image`` (see the module docstring)."""
     if name not in PREPROCESSORS:
@@ -54,6 +59,8 @@ def preprocess(
             f"Unknown preprocessor {name!r}.", f"Choose one of: {', '.join(PREPROCESSORS)}."
         )
     picture = image.convert("RGB")
+    if name in ANNOTATORS:
+        return annotate(name, picture, annotators)
     if name == "canny":
         return canny_edges(picture, low, high)
     if name == "invert":

@@ -22,7 +22,8 @@ MAX_CONTROL_UNITS = 3
 MAX_CONTROL_WEIGHT = 2.0
 CONTROL_MODES: tuple[str, ...] = ("txt2img", "img2img", "inpaint")
 """Modes with a diffusers ControlNet pipeline (depth-to-image and the upscaler have none)."""
-PREPROCESSORS: tuple[str, ...] = ("none", "canny", "depth", "invert")
+PREPROCESSORS: tuple[str, ...] = ("none", "canny", "depth", "invert", "hed", "lineart", "openpose")
+"""The last three need controlnet-aux and their weights (:mod:`..annotators`)."""
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 

@@ -65,20 +65,20 @@ KNOWN_CONTROLNETS: tuple[KnownControlNet, ...] = (
     KnownControlNet(
         _THIBAUD.format("lineart"),
         "Line art",
-        "none",
-        "white line drawing on black (invert a black-on-white drawing)",
+        "lineart",
+        "white line drawing on black (the lineart preprocessor, or invert a drawing)",
     ),
     KnownControlNet(
         _THIBAUD.format("hed"),
         "HED soft edges",
-        "",
-        "soft white edges on black (HED estimator not included: bring the image)",
+        "hed",
+        "soft white edges on black (the hed preprocessor: controlnet-aux and its weights)",
     ),
     KnownControlNet(
         _THIBAUD.format("openpose"),
         "OpenPose",
-        "",
-        "an OpenPose skeleton on black (pose estimator not included)",
+        "openpose",
+        "an OpenPose skeleton on black (the openpose preprocessor: controlnet-aux and weights)",
     ),
     KnownControlNet(
         _THIBAUD.format("zoedepth"),

@@ -54,10 +54,10 @@ def model_name(model: str) -> str:
 def _preprocessor(module: str) -> str:
     """Ours for an sd-webui-controlnet module name (depth_midas → depth, invert … → invert)."""
     name = module.strip().lower()
-    for ours in ("canny", "depth", "invert"):
+    for ours in ("canny", "depth", "invert", "lineart", "openpose"):
         if name.startswith(ours):
             return ours
-    return "none"
+    return "hed" if name in ("hed", "softedge_hed") else "none"
 
 
 def _clamped(text: str | None, default: float, high: float = 1.0) -> float:

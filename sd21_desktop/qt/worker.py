@@ -94,6 +94,7 @@ class EngineWorker(QObject):
     build_checked = Signal(object)  # engine.flavour.BuildReport: CPU or CUDA build, NVIDIA GPU
     notice = Signal(str)  # e.g. which model inpaints
     depth_estimated = Signal(QImage, str)  # the depth map (null on failure), error message
+    annotated = Signal(QImage, str)  # a hed/lineart/openpose control image (null on failure), error
     warmed_up = Signal(str)  # a warm-up stage finished (or failed: the first job reports it)
 
     def __init__(
@@ -423,6 +424,20 @@ class EngineWorker(QObject):
             self.depth_estimated.emit(QImage(), str(error))
         except Exception as error:  # nothing escapes the worker thread
             self.depth_estimated.emit(QImage(), f"Depth estimation failed: {error}")
+
+    @Slot(object, str, object)
+    def annotate(self, image: Any, name: str, folder: Any) -> None:
+        """A control image by controlnet-aux's ``name`` detector (engine/annotators.py)."""
+        from sd21_desktop.engine.annotators import annotate
+
+        try:
+            made = annotate(name, image, folder)
+            self.annotated.emit(pil_to_qimage(made), "")
+            self.status_changed.emit(f"Control image made with {name}.")
+        except UserFacingError as error:
+            self.annotated.emit(QImage(), str(error))
+        except Exception as error:  # nothing escapes the worker thread
+            self.annotated.emit(QImage(), f"The {name} preprocessor failed: {error}")
 
     @Slot()
     def shutdown(self) -> None:

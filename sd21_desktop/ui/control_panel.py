@@ -8,8 +8,11 @@ rows (model, preprocessor, weight, start/end, from picture / from file / clear /
 "Show" choice of which layer the canvas area displays, and guess mode for all units; it turns
 them into the request's ``controls`` and their images (:meth:`ControlPanel.units_for_request`).
 
-canny, invert and none run here (milliseconds of NumPy/OpenCV on the picture); depth asks the
-window for the SD2 depth model's estimate, which the worker makes off the GUI thread.
+canny, invert and none run here (milliseconds of NumPy/OpenCV on the picture); depth (the SD2
+depth model's estimate) and hed, lineart, openpose (controlnet-aux, :mod:`..engine.annotators`) are
+asked of the window, which has the worker make them off the GUI thread. The last three are
+offered only when controlnet-aux and their weight files are found (checked each time the list
+opens); otherwise their entries are disabled and their tooltip says which files to put where.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sd21_desktop.engine.annotators import ANNOTATORS, unavailable
 from sd21_desktop.engine.control_preprocess import preprocess
 from sd21_desktop.engine.control_units import MAX_CONTROL_UNITS, PREPROCESSORS, ControlUnit
 from sd21_desktop.engine.controlnet_models import KNOWN_CONTROLNETS
@@ -44,6 +48,9 @@ from sd21_desktop.ui.widgets import tool_button
 
 SizeSource = Callable[[], tuple[int, int]]
 PictureSource = Callable[[], "np.ndarray | None"]
+FolderSource = Callable[[], "Path | None"]
+ESTIMATED = ("depth", *ANNOTATORS)
+"""Preprocessors that run a model: the worker makes them."""
 
 
 class ControlLayer(MaskCanvas):
@@ -77,6 +84,30 @@ class _Loaded(QObject):
     done = Signal(object, str)  # RGB array (None on failure), error message
 
 
+class _UnitsRead(QObject):
+    done = Signal(object, object)  # the units, their control images (RGB arrays; None: missing)
+
+
+class _ReadUnits(QRunnable):
+    """The control images of loaded units, read from the inputs folder off the GUI thread."""
+
+    def __init__(self, units: tuple[ControlUnit, ...], folder: Path, relay: _UnitsRead) -> None:
+        super().__init__()
+        self.units, self.folder, self.relay = units, folder, relay
+
+    def run(self) -> None:
+        from sd21_desktop.engine.inputs import InputImages
+
+        store, images = InputImages(self.folder), list[np.ndarray | None]()
+        for unit in self.units:
+            try:
+                images.append(np.asarray(store.get(unit.image).convert("RGB")))
+            except Exception:  # missing or damaged: the unit comes back black, and says so
+                images.append(None)
+        with contextlib.suppress(RuntimeError):
+            self.relay.done.emit(self.units, images)
+
+
 class _LoadFile(QRunnable):
     """A file decoded off the GUI thread (the canvas's own reader)."""
 
@@ -105,17 +136,31 @@ def _spin(
     return spin
 
 
+class _PreprocessorCombo(QComboBox):
+    """The preprocessors; ``before_popup`` refreshes which are offered as the list opens."""
+
+    def __init__(self, before_popup: Callable[[], None]) -> None:
+        super().__init__()
+        self._before_popup = before_popup
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt's name
+        self._before_popup()
+        super().showPopup()
+
+
 class ControlUnitRow(QWidget):
     """One unit's settings and its layer."""
 
     removed = Signal(QWidget)
-    depth_requested = Signal(QWidget, object)  # the row, the picture (PIL)
+    estimate_requested = Signal(QWidget, str, object)  # the row, the preprocessor, picture (PIL)
     error = Signal(str)
 
-    def __init__(self, layer: ControlLayer, picture: PictureSource) -> None:
+    def __init__(
+        self, layer: ControlLayer, picture: PictureSource, annotators: FolderSource
+    ) -> None:
         super().__init__()
         self.setObjectName("controlUnitRow")
-        self.layer, self._picture = layer, picture
+        self.layer, self._picture, self._annotators = layer, picture, annotators
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("controlModelCombo")
         self.model_combo.setAccessibleName("ControlNet model")
@@ -128,10 +173,11 @@ class ControlUnitRow(QWidget):
             )  # 3 = Qt.ToolTipRole
         self.model_combo.setToolTip("A ControlNet for SD 2.1: hub id, folder or .safetensors")
         self.model_combo.currentIndexChanged.connect(self._suggest_preprocessor)
-        self.preprocessor_combo = QComboBox()
+        self.preprocessor_combo = _PreprocessorCombo(self.refresh_preprocessors)
         self.preprocessor_combo.setObjectName("controlPreprocessorCombo")
         self.preprocessor_combo.setAccessibleName("Preprocessor")
         self.preprocessor_combo.addItems(list(PREPROCESSORS))
+        self.refresh_preprocessors()
         self.preprocessor_combo.setToolTip(
             "How From picture / From file make the control image (CLI: --control-preprocess)"
         )
@@ -164,11 +210,26 @@ class ControlUnitRow(QWidget):
             row.addWidget(spin)
         self._suggest_preprocessor(0)
 
+    def refresh_preprocessors(self) -> None:
+        """Offer hed/lineart/openpose only where they can run; a disabled one says why."""
+        model = self.preprocessor_combo.model()
+        folder = self._annotators()
+        for name in ANNOTATORS:
+            index = self.preprocessor_combo.findText(name)
+            reason = unavailable(name, folder)
+            item = model.item(index)  # type: ignore[attr-defined]
+            item.setEnabled(reason is None)
+            item.setToolTip(reason or f"{ANNOTATORS[name].label} (controlnet-aux)")
+
+    def offered(self, name: str) -> bool:
+        index = self.preprocessor_combo.findText(name)
+        return bool(self.preprocessor_combo.model().item(index).isEnabled())  # type: ignore[attr-defined]
+
     @Slot(int)
     def _suggest_preprocessor(self, index: int) -> None:
-        """A known ControlNet's own preprocessor (canny for canny...), when we have it."""
+        """A known ControlNet's own preprocessor (canny for canny...), when it is offered."""
         suggested = self.model_combo.itemData(index)
-        if suggested:
+        if suggested and self.offered(suggested):
             self.preprocessor_combo.setCurrentText(suggested)
         editor = self.model_combo.lineEdit()
         if editor is not None:
@@ -186,9 +247,13 @@ class ControlUnitRow(QWidget):
         self.layer.set_base(np.asarray(image))
 
     def run_preprocessor(self, pixels: np.ndarray) -> None:
-        picture = Image.fromarray(pixels).convert("RGB")
-        if self.preprocessor() == "depth":
-            self.depth_requested.emit(self, picture)
+        picture, name = Image.fromarray(pixels).convert("RGB"), self.preprocessor()
+        reason = unavailable(name, self._annotators()) if name in ANNOTATORS else None
+        if reason is not None:
+            self.error.emit(reason)
+            return
+        if name in ESTIMATED:
+            self.estimate_requested.emit(self, name, picture)
             return
         try:
             self.set_preprocessed(np.asarray(preprocess(self.preprocessor(), picture)))
@@ -226,6 +291,21 @@ class ControlUnitRow(QWidget):
         size = self.layer.image_size()
         self.layer.set_base(np.zeros((size.height(), size.width(), 3), np.uint8))
 
+    def set_unit(self, unit: ControlUnit, pixels: np.ndarray | None) -> None:
+        """A stored unit's settings, and its control image as the layer (at its own size)."""
+        self.model_combo.setEditText(unit.model)
+        editor = self.model_combo.lineEdit()
+        if editor is not None:
+            editor.setCursorPosition(0)
+        self.preprocessor_combo.setCurrentText(unit.preprocessor)  # what made the image
+        self.weight.setValue(unit.weight)
+        self.start.setValue(unit.start)
+        self.end.setValue(unit.end)
+        if pixels is not None:
+            self.layer.set_base(pixels)
+        else:
+            self.clear()
+
     def unit(self, image_id: str, guess_mode: bool) -> ControlUnit:
         return ControlUnit(
             self.model_combo.currentText().strip(),
@@ -244,15 +324,19 @@ class ControlPanel(QWidget):
 
     layer_added = Signal(QWidget)
     layer_shown = Signal(object)
-    depth_requested = Signal(object)  # the picture (PIL) to estimate depth for
+    estimate_requested = Signal(str, object)  # the preprocessor, the picture (PIL)
     error = Signal(str)
 
     def __init__(self, size: SizeSource, picture: PictureSource) -> None:
         super().__init__()
         self.setObjectName("controlPanel")
         self._size, self._picture = size, picture
+        self.annotators_folder: FolderSource = lambda: None
+        """Where hed/lineart/openpose weights are looked for (the window sets it)."""
         self.rows: list[ControlUnitRow] = []
-        self._depth_row: ControlUnitRow | None = None
+        self._waiting_row: ControlUnitRow | None = None
+        self._units_read = _UnitsRead(self)
+        self._units_read.done.connect(self._on_units_read)
         self.add_button = tool_button("Add control unit")
         self.add_button.setObjectName("addControlUnitButton")
         self.add_button.setToolTip(
@@ -289,9 +373,11 @@ class ControlPanel(QWidget):
             self.error.emit(f"At most {MAX_CONTROL_UNITS} control units per image.")
             return None
         width, height = self._size()
-        row = ControlUnitRow(ControlLayer(width, height), self._picture)
+        row = ControlUnitRow(
+            ControlLayer(width, height), self._picture, lambda: self.annotators_folder()
+        )
         row.removed.connect(self.remove_unit)
-        row.depth_requested.connect(self._on_depth_requested)
+        row.estimate_requested.connect(self._on_estimate_requested)
         row.error.connect(self.error)
         self.rows.append(row)
         self._rows_layout.addWidget(row)
@@ -327,17 +413,40 @@ class ControlPanel(QWidget):
     def _on_show(self, index: int) -> None:
         self.layer_shown.emit(self.rows[index - 1].layer if 0 < index <= len(self.rows) else None)
 
-    @Slot(QWidget, object)
-    def _on_depth_requested(self, row: QWidget, picture: object) -> None:
+    @Slot(QWidget, str, object)
+    def _on_estimate_requested(self, row: QWidget, name: str, picture: object) -> None:
         assert isinstance(row, ControlUnitRow)
-        self._depth_row = row
-        self.depth_requested.emit(picture)
+        self._waiting_row = row
+        self.estimate_requested.emit(name, picture)
 
-    def set_depth(self, image: QImage) -> None:
-        """The estimate for the unit that asked (see :meth:`ControlUnitRow.run_preprocessor`)."""
-        row, self._depth_row = self._depth_row, None
+    def set_estimate(self, image: QImage) -> None:
+        """The worker's control image for the unit that asked (depth, hed, lineart, openpose)."""
+        row, self._waiting_row = self._waiting_row, None
         if row is not None and row in self.rows:
             row.set_preprocessed(qimage_to_rgb_array(image))
+
+    def load_units(self, units: tuple[ControlUnit, ...], inputs: Path) -> None:
+        """Replace the units by a stored request's (their images read from ``inputs`` by the
+        thread pool; :meth:`_on_units_read` shows them)."""
+        QThreadPool.globalInstance().start(_ReadUnits(units, inputs, self._units_read))
+
+    @Slot(object, object)
+    def _on_units_read(
+        self, units: tuple[ControlUnit, ...], images: list[np.ndarray | None]
+    ) -> None:
+        for row in list(self.rows):
+            self.remove_unit(row)
+        for unit, pixels in zip(units, images, strict=True):
+            added = self.add_unit()
+            if added is not None:
+                added.set_unit(unit, pixels)
+        self.guess_mode.setChecked(any(unit.guess_mode for unit in units))
+        missing = [str(i) for i, pixels in enumerate(images, start=1) if pixels is None]
+        if missing:
+            self.error.emit(
+                f"The control image of unit {', '.join(missing)} is missing from the inputs "
+                "folder: make it again (paint it, or From picture / From file)."
+            )
 
     def units_for_request(self) -> tuple[tuple[ControlUnit, ...], dict[str, Image.Image]]:
         """The units and their control images by id (only hashing here; the worker stores)."""

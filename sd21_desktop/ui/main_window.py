@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt, QThreadPool, Signal, Slot
@@ -78,6 +79,7 @@ def _no_gate(model: str) -> str | None:
 
 class MainWindow(QMainWindow):
     depth_estimate_requested = Signal(object, str)  # PIL image, model → worker
+    annotate_requested = Signal(object, str, object)  # PIL image, preprocessor, folder → worker
     models_window_requested = Signal(str)  # the model to show ("" for none)
 
     def __init__(
@@ -99,6 +101,11 @@ class MainWindow(QMainWindow):
         self.build: BuildReport | None = None  # once the worker has probed (on_build_checked)
         self._control_depth = False
         """The pending depth estimate is for a control layer, not depth mode's panel."""
+        self.inputs_folder: Path | None = None
+        """Where control images are stored (the app sets it): Load parameters reads them."""
+        self.annotators_default: Path | None = None
+        """<data-dir>/models/annotators (the app sets it): where hed/lineart/openpose weights
+        are looked for unless the settings name another folder."""
         self.model_gate: Callable[[str], str | None] = _no_gate
         """Why the chosen model cannot run yet (not downloaded), set by the models UI."""
         self.setAcceptDrops(True)
@@ -474,6 +481,8 @@ class MainWindow(QMainWindow):
     def load_request(self, request: GenerationRequest) -> None:
         self.prompt_editor.set_prompts(request.prompt, request.negative_prompt)
         self.parameters.apply_request(request)
+        if request.controls and self.inputs_folder is not None:  # none: the units stay
+            self.canvas_tab.controls.load_units(request.controls, self.inputs_folder)
         self.show_status("Parameters loaded from the gallery.")
 
     # the canvas ------------------------------------------------------------------------------
@@ -487,7 +496,8 @@ class MainWindow(QMainWindow):
             tab.error.connect(self.message_bar.show_error)
             tab.region.set_native_size(self.parameters.native_size)
             tab.depth_panel.estimate_requested.connect(self._request_depth_estimate)
-            tab.controls.depth_requested.connect(self._request_control_depth)
+            tab.controls.estimate_requested.connect(self._request_control_estimate)
+            tab.controls.annotators_folder = self.annotators_folder
             params = self.parameters
             tab.generation_size = lambda: (params.width_spin.value(), params.height_spin.value())
             tab.set_mode(self.parameters.mode())
@@ -519,14 +529,29 @@ class MainWindow(QMainWindow):
             Image.fromarray(qimage_to_rgb_array(image)), self.parameters.model()
         )
 
-    @Slot(object)
-    def _request_control_depth(self, picture: object) -> None:
-        """A control unit's depth preprocessor: the SD2 depth model's estimate, by the worker."""
+    def annotators_folder(self) -> Path | None:
+        chosen = self.settings.annotators_dir
+        return Path(chosen).expanduser() if chosen else self.annotators_default
+
+    @Slot(str, object)
+    def _request_control_estimate(self, name: str, picture: object) -> None:
+        """A control unit's depth (the SD2 depth model) or hed/lineart/openpose (controlnet-aux)
+        preprocessor, run by the worker."""
         from sd21_desktop.engine.models import DEPTH_MODEL_ID
 
+        self.show_status(f"Making the control layer with {name}…")
+        if name != "depth":
+            self.annotate_requested.emit(picture, name, self.annotators_folder())
+            return
         self._control_depth = True
-        self.show_status("Estimating depth for the control layer…")
         self.depth_estimate_requested.emit(picture, DEPTH_MODEL_ID)
+
+    @Slot(QImage, str)
+    def on_annotated(self, image: QImage, error: str) -> None:
+        if error or image.isNull():
+            self.message_bar.show_error(error or "The control image could not be made.")
+        else:
+            self.canvas_tab.controls.set_estimate(image)
 
     @Slot(QImage, str)
     def on_depth_estimated(self, image: QImage, error: str) -> None:
@@ -535,7 +560,7 @@ class MainWindow(QMainWindow):
             if error or image.isNull():
                 self.message_bar.show_error(error or "The depth map could not be estimated.")
             else:
-                self.canvas_tab.controls.set_depth(image)
+                self.canvas_tab.controls.set_estimate(image)
             return
         if error or image.isNull():
             self.message_bar.show_error(error or "The depth map could not be estimated.")

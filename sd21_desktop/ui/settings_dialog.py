@@ -92,6 +92,12 @@ class SettingsDialog(QDialog):
         self.lora_edit = QLineEdit(settings.lora_dir)
         self.lora_edit.setObjectName("loraDirEdit")
         self.lora_edit.setPlaceholderText("<data folder>/models/lora")
+        self.annotators_edit = QLineEdit(settings.annotators_dir)
+        self.annotators_edit.setObjectName("annotatorsDirEdit")
+        self.annotators_edit.setPlaceholderText("<data folder>/models/annotators")
+        self.annotators_edit.setToolTip(
+            "HED, line-art and OpenPose weights (lllyasviel/Annotators files) for ControlNet"
+        )
         self._add_engine_widgets(settings)
         note = QLabel(
             "auto: CUDA, then Apple MPS, then CPU; float16 on CUDA, float32 elsewhere.\n"
@@ -124,6 +130,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.engine_note)
         form.addRow("Embeddings folder", self.embeddings_edit)
         form.addRow("LoRA folder", self.lora_edit)
+        form.addRow("Annotators folder", self.annotators_edit)
         for widget, tip in (
             (self.device_combo, "Where the model runs: auto picks CUDA, then MPS, then CPU "
              "(CLI: --device)"),
@@ -188,6 +195,7 @@ class SettingsDialog(QDialog):
         settings.cpu_offload = self.offload_check.isChecked()
         settings.embeddings_dir = self.embeddings_edit.text().strip()
         settings.lora_dir = self.lora_edit.text().strip()
+        settings.annotators_dir = self.annotators_edit.text().strip()
         settings.engine = str(self.engine_combo.currentData())
         settings.ray_address = self.ray_address_edit.text().strip()
         settings.ray_workers = self.ray_workers_spin.value()

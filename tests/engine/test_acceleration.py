@@ -296,6 +296,34 @@ def test_a_call_with_arguments_the_graph_lacks_runs_eager(
     assert torch.allclose(plain, fast, atol=1e-5)
 
 
+def control_request(model: Path, controlnet: Path, store: InputImages) -> GenerationRequest:
+    """txt2img with one ControlNet unit (a window, so some steps get zero-scaled residuals)."""
+    from sd21_desktop.engine.control_units import ControlUnit
+
+    unit = ControlUnit(str(controlnet), store.put(picture(64)), 0.8, 0.0, 0.5)
+    return mode_request("txt2img", model, store).replace(controls=(unit,))
+
+
+def test_controlnet_steps_run_the_accelerated_unet_with_the_residuals(
+    tiny_model_dir: Path, tiny_controlnet_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    store = InputImages(tmp_path / "inputs")
+    job = control_request(tiny_model_dir, tiny_controlnet_dir, store)
+    eager = Engine(RuntimeOptions(device="cpu")).generate(job, inputs=store)
+    plain = Engine(RuntimeOptions(device="cpu")).generate(job.replace(controls=()), inputs=store)
+    backend = TorchGraphBackend()
+    use_backend(monkeypatch, backend)
+    options = RuntimeOptions(device="cpu", accelerate="openvino", cache_dir=str(tmp_path))
+    engine = Engine(options)
+    through = engine.generate(job, inputs=store)
+    assert engine.cache.loaded is not None
+    assert engine.cache.loaded.acceleration.used["unet"] == {"graph"}  # no step ran eager
+    assert through.runtime.accelerate == "graph"
+    assert psnr(through.images[0], eager.images[0]) >= 60.0
+    assert psnr(through.images[0], plain.images[0]) < 40.0  # the residuals were applied
+
+
 def _networks_engine(tmp_path: Path, choice: str) -> Engine:
     folders = NetworkFolders(tmp_path / "embeddings", tmp_path / "lora")
     options = RuntimeOptions(device="cpu", accelerate=choice, cache_dir=str(tmp_path / "cache"))
@@ -424,6 +452,30 @@ def test_a_second_process_reuses_the_saved_conversion(
     after = read_hit_log(accelerate_cache / "accelerate" / "openvino")[len(before) :]
     assert [event["event"] for event in after] == ["hit", "hit", "hit"]
     assert {event["part"] for event in after} == {"text_encoder", "unet", "vae_decoder"}
+
+
+@pytest.mark.parametrize(
+    "choice", ["openvino", pytest.param("compile", marks=pytest.mark.slow)]
+)  # compile: about a minute of inductor work on this CPU
+def test_controlnet_steps_run_accelerated_within_float_noise_of_eager(
+    choice: str,
+    tiny_model_dir: Path,
+    tiny_controlnet_dir: Path,
+    tmp_path: Path,
+    accelerate_cache: Path,
+) -> None:
+    if choice == "openvino":
+        pytest.importorskip("openvino")
+    store = InputImages(tmp_path / "inputs")
+    job = control_request(tiny_model_dir, tiny_controlnet_dir, store)
+    eager = Engine(RuntimeOptions(device="cpu")).generate(job, inputs=store)
+    options = RuntimeOptions(device="cpu", accelerate=choice, cache_dir=str(accelerate_cache))
+    engine = Engine(options)
+    fast = engine.generate(job, inputs=store)
+    assert fast.runtime.accelerate == choice, fast.notices
+    assert engine.cache.loaded is not None
+    assert engine.cache.loaded.acceleration.used["unet"] == {choice}
+    assert psnr(fast.images[0], eager.images[0]) >= 40.0
 
 
 def test_torch_compile_is_within_float_noise_of_eager(

@@ -83,5 +83,5 @@ def test_depth_is_the_depth_modes_estimate_as_rgb(tiny_depth_model_dir: Path) ->
 def test_depth_without_an_estimator_and_unknown_names_are_explained() -> None:
     with pytest.raises(UserFacingError, match="depth model"):
         preprocess("depth", square())
-    with pytest.raises(UserFacingError, match="Unknown preprocessor 'hed'"):
-        preprocess("hed", square())
+    with pytest.raises(UserFacingError, match="Unknown preprocessor 'segment'"):
+        preprocess("segment", square())

@@ -39,7 +39,7 @@ def test_an_older_request_loads_without_units(version: int) -> None:
         ({"start": 0.6, "end": 0.4}, "0 <= start < end <= 1"),
         ({"image": "photo.png"}, "id of a stored input image"),
         ({"model": " "}, "names no ControlNet model"),
-        ({"preprocessor": "hed"}, "Unknown preprocessor 'hed'"),
+        ({"preprocessor": "segment"}, "Unknown preprocessor 'segment'"),
         ({"colour": 1}, "needs model and image"),
     ],
 )

@@ -292,6 +292,32 @@ def test_hires_fix_steers_both_passes_like_two_manual_runs(
     assert np.array_equal(np.array(hires.images[0]), np.array(second.images[0]))
 
 
+@pytest.mark.parametrize("upscaler", ["lanczos", "latent"])
+@pytest.mark.parametrize(
+    ("end", "receives"),
+    [(1.0, [True] * 4 + [True] * 2), (0.5, [True, True, False, False] + [True, False])],
+)
+def test_units_reach_both_hires_passes_with_their_window_in_each(
+    engine: Engine,
+    store: InputImages,
+    tiny_model_dir: Path,
+    tiny_controlnet_dir: Path,
+    residual_spy: Any,
+    upscaler: str,
+    end: float,
+    receives: list[bool],
+) -> None:
+    zeros = residual_spy(tiny_controlnet_dir, tiny_model_dir)
+    unit = ControlUnit(str(tiny_controlnet_dir), store.put(scribble()), 1.0, 0.0, end)
+    request = request_for(
+        tiny_model_dir, (unit,), hires_upscaler=upscaler, hires_scale=1.5, hires_steps=4,
+        hires_denoise=0.5,
+    )  # fmt: skip  # the second pass: img2img at 96x96, 4 steps x 0.5 = 2 run
+    result = engine.generate(request, inputs=store)
+    assert result.images[0].size == (96, 96)
+    assert [not zero for zero in zeros] == receives
+
+
 def test_a_control_image_of_another_size_is_fitted_like_the_input(
     engine: Engine, store: InputImages, tiny_model_dir: Path, tiny_controlnet_dir: Path
 ) -> None:

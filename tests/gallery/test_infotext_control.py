@@ -87,3 +87,14 @@ def test_broken_unit_values_fall_back_to_defaults() -> None:
     }
     (unit,) = units_from_infotext(extra)
     assert (unit["weight"], unit["start"], unit["end"], unit["image"]) == (1.0, 0.0, 1.0, None)
+
+
+def test_a1111_hed_lineart_and_openpose_modules_map_to_ours() -> None:
+    fields = {
+        "softedge_hed": "hed", "hed": "hed", "lineart_realistic": "lineart",
+        "lineart": "lineart", "openpose": "openpose", "openpose_full": "openpose",
+        "softedge_pidinet": "none",
+    }  # fmt: skip
+    for module, ours in fields.items():
+        (unit,) = units_from_infotext({"ControlNet 0": f"Module: {module}, Model: m, Weight: 1"})
+        assert unit["preprocessor"] == ours, module

@@ -205,4 +205,4 @@ def test_the_sd21_controlnets_are_listed_with_what_they_expect(
     assert table.rowCount() == len(KNOWN_CONTROLNETS) == 9
     rows = {table.item(r, 0).text(): table.item(r, 2).text() for r in range(table.rowCount())}
     assert "white edge lines on black" in rows["thibaud/controlnet-sd21-canny-diffusers"]
-    assert "not included" in rows["thibaud/controlnet-sd21-openpose-diffusers"]
+    assert "the openpose preprocessor" in rows["thibaud/controlnet-sd21-openpose-diffusers"]

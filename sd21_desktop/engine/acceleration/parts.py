@@ -135,9 +135,11 @@ def install_forward(module: Any, part: Part, backend: Backend, state: Accelerati
 
 
 class UNetPart:
-    """``UNet2DConditionModel``: sample, timestep, text embeddings (and the upscaler's noise
-    level as ``class_labels``). The timestep becomes a float vector of the batch size: the UNet
-    does exactly that itself before embedding it, so the graph computes the same numbers."""
+    """``UNet2DConditionModel``: sample, timestep, text embeddings, and either the upscaler's
+    noise level as ``class_labels`` or a ControlNet's down- and mid-block residuals (the graph
+    tells them apart by its input count: 4, or 3 + the residuals). The timestep becomes a float
+    vector of the batch size: the UNet does exactly that itself before embedding it, so the
+    graph computes the same numbers."""
 
     name = "unet"
     _plain: tuple[str, ...] = (
@@ -145,8 +147,6 @@ class UNetPart:
         "attention_mask",
         "cross_attention_kwargs",
         "added_cond_kwargs",
-        "down_block_additional_residuals",
-        "mid_block_additional_residual",
         "down_intrablock_additional_residuals",
         "encoder_attention_mask",
     )
@@ -167,6 +167,11 @@ class UNetPart:
         steps = torch.as_tensor(timestep, device=sample.device).to(torch.float32).reshape(-1)
         steps = steps.expand(sample.shape[0]).contiguous()
         labels = given.get("class_labels")
+        residuals = _residuals(given)
+        if residuals is None or (residuals and labels is not None):
+            return None
+        if residuals:
+            return (sample, steps, context, *residuals)
         return (sample, steps, context) if labels is None else (sample, steps, context, labels)
 
     def graph(self, module: Any, inputs: Inputs) -> Any:
@@ -180,6 +185,11 @@ class UNetPart:
                 self.unet = module
 
             def forward(self, *tensors: Any) -> Any:
+                if len(tensors) > 4:  # ControlNet residuals: the down blocks', then the mid's
+                    return forward(self.unet, *tensors[:3],
+                                   down_block_additional_residuals=tensors[3:-1],
+                                   mid_block_additional_residual=tensors[-1],
+                                   return_dict=False)[0]  # fmt: skip
                 labels = tensors[3] if len(tensors) > 3 else None
                 return forward(self.unet, tensors[0], tensors[1], tensors[2],
                                class_labels=labels, return_dict=False)[0]  # fmt: skip
@@ -192,6 +202,21 @@ class UNetPart:
         from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
         return UNet2DConditionOutput(sample=output)
+
+
+def _residuals(given: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A ControlNet's residuals as one tuple (down blocks', then mid's), () without, None when
+    they are not all tensors (then the call runs eager)."""
+    import torch
+
+    down = given.get("down_block_additional_residuals")
+    mid = given.get("mid_block_additional_residual")
+    if down is None and mid is None:
+        return ()
+    if down is None or mid is None or not isinstance(down, (tuple, list)):
+        return None
+    residuals = (*down, mid)
+    return residuals if all(isinstance(t, torch.Tensor) for t in residuals) else None
 
 
 class ImagePart:
