@@ -15,6 +15,12 @@ preview's cost as a fraction of a step. Cases run in order of importance; once `
 spent the rest are recorded as skipped, and the JSON is rewritten after every case, so a run that
 is cut short still leaves its figures. Without CUDA (and without ``--dry-run``) it says so in one
 line and exits with status 2.
+
+On a machine whose Python has CUDA torch but not our stack, carry these wheels (pure Python but
+regex) and install them with ``pip install --no-deps --target DIR`` ahead of the image's own:
+diffusers 0.42.1, transformers 5.24.0, huggingface_hub 2.4.0, peft 0.21.2, platformdirs 4.14.9,
+httpx2 2.16.2, httpcore2 2.16.2, truststore 0.10.5, click 8.5.1, importlib_metadata 10.2.0,
+lazy-importer 0.1.0, regex 2026.11.19.
 """
 
 from __future__ import annotations
