@@ -38,6 +38,7 @@ from sd21_desktop.engine.request import MAX_SEED, GenerationRequest
 from sd21_desktop.errors import InvalidRequestError, UserFacingError
 from sd21_desktop.prompt_history import PromptHistory
 from sd21_desktop.qt.gallery_model import GalleryModel
+from sd21_desktop.qt.gui_collector import install_gui_collector
 from sd21_desktop.qt.jobs import JobQueue
 from sd21_desktop.qt.worker import SavedImage
 from sd21_desktop.settings import AppSettings
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        install_gui_collector()  # cycles are freed on this thread, never the worker's
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_NAME)
         self.setAccessibleName(APP_NAME)
