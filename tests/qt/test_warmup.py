@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLineEdit
 from pytestqt.qtbot import QtBot
 
 from sd21_desktop.qt import warmup
+from sd21_desktop.qt.gui_collector import install_gui_collector
 from sd21_desktop.qt.warmup import STAGES, WarmUp, run_stage
 from sd21_desktop.ui.main_window import MainWindow
 from tests.conftest import REPO_ROOT
@@ -182,5 +183,8 @@ def test_the_app_warms_up_then_loads_the_model(
     assert controller.warm_up.done == list(STAGES)
     assert preload.args == [window.parameters.model()]
     assert "diffusers" in sys.modules
-    assert gc.isenabled()
+    collector = install_gui_collector()  # the window's: the warm-up must not turn collection on
+    assert collector is not None
+    assert collector.timer.isActive()
+    assert not gc.isenabled()  # cycles are collected on the GUI thread (qt/gui_collector.py)
     assert gc.get_freeze_count() > 100_000  # the imports' objects, out of the collector's way
