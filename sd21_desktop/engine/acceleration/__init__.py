@@ -26,6 +26,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from sd21_desktop.engine.acceleration.openvino_backend import BF16_NAME as BF16_PATH
+from sd21_desktop.engine.acceleration.openvino_backend import NAME as OPENVINO_PATH
 from sd21_desktop.engine.acceleration.parts import (
     ImagePart,
     TextEncoderPart,
@@ -43,8 +45,6 @@ __all__ = [
     "resolve_path",
 ]
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
-OPENVINO_PATH = "openvino"
-BF16_PATH = "openvino-bf16"
 
 
 def openvino_available() -> bool:
@@ -82,9 +82,9 @@ def resolve_path(requested: str, device: str, dtype_name: str) -> tuple[str, str
 
 
 def _cpu_has_bf16() -> bool:
-    from sd21_desktop.engine.acceleration.openvino_backend import cpu_has_bf16
+    from sd21_desktop.engine.acceleration import openvino_backend  # patched in tests
 
-    return cpu_has_bf16()
+    return openvino_backend.cpu_has_bf16()
 
 
 def model_identity(local_path: Path) -> str:
