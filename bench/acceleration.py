@@ -9,7 +9,9 @@ eager ``forward`` (the accelerated ones are lifted off for that run), so only on
 weights is in memory. Per path: median seconds per denoising step (CFG batch 2), the VAE decode,
 the one-time conversion/compile time, RSS after the run, and the PSNR of the final image against
 eager. ``--second-start`` then starts a new process that reuses the saved conversion and reports
-how many shapes it had to convert (0 expected) and its load time. Prints JSON last.
+how many shapes it had to convert (0 expected) and its load time. ``roofline`` bounds what any
+path can reach here: the UNet's arithmetic per step over this CPU's best matrix-product rate
+(f32 and bf16), against the eager step. Prints JSON last.
 """
 
 from __future__ import annotations
@@ -69,8 +71,13 @@ def run_once(engine: Any, request: Any, path: str) -> dict[str, Any]:
             result = engine.generate(request)
     else:
         result = engine.generate(request)
+    total_s = time.perf_counter() - started
+    print(
+        f"ran {path}: {total_s:.1f} s, {result.timings['median_step_s']:.2f} s/step",
+        file=sys.stderr,
+    )
     return {
-        "total_s": time.perf_counter() - started,
+        "total_s": total_s,
         "median_step_s": result.timings["median_step_s"],
         "decode_s": result.timings["decode_s"],
         "image": result.images[0],
@@ -89,6 +96,45 @@ def preview_s(resolution: int) -> float:
 
     latents = torch.randn(1, 4, resolution // 8, resolution // 8)
     return sorted(timeit.repeat(lambda: latents_to_rgb(latents), number=1, repeat=21))[10]
+
+
+def matmul_gflops(dtype_name: str, side: int = 4096, repeats: int = 5) -> float:
+    """The best rate of one large square matrix product: what this CPU's cores reach at most."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(side, side).to(dtype), torch.randn(side, side).to(dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - started)
+    return 2 * side**3 / best / 1e9
+
+
+def roofline(unet: Any, resolution: int, eager_step_s: float) -> dict[str, Any]:
+    """How fast a denoising step could be at all: the UNet's arithmetic (CFG batch 2) at this
+    CPU's best matrix-product rate. No f32 path can beat ``floor_s_per_step["f32"]``, so
+    ``ceiling_speedup_vs_eager["f32"]`` bounds every path within float noise of eager."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    side = resolution // 8
+    sample = torch.randn(2, unet.config.in_channels, side, side)
+    context = torch.randn(2, 77, unet.config.cross_attention_dim)
+    forward = type(unet).forward  # the eager graph, whatever path is installed
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        forward(unet, sample, torch.tensor([500.0, 500.0]), context)
+    tflop = counter.get_total_flops() / 1e12
+    f32, bf16 = matmul_gflops("float32"), matmul_gflops("bfloat16")
+    floor = {"f32": tflop * 1000 / f32, "bf16": tflop * 1000 / bf16}
+    return {
+        "unet_tflop_per_step": float(f"{tflop:.4g}"),
+        "matmul_gflops": {"f32": round(f32, 1), "bf16": round(bf16, 1)},
+        "floor_s_per_step": {k: float(f"{v:.3g}") for k, v in floor.items()},
+        "ceiling_speedup_vs_eager": {k: round(eager_step_s / v, 2) for k, v in floor.items()},
+    }
 
 
 def measure(args: argparse.Namespace, folder: Path, cache: Path) -> dict[str, Any]:
@@ -133,6 +179,8 @@ def measure(args: argparse.Namespace, folder: Path, cache: Path) -> dict[str, An
         fast_entry["prepare_s"] = round(state.prepare_s, 1)
         fast_entry["first_run_s"] = round(first["total_s"], 1)
         fast_entry["converted_shapes"] = state.prepared
+        if "roofline" not in report:
+            report["roofline"] = roofline(loaded.pipeline.unet, args.resolution, eager_step)
         del engine, loaded
     fastest = min(entry["s_per_step"] for entry in report["paths"].values())
     report["preview_ms"] = round(preview_s(args.resolution) * 1000, 3)

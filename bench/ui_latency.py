@@ -96,6 +96,7 @@ def main() -> None:
             app.quit()
 
     probe = Probe()
+    pauses = CollectionPauses()
     probe.clock.start()
     timer = QTimer()
     timer.setInterval(10)
@@ -120,6 +121,42 @@ def main() -> None:
         f"10 ms timer lateness: p50 {statistics.median(lateness):.2f} ms, "
         f"p99 {pct(0.99):.2f} ms, max {lateness[-1]:.2f} ms (target p99 <= 16, max <= 50)"
     )
+    print(pauses.summary())
+
+
+class CollectionPauses:
+    """Every cyclic collection while it runs: its thread and duration (``gc.callbacks``). The
+    app collects on the GUI thread only (``qt/gui_collector.py``), so these are GUI pauses."""
+
+    def __init__(self) -> None:
+        import gc
+        import threading
+
+        self.started = 0.0
+        self.pauses: list[tuple[str, int, float]] = []
+        self.threading = threading
+        gc.callbacks.append(self.on_collect)
+
+    def on_collect(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        thread = self.threading.current_thread().name
+        self.pauses.append((thread, info["generation"], time.perf_counter() - self.started))
+
+    def summary(self) -> str:
+        if not self.pauses:
+            return "cyclic collections: none"
+        threads = sorted({thread for thread, _, _ in self.pauses})
+        by_generation = []
+        for generation in (0, 1, 2):
+            times = sorted(s * 1000 for _, g, s in self.pauses if g == generation)
+            if times:
+                by_generation.append(
+                    f"gen {generation}: {len(times)}, median {statistics.median(times):.2f} ms, "
+                    f"max {times[-1]:.2f} ms"
+                )
+        return f"cyclic collections on {', '.join(threads)}: " + "; ".join(by_generation)
 
 
 COLD_MODES = ("before", "click-now", "warm-up")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from sd21_desktop.engine.acceleration.state import EAGER
 from sd21_desktop.engine.loader import LoadedPipeline, StatusCallback
 from sd21_desktop.engine.networks import NetworkFolders
 from sd21_desktop.engine.request import GenerationRequest
@@ -195,9 +196,8 @@ class StageContext:
             loaded = self.loaded
             raise GenerationFailedError(
                 f"The model produced NaN values (a black image) in {loaded.dtype_name} on "
-                f"{loaded.device}.",
-                "Use --dtype float32, or keep the model's attention upcast on (SD 2.1-768 "
-                "needs it in float16).",
+                f"{loaded.device}{_path_words(loaded.acceleration.record())}.",
+                _nan_advice(loaded.dtype_name, loaded.acceleration.record()),
             )
 
     def to_images(self, pixels: Any) -> tuple[Image.Image, ...]:
@@ -206,3 +206,26 @@ class StageContext:
 
         self.refuse_nan(pixels)
         return tuple(numpy_to_pil(np.asarray(pixels)))
+
+
+def _path_words(path: str) -> str:
+    return "" if path == EAGER else f" with --accelerate {path}"
+
+
+def _nan_advice(dtype_name: str, path: str) -> str:
+    """What to change: half precision overflows first, then an accelerated path, then the file."""
+    if dtype_name != "float32":
+        return (
+            "Use --dtype float32, or keep the model's attention upcast on (SD 2.1-768 needs it "
+            "in float16)."
+        )
+    if path != EAGER:
+        return (
+            "Run it again with --accelerate none (Settings → Accelerate: none); if "
+            "that also fails, the model file is likely damaged: download it again."
+        )
+    return (
+        "In float32 this means the model file is likely damaged, or the settings are extreme "
+        "(a very high CFG scale): lower the CFG scale or try another sampler, and if it "
+        "persists, download the model again."
+    )

@@ -86,10 +86,31 @@ def test_nan_output_is_reported_not_saved_as_black(tiny_model_dir: Path) -> None
     original = bias.data.clone()
     bias.data.fill_(float("nan"))
     try:
-        with pytest.raises(GenerationFailedError, match="NaN"):
+        with pytest.raises(GenerationFailedError, match="NaN") as raised:
             engine.generate(request_for(tiny_model_dir, steps=2))
     finally:
         bias.data.copy_(original)
+    # Already in float32 and eager: the half-precision advice would send the user in circles.
+    assert "float32 on cpu." in raised.value.message
+    assert "--dtype" not in raised.value.hint
+    assert "download the model again" in raised.value.hint
+
+
+@pytest.mark.parametrize(
+    ("dtype_name", "path", "advised", "not_advised"),
+    [
+        ("float16", "none", "--dtype float32", "--accelerate none"),
+        ("float32", "openvino", "--accelerate none", "--dtype"),
+        ("float32", "none", "CFG scale", "--accelerate"),
+    ],
+)
+def test_nan_advice_names_the_change_that_can_help(
+    dtype_name: str, path: str, advised: str, not_advised: str
+) -> None:
+    from sd21_desktop.engine.context import _nan_advice
+
+    assert advised in _nan_advice(dtype_name, path)
+    assert not_advised not in _nan_advice(dtype_name, path)
 
 
 def test_prediction_type_override_changes_only_the_scheduler(tiny_model_dir: Path) -> None:
