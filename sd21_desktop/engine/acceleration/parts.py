@@ -5,7 +5,8 @@ A part's ``forward`` is replaced *on the module instance*: the pipeline keeps th
 offload hooks all stay true), and every caller — each diffusers pipeline, every mode, the
 engine's stages — gets the output type it always got. Per input signature (shapes and dtypes)
 the backend prepares a runner once; a call it cannot take (an unusual argument, a failed
-conversion) runs the class's own eager ``forward`` instead.
+conversion, or NaN/inf coming back from finite inputs) runs the class's own eager ``forward``
+instead, and that shape stays eager for the pipeline's life.
 """
 
 from __future__ import annotations
@@ -71,6 +72,22 @@ def live_change(module: Any) -> str | None:
     return None
 
 
+class NonFiniteOutput(ArithmeticError):
+    """An accelerated graph gave NaN/inf where its input had none: eager must redo the call."""
+
+
+def all_finite(tensors: Any) -> bool:
+    """Whether every floating tensor in ``tensors`` (one tensor or a tuple) is finite."""
+    import torch
+
+    items = tensors if isinstance(tensors, tuple | list) else (tensors,)
+    return all(
+        bool(torch.isfinite(t).all())
+        for t in items
+        if isinstance(t, torch.Tensor) and t.is_floating_point()
+    )
+
+
 class AcceleratedForward:
     """Replaces ``module.forward``; see the module docstring."""
 
@@ -106,6 +123,8 @@ class AcceleratedForward:
             return self.eager(*args, **kwargs)
         try:
             output = runner(inputs)  # type: ignore[operator]
+            if not all_finite(output) and all_finite(inputs):
+                raise NonFiniteOutput("its output had NaN or infinite values, its input none")
         except Exception as error:  # a backend's failure must never fail the job
             self.runners[key] = None
             self._fell_back(inputs, error)
