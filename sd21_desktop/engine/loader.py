@@ -14,6 +14,7 @@ model's ``model_index.json`` may name for its image processor: diffusers is taug
 
 from __future__ import annotations
 
+import gc
 import inspect
 import json
 import time
@@ -450,11 +451,14 @@ class PipelineCache:
     loads each once, and dropped with the main model, so a switch never holds three.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, collect_garbage: Callable[[], object] | None = None) -> None:
         self._loaded: LoadedPipeline | None = None
         self._key: tuple[Any, ...] | None = None
         self._companion: tuple[tuple[Any, ...], LoadedPipeline] | None = None
         self.loads = 0
+        self.collect_garbage = collect_garbage or gc.collect
+        """Frees the dropped pipeline's reference cycles (its accelerated forwards hold their
+        module). The GUI passes one that collects on the GUI thread (``qt/gui_collector``)."""
 
     @property
     def loaded(self) -> LoadedPipeline | None:
@@ -513,9 +517,7 @@ class PipelineCache:
         self._loaded = None
         self._key = None
         self._companion = None
-        import gc
-
-        gc.collect()
+        self.collect_garbage()
         if device.startswith("cuda"):
             import torch
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,13 +118,14 @@ class Engine:
         allow_download: bool = True,
         tqdm_class: Any | None = None,
         networks: NetworkFolders | None = None,
+        collect_garbage: Callable[[], object] | None = None,
     ) -> None:
         self.options = options or RuntimeOptions()
         self.networks = networks
         """The embeddings and LoRA folders (None: those of the default data folder)."""
         self.allow_download = allow_download
         self.tqdm_class = tqdm_class
-        self.cache = PipelineCache()
+        self.cache = PipelineCache(collect_garbage)
 
     def load(
         self,

@@ -13,14 +13,21 @@ as pyqtgraph's ``GarbageCollector`` does.
 from __future__ import annotations
 
 import gc
+import threading
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 INTERVAL_MS = 1000
+REQUEST_TIMEOUT_S = 10.0
+"""How long a worker waits for the GUI thread's collection (a GUI thread busy closing the
+window, waiting for the worker, must not deadlock it: the timer collects later instead)."""
 
 
 class GuiThreadCollector(QObject):
     """Collects the generation whose threshold was crossed, on the thread it lives on."""
+
+    collect_requested = Signal(object)
+    """From another thread: collect everything now, then set the ``threading.Event`` carried."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -28,6 +35,12 @@ class GuiThreadCollector(QObject):
         self.thresholds = gc.get_threshold()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check)
+        self.collect_requested.connect(self.collect_all)
+
+    @Slot(object)
+    def collect_all(self, done: threading.Event) -> None:
+        gc.collect()
+        done.set()
 
     def start(self, interval_ms: int = INTERVAL_MS) -> None:
         gc.disable()
@@ -54,3 +67,21 @@ def install_gui_collector() -> GuiThreadCollector | None:
     collector = GuiThreadCollector(app)
     collector.start()
     return collector
+
+
+def collect_on_gui_thread(timeout_s: float = REQUEST_TIMEOUT_S) -> bool:
+    """A full collection on the GUI thread, waited for: what a worker calls where it would call
+    ``gc.collect()`` (dropping a model, to have its memory back before the next one loads).
+    Without a running collector it collects here. False when the GUI thread did not get to it
+    in time; the garbage then waits for the GUI thread's timer, never collected on this one."""
+    app = QCoreApplication.instance()
+    collector = None if app is None else app.findChild(GuiThreadCollector, "guiThreadCollector")
+    if (
+        not isinstance(collector, GuiThreadCollector)
+        or QThread.currentThread() == collector.thread()
+    ):
+        gc.collect()
+        return True
+    done = threading.Event()
+    collector.collect_requested.emit(done)
+    return done.wait(timeout_s)

@@ -181,12 +181,14 @@ class EngineWorker(QObject):
             warm_everything()  # what the warm-up has not done yet, without long GIL holds
             from sd21_desktop.engine.runner import Engine
             from sd21_desktop.qt.download_progress import status_tqdm_class
+            from sd21_desktop.qt.gui_collector import collect_on_gui_thread
 
             self._engine = Engine(
                 self._options,
                 allow_download=self._allow_download,
                 tqdm_class=status_tqdm_class(self.status_changed.emit),
                 networks=self._networks,
+                collect_garbage=collect_on_gui_thread,  # PySide objects die on their thread
             )
             self.engine_info_changed.emit(engine_info())
         return self._engine

@@ -61,12 +61,15 @@ def test_cancel_stops_within_one_step_and_the_next_job_runs(tiny_model_dir: Path
 def test_pipeline_stays_cached_across_schedulers_and_reloads_for_another_model(
     tiny_model_dir: Path, tiny_base_model_dir: Path
 ) -> None:
-    engine = Engine()
+    collections: list[str] = []
+    engine = Engine(collect_garbage=lambda: collections.append("collected"))
     for scheduler in ("dpmpp_2m", "euler", "ddim"):
         engine.generate(request_for(tiny_model_dir, scheduler=scheduler, steps=2))
     assert engine.cache.loads == 1
+    assert collections == []
     engine.generate(request_for(tiny_base_model_dir, steps=2))
     assert engine.cache.loads == 2
+    assert collections == ["collected"]  # the dropped pipeline's cycles, by the caller's collector
 
 
 def test_memory_options_switch_without_reloading(tiny_model_dir: Path) -> None:

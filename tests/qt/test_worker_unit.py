@@ -140,3 +140,10 @@ def test_progress_covers_the_whole_plan_and_each_stage_is_announced_once(qapp: A
     assert len(seen["finished"]) == 1
     assert stages == ["denoise 1/2", "denoise 2/2"]
     assert progress == [(step, 5) for step in range(1, 6)]
+
+
+def test_the_local_engine_collects_a_dropped_model_on_the_gui_thread(qapp: Any) -> None:
+    from sd21_desktop.qt.gui_collector import collect_on_gui_thread
+
+    worker = EngineWorker(RuntimeOptions(), saver)
+    assert worker._ensure_engine().cache.collect_garbage is collect_on_gui_thread
