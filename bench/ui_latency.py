@@ -145,8 +145,14 @@ class CollectionPauses:
         self.pauses.append((thread, info["generation"], time.perf_counter() - self.started))
 
     def summary(self) -> str:
+        import gc
+
+        gc.callbacks.remove(self.on_collect)  # the run is over
+        started = time.perf_counter()
+        gc.collect()  # what dropping a model costs the GUI thread (qt/gui_collector.py)
+        full = f"; a full collection now: {(time.perf_counter() - started) * 1000:.1f} ms"
         if not self.pauses:
-            return "cyclic collections: none"
+            return "cyclic collections: none" + full
         threads = sorted({thread for thread, _, _ in self.pauses})
         by_generation = []
         for generation in (0, 1, 2):
@@ -156,7 +162,7 @@ class CollectionPauses:
                     f"gen {generation}: {len(times)}, median {statistics.median(times):.2f} ms, "
                     f"max {times[-1]:.2f} ms"
                 )
-        return f"cyclic collections on {', '.join(threads)}: " + "; ".join(by_generation)
+        return f"cyclic collections on {', '.join(threads)}: " + "; ".join(by_generation) + full
 
 
 COLD_MODES = ("before", "click-now", "warm-up")

@@ -403,10 +403,10 @@ def test_a_half_precision_decode_that_overflows_is_repeated_in_float32() -> None
 
 OPENVINO_FLOORS = {"openvino": 60.0, "openvino-bf16": 36.0}
 """PSNR against eager. f32 is float noise (~84 dB measured). bf16 rounds the UNet's matrix
-inputs to 8 significant bits, which is not float noise: the tiny random model measured 38-40 dB
-(img2img 39.4), the full-size architecture 25.8 dB at 4 steps and 46.6 at 20. That is why it is
-an explicit choice and never ``auto``'s; its floor here catches a broken bf16 path (a wrong
-precision on the VAE too gave 38.5 dB in img2img; noise gives ~10), not the precision itself."""
+inputs to 8 significant bits, which is not float noise: the tiny random model measured 39-48 dB
+(img2img 39.4), the full-size architecture 43.0-43.2 dB at 512² and 4 steps and 48.6 at 20. That
+is why it is an explicit choice and never ``auto``'s; its floor here catches a broken bf16 path (a
+wrong precision on the VAE too gave 38.5 dB in img2img; noise gives ~10), not the precision."""
 
 
 @pytest.mark.parametrize("choice", list(OPENVINO_FLOORS))

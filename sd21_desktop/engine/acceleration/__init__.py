@@ -5,9 +5,9 @@
 * ``none`` — eager PyTorch, exactly as before: the reference every other path is tested against;
 * ``openvino`` — the UNet, the text encoder and the VAE's encoder and decoder converted to
   OpenVINO per shape, cached on disk (:mod:`.openvino_backend`), CPU only, in f32;
-* ``openvino-bf16`` — the same with the UNet in bf16 on CPUs with bf16 units: about twice the
-  f32 speed there, but the image is no longer float noise away from eager (26-47 dB measured),
-  so it is a choice the user makes, never ``auto``'s; f32 OpenVINO, with a notice, elsewhere;
+* ``openvino-bf16`` — the same with the UNet in bf16 on CPUs with bf16 units: twice the f32
+  speed there, but the image is no longer float noise away from eager (39-49 dB measured), so
+  it is a choice the user makes, never ``auto``'s; f32 OpenVINO, with a notice, elsewhere;
 * ``compile`` — ``torch.compile`` (:mod:`.compiled`);
 * ``auto`` — the fastest path measured for the device that keeps the final image within float
   noise of eager: f32 OpenVINO on a CPU when it is installed (see the README's table), else
@@ -16,8 +16,8 @@
   ``bench/gpu_suite.py``.
 
 The parts are swapped in place (:mod:`.parts`), so every pipeline and mode runs unchanged. A
-backend that is missing, or that fails on a shape, leaves eager PyTorch running with a notice —
-never a failed job.
+backend that is missing, that fails on a shape, or that gives NaN/inf from finite inputs leaves
+eager PyTorch running with a notice — never a failed job.
 """
 
 from __future__ import annotations

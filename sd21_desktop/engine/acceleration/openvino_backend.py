@@ -7,13 +7,14 @@ so the next start reads it in seconds instead of converting again. OpenVINO's ow
 keeps the compiled blob beside it, one folder per precision (:func:`compiled_folder`).
 
 Two precisions, recorded as two paths so a re-run uses the same one: ``openvino`` pins inference
-to f32 (``INFERENCE_PRECISION_HINT``; the image is within float noise of eager, ~86 dB), and
+to f32 (``INFERENCE_PRECISION_HINT``; the image is within float noise of eager, ~83 dB), and
 ``openvino-bf16`` runs the UNet's matrix work in bf16 on CPUs with bf16 units (AVX-512 BF16,
-AMX): 2.4x eager per step there against f32's 1.1-1.2x, but the final image is 26-47 dB from
-eager (full-size SD 2.1 architecture, random weights: 25.8 dB at 4 steps, 46.6 at 20), so only
-the user picks it. The text encoder and the VAE stay f32: they run once
-per image, and the VAE's output is the pixels themselves (in bf16 the tiny model's img2img fell
-to 38 dB). Both paths read the same converted f32 models; only the compile differs.
+AMX): 2.44x eager per step at 512² here against f32's 1.22x, but the final image is 40-49 dB
+from eager (full-size SD 2.1 architecture, random weights: 43.0-43.2 dB at 512² and 4 steps
+over three seeds, 48.6 at 20 steps, 40.4 at 768² and 2 steps) and 39.4 dB in the tiny model's
+img2img, so only the user picks it. The text encoder and the VAE stay f32: they run once per
+image, and the VAE's output is the pixels themselves (in bf16 the tiny model's img2img fell to
+38.5 dB). Both paths read the same converted f32 models; only the compile differs.
 """
 
 from __future__ import annotations
