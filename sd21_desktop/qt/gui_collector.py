@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import threading
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 INTERVAL_MS = 1000
@@ -56,6 +57,11 @@ class GuiThreadCollector(QObject):
         return None
 
 
+_installed: list[GuiThreadCollector] = []
+"""The running collector, for other threads (``findChild`` walks the application's children,
+which only the GUI thread may do safely)."""
+
+
 def install_gui_collector() -> GuiThreadCollector | None:
     """Start the application's collector once (None without a Qt application)."""
     app = QCoreApplication.instance()
@@ -66,6 +72,7 @@ def install_gui_collector() -> GuiThreadCollector | None:
         return existing
     collector = GuiThreadCollector(app)
     collector.start()
+    _installed[:] = [collector]
     return collector
 
 
@@ -74,12 +81,8 @@ def collect_on_gui_thread(timeout_s: float = REQUEST_TIMEOUT_S) -> bool:
     ``gc.collect()`` (dropping a model, to have its memory back before the next one loads).
     Without a running collector it collects here. False when the GUI thread did not get to it
     in time; the garbage then waits for the GUI thread's timer, never collected on this one."""
-    app = QCoreApplication.instance()
-    collector = None if app is None else app.findChild(GuiThreadCollector, "guiThreadCollector")
-    if (
-        not isinstance(collector, GuiThreadCollector)
-        or QThread.currentThread() == collector.thread()
-    ):
+    collector = next((c for c in _installed if shiboken6.isValid(c)), None)
+    if collector is None or QThread.currentThread() == collector.thread():
         gc.collect()
         return True
     done = threading.Event()
