@@ -59,6 +59,7 @@ from sd21_desktop.ui.parameters_panel import MODES_WITH_STRENGTH, ParametersPane
 from sd21_desktop.ui.prompt_editor import PromptEditor
 from sd21_desktop.ui.queue_panel import QueuePanel
 from sd21_desktop.ui.result_view import ResultView
+from sd21_desktop.ui.status_clock import StatusClock
 from sd21_desktop.ui.theme import set_text_role
 from sd21_desktop.ui.tooltips import apply_tooltips
 from sd21_desktop.ui.window_layout import (
@@ -193,7 +194,9 @@ class MainWindow(QMainWindow):
         self.speed_label.setObjectName("speedLabel")
         self.status_label = QLabel("Ready")
         self.status_label.setObjectName("statusLabel")
+        self.status_clock = StatusClock()
         self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addWidget(self.status_clock)
         self.statusBar().addPermanentWidget(self.speed_label)
         self.statusBar().addPermanentWidget(self.progress_bar)
 
@@ -383,6 +386,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str, int, int, float, float)
     def on_progress(self, job_id: str, step: int, total: int, rate: float, eta: float) -> None:
+        self.status_clock.stop()  # the wait is over; the bar and the ETA take it from here
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(step)
         steps = f"step {step}/{total}"
@@ -463,6 +467,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
+        self.status_clock.follow(text)
 
     @Slot(str, int)
     def on_model_loaded(self, model: str, native_size: int) -> None:

@@ -4,6 +4,7 @@ with a notice, records its path, and a second process reuses the saved conversio
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -426,8 +427,9 @@ def test_openvino_is_within_float_noise_of_eager_in_every_mode(
     assert fast.notices == eager.notices
     assert psnr(fast.images[0], eager.images[0]) >= OPENVINO_FLOORS[choice]
     assert any(
-        s in ("Optimising for this size (first time only)…",
-              "Loading the optimised model for this size…") for s in statuses
+        s.startswith(("Optimising for this size (first time only): the unet at ",
+                      "Loading the optimised model for the unet at "))
+        for s in statuses
     )  # fmt: skip
 
 
@@ -531,3 +533,41 @@ def test_f32_and_bf16_compiles_of_one_model_alive_together_stay_correct(
         for name in OPENVINO_FLOORS
     }
     assert len(folders) == 2
+
+
+def test_a_conversion_says_what_it_optimises_and_how_long_the_earlier_ones_took(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("openvino")
+    store = InputImages(tmp_path / "inputs")
+    options = RuntimeOptions(device="cpu", accelerate="openvino", cache_dir=str(tmp_path))
+    engine = Engine(options)
+    statuses: list[str] = []
+    job = mode_request("txt2img", tiny_model_dir, store)
+    engine.generate(job, inputs=store, on_status=statuses.append)
+    assert "Optimising for this size (first time only): the unet at 64x64, batch 2…" in statuses
+    statuses.clear()
+    engine.generate(job.replace(width=128, height=128), inputs=store, on_status=statuses.append)
+    unet = [s for s in statuses if "the unet at 128x128, batch 2" in s]
+    assert len(unet) == 1
+    assert re.fullmatch(r"Optimising .*, about \d+ s…", unet[0]), unet[0]
+    converted = [e for e in read_hit_log(tmp_path / "accelerate" / "openvino")
+                 if e["event"] == "convert" and e["part"] == "unet"]  # fmt: skip
+    assert [e["elements"] for e in converted] == [2 * 4 * 8 * 8, 2 * 4 * 16 * 16]
+    assert all(e["seconds"] > 0 for e in converted)
+
+
+def test_the_estimate_scales_earlier_conversions_by_size() -> None:
+    import torch
+
+    events = [
+        {"event": "convert", "part": "unet", "seconds": 100.0, "elements": 1000},
+        {"event": "convert", "part": "unet", "seconds": 300.0, "elements": 1000},
+        {"event": "convert", "part": "vae_decoder", "seconds": 1.0, "elements": 1000},
+        {"event": "hit", "part": "unet"},
+    ]
+    bigger = (torch.zeros(4000),)
+    assert openvino_backend.estimate_s(events, "unet", bigger) == pytest.approx(800.0)
+    assert openvino_backend.estimate_s(events, "text_encoder", bigger) is None
+    spoken = openvino_backend.spoken_duration
+    assert (spoken(2), spoken(42), spoken(200), spoken(729)) == ("5 s", "40 s", "3 min", "12 min")

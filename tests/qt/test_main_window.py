@@ -211,3 +211,30 @@ def test_the_progress_bar_names_the_running_stage_of_the_plan(window: MainWindow
     window.on_job_started("next")
     window.on_progress("next", 1, 4, 2.0, 1.5)
     assert window.progress_bar.format() == "step 1/4"  # a new job starts without a label
+
+
+def test_a_waiting_status_shows_the_time_it_has_taken_until_progress_comes(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    clock = window.status_clock
+    clock.show_after_s = 0
+    window.show_status("Optimising for this size (first time only): the unet at 64x64, batch 2…")
+    assert clock.isVisible()
+    assert clock.text() == "0:00"
+    window.on_progress("job", 1, 4, 2.0, 1.5)  # the first step: the wait is over
+    assert not clock.isVisible()
+    window.show_status("Loading the optimised model for the unet at 64x64, batch 2…")
+    assert clock.isVisible()
+    window.show_status("Ready: tiny on cpu")  # a status that is not a wait
+    assert not clock.isVisible()
+
+
+def test_the_status_clock_counts_minutes_and_seconds_after_its_threshold(qtbot: QtBot) -> None:
+    from sd21_desktop.ui.status_clock import StatusClock
+
+    clock = StatusClock(show_after_s=1)
+    qtbot.addWidget(clock)
+    clock.follow("Starting the engine (loading PyTorch)…")
+    assert not clock.isVisible()  # a short wait shows no clock
+    qtbot.waitUntil(clock.isVisible, timeout=3000)
+    assert clock.text() in ("0:01", "0:02")  # the first tick may land just before 1 s

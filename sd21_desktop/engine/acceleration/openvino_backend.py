@@ -22,11 +22,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from sd21_desktop.engine.acceleration.parts import Inputs, Part, Runner, signature
+from sd21_desktop.engine.acceleration.parts import Inputs, Part, Runner, describe, signature
 from sd21_desktop.engine.acceleration.state import Acceleration
 
 NAME = "openvino"
@@ -88,21 +89,29 @@ class OpenVINOBackend:
         key = self.key(part, inputs)
         path = self.folder / key / "model.xml"
         started = time.perf_counter()
-        if path.is_file():
-            self.state.status("Loading the optimised model for this size…")
+        reused = path.is_file()
+        if reused:
+            self.state.status(f"Loading the optimised model for {describe(part, inputs)}…")
             model = self.core.read_model(str(path))
-            self.state.reused += 1
-            self._log("hit", key, part, inputs)
         else:
-            self.state.status("Optimising for this size (first time only)…")
+            guess = estimate_s(read_hit_log(self.folder), part.name, inputs)
+            self.state.status(
+                f"Optimising for this size (first time only): {describe(part, inputs)}"
+                f"{'' if guess is None else ', about ' + spoken_duration(guess)}…"
+            )
             model = self._convert(part, module, inputs)
             path.parent.mkdir(parents=True, exist_ok=True)
             openvino.save_model(model, str(path), compress_to_fp16=False)
-            self.state.prepared += 1
-            self._log("convert", key, part, inputs)
         precision = self.unet_precision if part.name == "unet" else "f32"
         compiled = self.core.compile_model(model, "CPU", compile_config(precision))
-        self.state.prepare_s += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        self.state.prepare_s += seconds
+        if reused:
+            self.state.reused += 1
+            self._log("hit", key, part, inputs)
+        else:
+            self.state.prepared += 1
+            self._log("convert", key, part, inputs, seconds)
         return _runner(compiled)
 
     def _convert(self, part: Part, module: Any, inputs: Inputs) -> Any:
@@ -118,10 +127,16 @@ class OpenVINOBackend:
                 graph, example_input=inputs, input=[list(t.shape) for t in inputs]
             )
 
-    def _log(self, what: str, key: str, part: Part, inputs: Inputs) -> None:
-        """One line per preparation: the record a second start reads to prove it reused."""
+    def _log(
+        self, what: str, key: str, part: Part, inputs: Inputs, seconds: float | None = None
+    ) -> None:
+        """One line per preparation: the record a second start reads to prove it reused, and
+        what a conversion took (the next one's estimate)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        line = {"event": what, "key": key, "part": part.name, "shapes": signature(inputs)}
+        line: dict[str, Any] = {"event": what, "key": key, "part": part.name}
+        line["shapes"] = signature(inputs)
+        if seconds is not None:
+            line.update(seconds=round(seconds, 1), elements=inputs[0].numel())
         with (self.folder / HIT_LOG).open("a", encoding="utf-8") as log:
             log.write(json.dumps(line) + "\n")
 
@@ -148,6 +163,22 @@ def _runner(compiled: Any) -> Runner:
         return results[0] if outputs == 1 else results
 
     return run
+
+
+def estimate_s(events: list[dict[str, Any]], part: str, inputs: Inputs) -> float | None:
+    """How long converting ``part`` for ``inputs`` should take, from this machine's earlier
+    conversions of that part (their seconds per element of the first input, median); None
+    before the first."""
+    rates = [
+        e["seconds"] / e["elements"]
+        for e in events
+        if e.get("event") == "convert" and e.get("part") == part and e.get("elements")
+    ]
+    return statistics.median(rates) * inputs[0].numel() if rates else None
+
+
+def spoken_duration(seconds: float) -> str:
+    return f"{max(5, round(seconds / 5) * 5)} s" if seconds < 90 else f"{round(seconds / 60)} min"
 
 
 def read_hit_log(folder: Path) -> list[dict[str, Any]]:
