@@ -21,10 +21,12 @@ is also given as it would be on an idle machine, from Linux's per-thread schedul
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -129,24 +131,18 @@ class CollectionPauses:
     app collects on the GUI thread only (``qt/gui_collector.py``), so these are GUI pauses."""
 
     def __init__(self) -> None:
-        import gc
-        import threading
-
         self.started = 0.0
         self.pauses: list[tuple[str, int, float]] = []
-        self.threading = threading
         gc.callbacks.append(self.on_collect)
 
     def on_collect(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self.started = time.perf_counter()
             return
-        thread = self.threading.current_thread().name
+        thread = threading.current_thread().name
         self.pauses.append((thread, info["generation"], time.perf_counter() - self.started))
 
     def summary(self) -> str:
-        import gc
-
         gc.callbacks.remove(self.on_collect)  # the run is over
         started = time.perf_counter()
         gc.collect()  # what dropping a model costs the GUI thread (qt/gui_collector.py)

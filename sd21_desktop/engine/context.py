@@ -194,10 +194,11 @@ class StageContext:
         floats = np.asarray(pixels)
         if floats.dtype.kind == "f" and bool(np.isnan(floats).any()):
             loaded = self.loaded
+            path = loaded.acceleration.record()
             raise GenerationFailedError(
                 f"The model produced NaN values (a black image) in {loaded.dtype_name} on "
-                f"{loaded.device}{_path_words(loaded.acceleration.record())}.",
-                _nan_advice(loaded.dtype_name, loaded.acceleration.record()),
+                f"{loaded.device}{_path_words(path)}.",
+                _nan_advice(loaded.dtype_name, path),
             )
 
     def to_images(self, pixels: Any) -> tuple[Image.Image, ...]:

@@ -59,7 +59,7 @@ from sd21_desktop.ui.parameters_panel import MODES_WITH_STRENGTH, ParametersPane
 from sd21_desktop.ui.prompt_editor import PromptEditor
 from sd21_desktop.ui.queue_panel import QueuePanel
 from sd21_desktop.ui.result_view import ResultView
-from sd21_desktop.ui.status_clock import StatusClock
+from sd21_desktop.ui.status_clock import StatusClock, minutes_seconds
 from sd21_desktop.ui.theme import set_text_role
 from sd21_desktop.ui.tooltips import apply_tooltips
 from sd21_desktop.ui.window_layout import (
@@ -68,11 +68,6 @@ from sd21_desktop.ui.window_layout import (
     fit_to_screen,
     left_column,
 )
-
-
-def _format_eta(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _no_gate(model: str) -> str | None:
@@ -392,7 +387,7 @@ class MainWindow(QMainWindow):
         steps = f"step {step}/{total}"
         self.progress_bar.setFormat(f"{self._stage} · {steps}" if self._stage else steps)
         speed = f"{rate:.2f} it/s" if rate >= 1 else f"{1 / rate:.1f} s/it" if rate > 0 else ""
-        self.speed_label.setText(f"{speed} · ETA {_format_eta(eta)}")
+        self.speed_label.setText(f"{speed} · ETA {minutes_seconds(eta)}")
 
     @Slot(str, QImage)
     def on_preview(self, job_id: str, image: QImage) -> None:

@@ -14,6 +14,12 @@ from PySide6.QtWidgets import QLabel, QWidget
 SHOW_AFTER_S = 2
 
 
+def minutes_seconds(seconds: float) -> str:
+    """``m:ss``: the status bar's way of saying a duration (the clock here, the ETA beside it)."""
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
 class StatusClock(QLabel):
     def __init__(self, parent: QWidget | None = None, show_after_s: int = SHOW_AFTER_S) -> None:
         super().__init__(parent)
@@ -43,9 +49,9 @@ class StatusClock(QLabel):
 
     @Slot()
     def _tick(self) -> None:
-        seconds = (self._since.elapsed() + 500) // 1000  # a tick may land just short of it
+        seconds = round(self._since.elapsed() / 1000)  # a tick may land just short of it
         if seconds < self.show_after_s:
             self.hide()
             return
-        self.setText(f"{seconds // 60}:{seconds % 60:02d}")
+        self.setText(minutes_seconds(seconds))
         self.show()
